@@ -1,0 +1,1 @@
+"""Training loops for recognizers and the generator; checkpoints; devices and precision."""
