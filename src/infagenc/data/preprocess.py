@@ -1,0 +1,225 @@
+"""Preprocessing of motion sets: fixed length, root, scale, view; sample checks.
+
+Every function returns a new :class:`MotionSet` and leaves its input untouched.
+
+* :func:`fixed_length` crops or resamples every sequence to ``num_frames`` (the paper:
+  60 for InfActPrimitive, 90 for InfantAction and NTU).
+  ``resample`` interpolates linearly over the true length (rotations are interpolated
+  as rot6d and re-orthonormalised, so axis-angle data is never averaged component-wise);
+  ``crop`` takes a window of ``num_frames`` (centre, or random with a seed) and
+  resamples sequences that are shorter than the window (recorded in ``notes``).
+* :func:`root_relative` subtracts the centre joint (per frame, or the first frame's
+  position from all frames); for rotation data it clears or re-bases ``trans``.
+* :func:`normalize_scale` divides positions by the mean bone length of each sequence.
+* :func:`align_view` rotates xyz sequences so that, in the first frame, the left/right
+  hip (or shoulder) line lies along +x and the spine points up (+y).
+* :func:`check_samples` finds NaN/Inf values, all-zero frames and too-short sequences;
+  it raises a :class:`DataError` naming the sample, or (``on_bad="skip"``) leaves the
+  sample out and records an :class:`Exclusion`.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..skeleton.rotations import convert
+from .errors import DataError, Exclusion, check_on_bad
+from .motionset import MotionSet
+
+__all__ = ["fixed_length", "root_relative", "normalize_scale", "align_view", "check_samples",
+           "resample_sequence"]
+
+
+def resample_sequence(x: np.ndarray, num_frames: int) -> np.ndarray:
+    """Linear interpolation of a (T, ...) array to (num_frames, ...), endpoints kept."""
+    t = x.shape[0]
+    if t == num_frames:
+        return x.copy()
+    if t == 1:
+        return np.repeat(x, num_frames, axis=0)
+    pos = np.linspace(0.0, t - 1, num_frames)
+    lo = np.floor(pos).astype(int)
+    hi = np.minimum(lo + 1, t - 1)
+    w = (pos - lo).reshape((-1,) + (1,) * (x.ndim - 1))
+    return (1 - w) * x[lo] + w * x[hi]
+
+
+def _resample_values(x: np.ndarray, rep: str, num_frames: int) -> np.ndarray:
+    if rep == "axis_angle":
+        r6 = convert(x.astype(np.float64), "axis_angle", "rot6d")
+        return convert(resample_sequence(r6, num_frames), "rot6d", "axis_angle")
+    if rep == "rot6d":
+        # interpolate then re-project onto valid rotations
+        return convert(convert(resample_sequence(x.astype(np.float64), num_frames), "rot6d", "axis_angle"),
+                       "axis_angle", "rot6d")
+    return resample_sequence(x, num_frames)
+
+
+def fixed_length(ms: MotionSet, num_frames: int, mode: str = "resample", *, crop: str = "center",
+                 seed: int | None = None) -> MotionSet:
+    """Every sequence to exactly ``num_frames`` frames (see module docstring)."""
+    if num_frames < 1:
+        raise ValueError("num_frames must be >= 1")
+    if mode not in ("resample", "crop"):
+        raise ValueError(f"mode must be 'resample' or 'crop', got {mode!r}")
+    if crop not in ("center", "random"):
+        raise ValueError(f"crop must be 'center' or 'random', got {crop!r}")
+    if mode == "crop" and crop == "random" and seed is None:
+        raise ValueError("random crops need an explicit seed")
+    rng = np.random.default_rng(seed)
+    n = len(ms)
+    data = np.zeros((n, num_frames) + ms.data.shape[2:], np.float32)
+    trans = None if ms.trans is None else np.zeros((n, num_frames, 3), np.float32)
+    conf = None if ms.conf is None else np.zeros((n, num_frames, ms.num_joints), np.float32)
+    short = 0
+    for i in range(n):
+        L = int(ms.lengths[i])
+        x = ms.data[i, :L]
+        tr = None if trans is None else ms.trans[i, :L]
+        cf = None if conf is None else ms.conf[i, :L]
+        if mode == "crop" and L >= num_frames:
+            start = (L - num_frames) // 2 if crop == "center" else int(rng.integers(0, L - num_frames + 1))
+            sl = slice(start, start + num_frames)
+            data[i] = x[sl]
+            if trans is not None:
+                trans[i] = tr[sl]
+            if conf is not None:
+                conf[i] = cf[sl]
+            continue
+        if mode == "crop":
+            short += 1
+        data[i] = _resample_values(x, ms.rep, num_frames)
+        if trans is not None:
+            trans[i] = resample_sequence(tr, num_frames)
+        if conf is not None:
+            conf[i] = resample_sequence(cf, num_frames)
+    out = MotionSet(data, np.full(n, num_frames), ms.labels, ms.class_names, ms.subjects, ms.names,
+                    ms.layout, ms.rep, source=ms.source, run=ms.run, epoch=ms.epoch, round=ms.round,
+                    seed=ms.seed, trans=trans, conf=conf, fps=None if mode == "resample" else ms.fps,
+                    exclusions=ms.exclusions, notes=ms.notes)
+    if short:
+        out.notes.append(f"fixed_length(crop, {num_frames}): {short} sequences shorter than the window "
+                         f"were resampled to {num_frames} frames")
+    return out
+
+
+def root_relative(ms: MotionSet, mode: str = "per_frame") -> MotionSet:
+    """Remove the root (centre joint) position.
+
+    ``per_frame``: every frame's centre joint goes to the origin (all translation removed);
+    ``first_frame``: the first frame's centre goes to the origin (trajectory kept).
+    For rotation data the root translation ``trans`` is cleared (``per_frame``) or
+    re-based on its first frame (``first_frame``).
+    """
+    if mode not in ("per_frame", "first_frame"):
+        raise ValueError(f"mode must be 'per_frame' or 'first_frame', got {mode!r}")
+    mask = ms.frame_mask()
+    if ms.rep in ("rot6d", "axis_angle"):
+        if ms.trans is None:
+            return ms
+        tr = np.zeros_like(ms.trans) if mode == "per_frame" else ms.trans - ms.trans[:, :1]
+        tr[~mask] = 0
+        return ms.with_data(ms.data, trans=tr)
+    c = ms.layout.center
+    root = ms.data[:, :, c:c + 1, :] if mode == "per_frame" else ms.data[:, :1, c:c + 1, :]
+    out = ms.data - root
+    out[~mask] = 0
+    return ms.with_data(out)
+
+
+def normalize_scale(ms: MotionSet, target: float = 1.0) -> MotionSet:
+    """Scale positions so that each sequence's mean bone length equals ``target``."""
+    if ms.rep not in ("xyz", "xy"):
+        raise ValueError(f"scale normalisation applies to positions, not {ms.rep!r}")
+    edges = np.array(ms.layout.tree_edges)
+    out = ms.data.copy()
+    for i in range(len(ms)):
+        x = ms.data[i, : ms.lengths[i]]
+        bones = np.linalg.norm(x[:, edges[:, 0]] - x[:, edges[:, 1]], axis=-1)
+        m = float(bones.mean())
+        if not np.isfinite(m) or m <= 0:
+            raise DataError("cannot normalise scale: mean bone length is zero or not finite",
+                            sample=str(ms.names[i]))
+        out[i, : ms.lengths[i]] = x * (target / m)
+    return ms.with_data(out)
+
+
+def _find_pair(layout, *words) -> tuple[int, int] | None:
+    for a, b in layout.lr_pairs:
+        na, nb = layout.joints[a], layout.joints[b]
+        if any(w in na for w in words) and any(w in nb for w in words):
+            return a, b
+    return None
+
+
+def align_view(ms: MotionSet) -> MotionSet:
+    """Rotate each xyz sequence into a body-centred view (see module docstring)."""
+    if ms.rep != "xyz":
+        raise ValueError(f"view alignment applies to xyz positions, not {ms.rep!r}")
+    pair = _find_pair(ms.layout, "hip") or _find_pair(ms.layout, "shoulder")
+    if pair is None:
+        raise ValueError(f"layout {ms.layout.name!r} has no hip or shoulder left/right pair to align on")
+    left, right = pair
+    c = ms.layout.center
+    # an "up" joint: the head-most joint by name, else the centre's first child
+    names = ms.layout.joints
+    up_j = next((i for i, n in enumerate(names) if n in ("neck", "spine_shoulder", "shoulder_center",
+                                                          "thorax", "head", "head_top")), None)
+    out = ms.data.copy()
+    for i in range(len(ms)):
+        f0 = ms.data[i, 0]
+        x_axis = f0[left] - f0[right]
+        up = (f0[up_j] - f0[c]) if up_j is not None and up_j != c else np.array([0.0, 1.0, 0.0])
+        if np.linalg.norm(x_axis) < 1e-9:
+            raise DataError("cannot align view: left and right joints coincide in the first frame",
+                            sample=str(ms.names[i]))
+        x_axis = x_axis / np.linalg.norm(x_axis)
+        y_axis = up - np.dot(up, x_axis) * x_axis
+        if np.linalg.norm(y_axis) < 1e-9:
+            raise DataError("cannot align view: spine is parallel to the hip line", sample=str(ms.names[i]))
+        y_axis /= np.linalg.norm(y_axis)
+        z_axis = np.cross(x_axis, y_axis)
+        R = np.stack([x_axis, y_axis, z_axis])  # rows: new axes
+        L = ms.lengths[i]
+        origin = f0[c]
+        out[i, :L] = (ms.data[i, :L] - origin) @ R.T
+    return ms.with_data(out)
+
+
+def check_samples(ms: MotionSet, *, on_bad: str = "error", min_length: int = 1,
+                  file: str = "") -> MotionSet:
+    """Find NaN/Inf values, all-zero frames and too-short sequences.
+
+    Returns the set unchanged when all samples are good; with ``on_bad="skip"`` returns
+    the good samples with an :class:`Exclusion` recorded for each bad one.
+    """
+    check_on_bad(on_bad)
+    keep = np.ones(len(ms), dtype=bool)
+    new_ex: list[Exclusion] = []
+    for i in range(len(ms)):
+        reason = sample_problem(ms.sequence(i), min_length=min_length)
+        if reason is None:
+            continue
+        if on_bad == "error":
+            raise DataError(reason, file=file or None, sample=str(ms.names[i]))
+        keep[i] = False
+        new_ex.append(Exclusion(file, str(ms.names[i]), reason))
+    if keep.all():
+        return ms
+    out = ms.subset(keep)
+    out.exclusions.extend(new_ex)
+    return out
+
+
+def sample_problem(x: np.ndarray, *, min_length: int = 1) -> str | None:
+    """Why a (T, V, C) sequence is unusable, or None."""
+    if x.shape[0] < min_length:
+        return f"too short: {x.shape[0]} frames, need at least {min_length}"
+    finite = np.isfinite(x)
+    if not finite.all():
+        frames = np.flatnonzero(~finite.all(axis=(1, 2)))
+        return f"NaN/Inf values in {len(frames)} frame(s), first at frame {int(frames[0])}"
+    zero = ~x.any(axis=(1, 2))
+    if zero.any():
+        frames = np.flatnonzero(zero)
+        return f"all-zero frame(s): {len(frames)} of {x.shape[0]}, first at frame {int(frames[0])}"
+    return None
