@@ -1,0 +1,38 @@
+"""Shared fixtures. Real data is read from ../shared/data (or $INFAGENC_SHARED_DATA);
+tests that need it skip, saying why, when it is absent."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def shared_data_dir() -> Path:
+    env = os.environ.get("INFAGENC_SHARED_DATA")
+    return Path(env) if env else (REPO.parent / "shared" / "data")
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    d = shared_data_dir()
+    if not d.is_dir():
+        pytest.skip(f"real data not available: {d} is absent (set INFAGENC_SHARED_DATA to its location)")
+    return d
+
+
+def need(path: Path) -> Path:
+    """Skip the calling test, naming the path, when a real-data file or folder is missing."""
+    if not path.exists():
+        pytest.skip(f"real data not available: {path} is absent")
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _few_threads():
+    # tests share two cores; keep torch from oversubscribing them
+    torch.set_num_threads(1)
+    yield
