@@ -25,6 +25,8 @@ Saved losslessly to ``.npz`` (no pickles: strings are unicode arrays, metadata J
 from __future__ import annotations
 
 import json
+import zipfile
+import zlib
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -43,9 +45,11 @@ _REPS = tuple(REPRESENTATION_CHANNELS)
 
 
 def _str_array(x, n: int, what: str) -> np.ndarray:
-    if x is None:
-        return np.array([""] * n, dtype=str) if n else np.zeros(0, dtype="<U1")
-    a = np.asarray([str(v) for v in x]) if n else np.zeros(0, dtype="<U1")
+    """Strings are held as object arrays (no silent truncation on assignment, as fixed-width
+    unicode arrays would do); they are written to .npz as unicode arrays."""
+    vals = [""] * n if x is None else [str(v) for v in x]
+    a = np.empty(len(vals), dtype=object)
+    a[:] = vals
     if a.shape != (n,):
         raise ValueError(f"{what}: expected {n} entries, got {a.shape}")
     return a
@@ -390,10 +394,11 @@ class MotionSet:
             "exclusions": [e.to_dict() for e in self.exclusions],
             "notes": self.notes,
         }
+        txt = lambda a: np.asarray(a.tolist(), dtype=str) if len(a) else np.zeros(0, "<U1")  # noqa: E731
         arrays = dict(
-            data=self.data, lengths=self.lengths, labels=self.labels, subjects=self.subjects,
-            names=self.names, source=self.source, run=self.run, epoch=self.epoch, round=self.round,
-            seed=self.seed, meta=np.array(json.dumps(meta)),
+            data=self.data, lengths=self.lengths, labels=self.labels, subjects=txt(self.subjects),
+            names=txt(self.names), source=txt(self.source), run=txt(self.run), epoch=self.epoch,
+            round=self.round, seed=self.seed, meta=np.array(json.dumps(meta)),
         )
         if self.trans is not None:
             arrays["trans"] = self.trans
@@ -410,7 +415,7 @@ class MotionSet:
             z = np.load(path, allow_pickle=False)
         except FileNotFoundError:
             raise DataError("no such file", file=str(path)) from None
-        except (OSError, ValueError, EOFError) as e:
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
             raise DataError(f"not a readable .npz file ({e})", file=str(path)) from None
         with z:
             try:
@@ -425,7 +430,7 @@ class MotionSet:
                 raise DataError(f"written by a newer infagenc (format {meta['version']})", file=str(path))
             try:
                 arrays = {k: z[k] for k in z.files if k != "meta"}
-            except (OSError, ValueError, EOFError, Exception) as e:  # zlib / zip errors
+            except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as e:
                 raise DataError(f"corrupt or truncated array data ({type(e).__name__}: {e})", file=str(path)) from None
         try:
             layout = Layout.from_dict(meta["layout"], source=str(path))

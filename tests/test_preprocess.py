@@ -1,0 +1,96 @@
+import numpy as np
+import pytest
+
+from infagenc.data import DataError, MotionSet
+from infagenc.data.demo import make_demo
+from infagenc.data.preprocess import (align_view, check_samples, fixed_length, normalize_scale, resample_sequence,
+                                      root_relative)
+
+
+def test_resample_sequence_is_linear_and_keeps_endpoints():
+    x = np.arange(5, dtype=float)[:, None]
+    y = resample_sequence(x, 9)
+    assert np.allclose(y[:, 0], np.arange(9) / 2)
+    assert np.allclose(resample_sequence(x, 3)[:, 0], [0, 2, 4])
+
+
+def test_fixed_length_resample_and_crop():
+    ms = make_demo(num_subjects=1, per_class=2, seed=0, min_len=50, max_len=80)
+    r = fixed_length(ms, 60)
+    assert r.num_frames == 60 and (r.lengths == 60).all()
+    c = fixed_length(ms, 40, mode="crop")
+    i = 0
+    L = ms.lengths[i]
+    start = (L - 40) // 2
+    assert np.array_equal(c.data[i], ms.data[i, start:start + 40])
+    with pytest.raises(ValueError, match="seed"):
+        fixed_length(ms, 40, mode="crop", crop="random")
+    a = fixed_length(ms, 40, mode="crop", crop="random", seed=1)
+    b = fixed_length(ms, 40, mode="crop", crop="random", seed=1)
+    assert np.array_equal(a.data, b.data)
+
+
+def test_rotation_resampling_stays_on_rotations():
+    ms = make_demo(num_subjects=1, per_class=1, rep="rot6d", seed=1)
+    r = fixed_length(ms, 33)
+    a1, a2 = r.data[..., :3], r.data[..., 3:]
+    assert np.allclose(np.linalg.norm(a1, axis=-1), 1, atol=1e-5)
+    assert np.allclose((a1 * a2).sum(-1), 0, atol=1e-5)
+
+
+def test_root_relative_and_scale():
+    ms = make_demo(num_subjects=1, per_class=1, rep="xyz", seed=0)
+    r = root_relative(ms)
+    c = ms.layout.center
+    assert np.allclose(r.data[:, :, c][r.frame_mask()], 0)
+    f = root_relative(ms, "first_frame")
+    assert np.allclose(f.data[:, 0, c], 0)
+    assert not np.allclose(f.data[:, 1:, c][f.frame_mask()[:, 1:]], 0)
+    s = normalize_scale(ms, target=2.0)
+    e = np.array(ms.layout.tree_edges)
+    x = s.sequence(0)
+    assert np.isclose(np.linalg.norm(x[:, e[:, 0]] - x[:, e[:, 1]], axis=-1).mean(), 2.0, atol=1e-4)
+    rr = root_relative(make_demo(num_subjects=1, per_class=1, seed=0))
+    assert not rr.trans.any()
+
+
+def test_align_view_puts_hips_on_x():
+    ms = make_demo(num_subjects=1, per_class=1, rep="xyz", seed=0)
+    rot = np.array([[0, 0, 1], [0, 1, 0], [-1, 0, 0]], float)  # 90 degrees about y
+    turned = ms.with_data((ms.data @ rot.T).astype(np.float32))
+    a = align_view(turned)
+    lh, rh = ms.layout.index("left_hip"), ms.layout.index("right_hip")
+    hip = a.data[:, 0, lh] - a.data[:, 0, rh]
+    assert np.allclose(hip[:, 1:], 0, atol=1e-5) and (hip[:, 0] > 0).all()
+    # alignment removes the turn: both give the same aligned sequence
+    assert np.allclose(align_view(ms).data, a.data, atol=1e-4)
+
+
+def _with_bad(kind):
+    ms = make_demo(num_subjects=1, per_class=1, rep="xyz", seed=0)
+    d = ms.data.copy()
+    if kind == "nan":
+        d[1, 3, 2, 0] = np.nan
+    elif kind == "inf":
+        d[1, 3, 2, 0] = np.inf
+    elif kind == "zero":
+        d[1, 5] = 0
+    return ms.with_data(d)
+
+
+@pytest.mark.parametrize("kind,msg", [("nan", "NaN/Inf"), ("inf", "NaN/Inf"), ("zero", "all-zero frame")])
+def test_check_samples_names_the_sample(kind, msg):
+    ms = _with_bad(kind)
+    with pytest.raises(DataError, match=f"data.npz: sample '{ms.names[1]}': {msg}"):
+        check_samples(ms, file="data.npz")
+    kept = check_samples(ms, on_bad="skip", file="data.npz")
+    assert len(kept) == len(ms) - 1 and ms.names[1] not in kept.names
+    assert kept.exclusions[-1].sample == ms.names[1] and msg.split("/")[0] in kept.exclusions[-1].reason
+
+
+def test_check_samples_too_short():
+    ms = make_demo(num_subjects=1, per_class=1, seed=0, min_len=10, max_len=20)
+    out = check_samples(ms, on_bad="skip", min_length=15)
+    assert all("too short" in e.reason for e in out.exclusions)
+    assert len(out) + len(out.exclusions) == len(ms)
+    assert (out.lengths >= 15).all()
