@@ -1,0 +1,120 @@
+"""Hand-computed cases for the loop's selection maths (loop/selection.py)."""
+import numpy as np
+import pytest
+
+from infagenc.loop import selection as S
+
+
+def test_cas_and_best_epoch():
+    assert S.cas(np.array([0, 1, 1, 2]), np.array([0, 1, 2, 2])) == 0.75
+    assert S.best_epoch({10: 0.5, 11: 0.8, 12: 0.8, 13: 0.1}) == 11  # earliest of the tie
+    with pytest.raises(ValueError):
+        S.cas(np.array([]), np.array([]))
+
+
+def test_confidence_filter_needs_correct_and_strictly_confident():
+    probs = np.array([[0.80, 0.20],   # correct, confident -> keep
+                      [0.75, 0.25],   # p == theta -> not strictly greater -> drop
+                      [0.10, 0.90],   # confident but wrong class -> drop
+                      [0.30, 0.70]])  # correct, not confident -> drop
+    cond = np.array([0, 0, 0, 1])
+    assert S.confidence_filter(probs, cond, 0.75).tolist() == [True, False, False, False]
+    assert S.confidence_filter(probs, cond, 0.6).tolist() == [True, True, False, True]
+
+
+def test_distances_to_real_samples_by_hand():
+    real = np.array([[0.0, 0.0], [2.0, 0.0], [10.0, 0.0]])
+    real_y = np.array([0, 0, 1])
+    syn = np.array([[1.0, 0.0], [10.0, 0.0], [0.0, 3.0]])
+    syn_y = np.array([0, 1, 0])
+    dw, db = S.class_distances(syn, syn_y, real, real_y)
+    # (1,0): to (0,0),(2,0) -> 1,1 ; to (10,0) -> 9
+    # (10,0) class 1: to (10,0) -> 0 ; to (0,0),(2,0) -> 10, 8
+    # (0,3): to (0,0) -> 3, to (2,0) -> sqrt(13) ; to (10,0) -> sqrt(109)
+    assert np.allclose(dw, [1.0, 0.0, (3 + np.sqrt(13)) / 2])
+    assert np.allclose(db, [9.0, 9.0, np.sqrt(109)])
+    score = S.selection_scores(dw, db)
+    assert np.allclose(score, 0.6 * dw / (0.4 * db))
+    assert np.isclose(score[0], 1 / 6)
+    # weights in a ratio only rescale: ranking identical to d_within / d_between
+    assert (np.argsort(S.selection_scores(dw, db, 0.1, 0.9)) == np.argsort(dw / db)).all()
+    # the difference form: weights matter
+    assert np.allclose(S.selection_scores(dw, db, form="difference"), 0.6 * dw - 0.4 * db)
+
+
+def test_distances_need_real_references():
+    with pytest.raises(ValueError, match="no real training samples"):
+        S.class_distances(np.zeros((1, 2)), np.array([2]), np.zeros((2, 2)), np.array([0, 1]))
+    with pytest.raises(ValueError, match="at least one other class"):
+        S.class_distances(np.zeros((1, 2)), np.array([0]), np.zeros((2, 2)), np.array([0, 0]))
+
+
+@pytest.mark.parametrize("n,drop_low,keep", [(0, 0, 0), (1, 0, 1), (2, 0, 1), (3, 0, 2), (4, 1, 2), (5, 1, 3),
+                                             (6, 1, 3), (7, 1, 4), (8, 2, 4), (9, 2, 5)])
+def test_central_count_rounding(n, drop_low, keep):
+    assert S.central_count(n, 0.5) == (drop_low, keep)
+
+
+def test_central_selection_small_classes():
+    # class 0: one sample; class 1: two; class 2: three (scores chosen out of order)
+    labels = np.array([0, 1, 1, 2, 2, 2])
+    scores = np.array([5.0, 2.0, 1.0, 3.0, 1.0, 2.0])
+    kept = S.central_selection(scores, labels, 0.5)
+    # class 0 keeps its only sample (0); class 1 keeps the lower score (index 2);
+    # class 2 ranks 4 (1.0), 5 (2.0), 3 (3.0) -> keeps the two lowest: 4, 5
+    assert kept.tolist() == [0, 2, 4, 5]
+
+
+def test_central_selection_odd_count_and_ties():
+    labels = np.zeros(5, dtype=int)
+    scores = np.array([0.5, 0.1, 0.9, 0.3, 0.7])  # ranks: 1, 3, 0, 4, 2
+    assert S.central_selection(scores, labels, 0.5).tolist() == [0, 3, 4]  # drop lowest (1) and highest (2)
+    tied = S.central_selection(np.ones(4), np.zeros(4, dtype=int), 0.5)
+    assert tied.tolist() == [1, 2]  # stable: ties ordered by index
+    with pytest.raises(ValueError, match="NaN"):
+        S.central_selection(np.array([np.nan]), np.array([0]))
+
+
+def _round(probs, cond, mode="distance", rng=None):
+    # features: 1-D positions in 2-D; real class 0 around 0, class 1 around 10, class 2 around 20
+    real = np.array([[0.0, 0], [1, 0], [10, 0], [11, 0], [20, 0], [21, 0]])
+    real_y = np.array([0, 0, 1, 1, 2, 2])
+    syn = np.array([[0.5 + i, 0.0] for i in range(len(cond))])
+    return S.select(probs, cond, syn, real, real_y, mode=mode, rng=rng)
+
+
+def test_every_sample_filtered_out():
+    probs = np.full((4, 3), 1 / 3)
+    res = _round(probs, np.array([0, 1, 2, 0]))
+    assert not res.passed_filter.any() and not res.selected.any()
+    assert np.isnan(res.score).all()
+    assert res.per_class_counts(np.array([0, 1, 2, 0]), 3)["selected"] == [0, 0, 0]
+
+
+def test_class_absent_from_a_round():
+    cond = np.array([0, 0, 0, 0, 2])
+    probs = np.zeros((5, 3))
+    probs[np.arange(5), cond] = 0.9
+    probs[np.arange(5), (cond + 1) % 3] = 0.1
+    res = _round(probs, cond)
+    counts = res.per_class_counts(cond, 3)
+    assert counts == {"generated": [4, 0, 1], "passed_filter": [4, 0, 1], "selected": [2, 0, 1]}
+    # class 0 samples at x = 0.5, 1.5, 2.5, 3.5: d_within grows and d_between shrinks with x,
+    # so the score increases with x; the central two are indices 1 and 2
+    assert res.selected_index.tolist() == [1, 2, 4]
+
+
+def test_random_ablation_keeps_the_same_counts_from_the_filtered_pool():
+    cond = np.array([0] * 8 + [1] * 4)
+    probs = np.zeros((12, 3))
+    probs[np.arange(12), cond] = 0.9
+    probs[np.arange(12), 2] = 0.1
+    probs[3, :] = [0.5, 0.4, 0.1]  # not confident: never selectable
+    dist = _round(probs, cond)
+    r1 = _round(probs, cond, "random", np.random.default_rng(0))
+    r2 = _round(probs, cond, "random", np.random.default_rng(0))
+    assert np.array_equal(r1.selected, r2.selected)  # seeded
+    assert np.bincount(cond[r1.selected], minlength=2).tolist() == np.bincount(cond[dist.selected], minlength=2).tolist()
+    assert not r1.selected[3]
+    with pytest.raises(ValueError, match="seeded rng"):
+        _round(probs, cond, "random")
