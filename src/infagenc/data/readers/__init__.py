@@ -49,7 +49,7 @@ from .pyskl import claims_pyskl, read_pyskl, write_pyskl
 from .syrip3d import claims_syrip3d, read_syrip3d
 from .utkinect import claims_utkinect, read_utkinect
 
-__all__ = ["Format", "FORMATS", "get_format", "detect", "discover", "read", "write", "reader_options"]
+__all__ = ["Format", "FORMATS", "get_format", "locate", "discover", "read", "write", "convert", "reader_options"]
 
 
 @dataclass(frozen=True)
@@ -135,8 +135,9 @@ def discover(path: str | Path) -> list[tuple[str, Path]]:
     return found
 
 
-def detect(path: str | Path) -> str:
-    """The format of a file, or of the single dataset in a folder."""
+def locate(path: str | Path) -> tuple[str, Path]:
+    """``(format, path)`` of the dataset at ``path``: a file, a dataset folder, or a folder
+    holding exactly one dataset somewhere below it."""
     path = Path(path)
     if not path.exists():
         raise DataError("no such file or folder", file=str(path))
@@ -145,10 +146,10 @@ def detect(path: str | Path) -> str:
         if f is None:
             raise DataError(f"cannot tell the format of this file; pass format= (one of {', '.join(FORMATS)})",
                             file=str(path))
-        return f.name
+        return f.name, path
     found = discover(path)
-    if len(found) == 1 and found[0][1] == path:
-        return found[0][0]
+    if len(found) == 1:
+        return found[0]
     if not found:
         raise DataError("no readable dataset found in this folder", file=str(path))
     listing = "; ".join(f"{f}: {p}" for f, p in found)
@@ -157,12 +158,13 @@ def detect(path: str | Path) -> str:
 
 def read(path: str | Path, format: str | None = None, **options) -> MotionSet:
     """Read a dataset (see the module docstring); ``options`` go to the format's reader."""
-    name = format or detect(path)
-    known = reader_options(name)
+    if format is None:
+        format, path = locate(path)
+    known = reader_options(format)
     unknown = sorted(set(options) - set(known))
     if unknown:
-        raise ValueError(f"format {name!r} has no option(s) {unknown}; its options: {', '.join(known)}")
-    return get_format(name).read(path, **options)
+        raise ValueError(f"format {format!r} has no option(s) {unknown}; its options: {', '.join(known)}")
+    return get_format(format).read(path, **options)
 
 
 def write(ms: MotionSet, path: str | Path, format: str | None = None, **options) -> Path:
@@ -178,4 +180,22 @@ def write(ms: MotionSet, path: str | Path, format: str | None = None, **options)
         f = get_format(format)
         if f.write is None:
             raise ValueError(f"format {format!r} is read-only; writable: {', '.join(x.name for x in writable.values())}")
+    known = [p.name for p in inspect.signature(f.write).parameters.values() if p.kind is p.KEYWORD_ONLY]
+    unknown = sorted(set(options) - set(known))
+    if unknown:
+        raise ValueError(f"the {f.name} writer has no option(s) {unknown}; its options: {', '.join(known) or 'none'}")
     return f.write(ms, path, **options)
+
+
+def convert(src: str | Path, dst: str | Path, format: str | None = None, *, to: str | None = None,
+            on_bad: str = "error", progress: bool = True, subject_split: dict | None = None,
+            **options) -> tuple[MotionSet, Path]:
+    """Read ``src`` (any format) and write it to ``dst`` (``.npz`` or PYSKL ``.pkl``).
+
+    ``progress`` goes to readers that have it; ``subject_split`` to the PYSKL writer."""
+    if format is None:
+        format, src = locate(src)
+    if "progress" in reader_options(format):
+        options["progress"] = progress
+    ms = read(src, format, on_bad=on_bad, **options)
+    return ms, write(ms, dst, to, **({} if subject_split is None else {"subject_split": subject_split}))
