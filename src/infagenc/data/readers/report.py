@@ -22,8 +22,8 @@ _MAX_LISTED = 20
 
 def inspect_path(path: str | Path, format: str | None = None, *, on_bad: str = "skip", progress: bool = True,
                  **options) -> list[dict]:
-    """Reports for the dataset at ``path`` (``format`` given or detected), or for every
-    dataset under a folder when no format is given and the folder holds several.
+    """One report per dataset: ``path`` read as ``format`` when given; else a file's
+    detected format, or every dataset :func:`discover` finds under a folder.
     ``on_bad`` and ``progress`` go to every reader that has them."""
     path = Path(path)
     if format is not None:
