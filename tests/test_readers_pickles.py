@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import pickle
+import pickletools
 
 import numpy as np
 import pytest
@@ -113,6 +114,9 @@ def test_pyskl_write_round_trip(tmp_path):
     assert raw["split"]["xsub_val"] == [n for n, s in zip(ms.names, ms.subjects) if s == "demo03"]
     with open(path, "rb") as f:  # the plain unpickler PYSKL uses (mmcv.load) reads it too
         assert len(pickle.load(f)["annotations"]) == len(ms)
+    globals_used = {op[1] for op in pickletools.genops(path.read_bytes()) if op[0].name == "SHORT_BINUNICODE"}
+    assert {"numpy", "ndarray"} <= globals_used and not any("_core" in g or "multiarray" in g for g in globals_used)
+    a["keypoint"][0, 0, 0, 0] += 1.0  # arrays load writable (PYSKL pipelines modify them in place)
     back = read_pyskl(path, progress=False)
     _assert_same(back, ms)
     assert back.conf is None

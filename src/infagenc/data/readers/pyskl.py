@@ -31,7 +31,9 @@ annotations), ``total_frames``; plus ``subject`` and the provenance keys ``sourc
 ``run``, ``epoch``, ``round``, ``seed`` (extra keys, ignored by PYSKL). Top level: ``split``,
 ``annotations``, and ``class_names`` and ``layout`` (also ignored by PYSKL), so that
 reading the file back gives the same set. Rotation representations are refused
-(convert with ``ms.to_xyz()`` first): PYSKL models read joint positions.
+(convert with ``ms.to_xyz()`` first): PYSKL models read joint positions. Arrays are
+pickled as ``numpy.ndarray(shape, dtype, buffer)`` so that numpy 1.x loads files written
+under numpy 2 (see :class:`_PortablePickler`).
 """
 from __future__ import annotations
 
@@ -252,5 +254,20 @@ def write_pyskl(ms: MotionSet, path: str | Path, *, split: Mapping[str, Sequence
            "layout": ms.layout.to_dict()}
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "wb") as f:
-        pickle.dump(out, f, protocol=4)
+        _PortablePickler(f, protocol=4).dump(out)
     return path
+
+
+class _PortablePickler(pickle.Pickler):
+    """Pickles arrays as ``numpy.ndarray(shape, dtype, bytearray)``.
+
+    numpy >= 2 pickles arrays through ``numpy._core.multiarray``, which numpy < 1.26 (common
+    in PYSKL / MMAction2 environments) cannot import; ``numpy.ndarray`` exists in every
+    version. The bytearray buffer keeps the loaded arrays writable.
+    """
+
+    def reducer_override(self, obj):
+        if type(obj) is np.ndarray:
+            a = np.ascontiguousarray(obj)
+            return np.ndarray, (a.shape, a.dtype.str, bytearray(a.tobytes()))
+        return NotImplemented
