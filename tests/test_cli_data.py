@@ -93,3 +93,15 @@ def test_help(capsys, argv):
     assert out.startswith("usage: infagenc data")
     if len(argv) > 1:
         assert "--on-bad" in out and "--format" in out
+
+
+def test_inspect_folder_reports_an_unreadable_dataset_and_goes_on(tmp_path, capsys):
+    write_json(tmp_path / "good.json", coco_doc(["Prone", "Supine"]))
+    (tmp_path / "broken.json").write_text(json.dumps(coco_doc(["Prone"]))[:-20])
+    (tmp_path / "broken.pkl").write_bytes(b"\x80\x04not a pickle")
+    rc, out, _ = _run(capsys, "data", "inspect", str(tmp_path), "--no-progress")
+    assert rc == 1
+    assert "samples: 2" in out and re.search(r"broken.pkl\nerror: .*truncated/corrupt", out)
+    assert re.search(r"broken.json\nerror: .*truncated/corrupt", out)
+    rc, _, err = _run(capsys, "data", "inspect", str(tmp_path), "--on-bad", "error")
+    assert rc == 2 and "broken.json" in err  # the first dataset found that cannot be read

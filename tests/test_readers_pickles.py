@@ -87,8 +87,9 @@ def test_pyskl_read_split_layout_and_subjects(tmp_path):
 def test_pyskl_2d_scores_and_given_layout(tmp_path):
     doc = pyskl_doc(3, v=17, c=2, score=True)
     path = write_pickle(tmp_path / "coco.pkl", doc)
-    ms = read_pyskl(path, layout="h36m17", progress=False)
+    ms = read_pyskl(path, layout="h36m17", subject_pattern=r"R(\d{3})", progress=False)
     assert ms.rep == "xy" and ms.layout.name == "h36m17"
+    assert ms.subjects.tolist() == ["001", "002", "003"]  # the pattern's group, not the NTU performer
     np.testing.assert_array_equal(ms.conf[1, : ms.lengths[1]], doc["annotations"][1]["keypoint_score"][0])
 
 

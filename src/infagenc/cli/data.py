@@ -69,7 +69,7 @@ def _cmd_inspect(args) -> int:
         print()
     else:
         print("\n\n".join(format_report(r) for r in reports))
-    return 0
+    return 1 if any("error" in r for r in reports) else 0
 
 
 @_usage_errors

@@ -54,13 +54,16 @@ def load_coco_json(path: Path) -> dict:
 
 
 def claims_coco(path: Path) -> bool:
+    """A ``.json`` with COCO keypoint annotations, or one that does not parse (so that a
+    truncated annotation file is reported, not passed over)."""
     if not (path.is_file() and path.suffix.lower() == ".json"):
         return False
     try:
-        d = load_coco_json(path)
-    except DataError:
-        return False
-    return any(isinstance(a, dict) and "keypoints" in a for a in d["annotations"][:1])
+        d = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return True
+    return (isinstance(d, dict) and isinstance(d.get("images"), list) and isinstance(d.get("annotations"), list)
+            and any(isinstance(a, dict) and "keypoints" in a for a in d["annotations"][:1]))
 
 
 def _layout_from_categories(d: dict, path: Path) -> Layout:

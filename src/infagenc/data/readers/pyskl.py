@@ -95,6 +95,18 @@ def _class_names(given, data: dict, annos: list, path: Path) -> tuple[str, ...]:
     return tuple(str(i) for i in range(int(max(labels)) + 1))
 
 
+def _subject(anno: dict, name: str, pattern: re.Pattern | None) -> tuple[str | None, str]:
+    """(subject or None when ``pattern`` does not match, the rule that gave it)."""
+    if "subject" in anno:
+        return str(anno["subject"]), "the annotation's 'subject'"
+    if pattern is not None:
+        return subject_from(name, pattern), f"first group of {pattern.pattern!r} in frame_dir"
+    ntu = parse_ntu_name(name)
+    if ntu is not None:
+        return ntu["performer"], "NTU performer Pppp of frame_dir"
+    return name, "frame_dir itself (one subject per sample)"
+
+
 def read_pyskl(path: str | Path, *, split: str | None = None, layout: str | None = None,
                class_names: Sequence[str] | None = None, subject_pattern: str | None = None,
                bodies: str = "main", on_bad: str = "error", min_length: int = 1,
@@ -159,7 +171,7 @@ def read_pyskl(path: str | Path, *, split: str | None = None, layout: str | None
                 col.bad(f"keypoint_score missing or not of shape (M, T, V) = {kp.shape[:3]}", name)
                 continue
         total = a.get("total_frames", kp.shape[1])
-        if int(total) != kp.shape[1]:
+        if not isinstance(total, (int, np.integer)) or int(total) != kp.shape[1]:
             col.bad(f"total_frames is {total} but keypoint has {kp.shape[1]} frames (truncated or corrupt)", name)
             continue
         label = a.get("label")
@@ -170,17 +182,10 @@ def read_pyskl(path: str | Path, *, split: str | None = None, layout: str | None
         else:
             col.bad(f"unknown label {label!r}: classes are 0..{len(classes) - 1}", name)
             continue
-        if "subject" in a:
-            subject, rule = str(a["subject"]), "the annotation's 'subject'"
-        elif pattern is not None:
-            subject, rule = subject_from(name, pattern), f"first group of {subject_pattern!r} in frame_dir"
-            if subject is None:
-                col.bad(f"subject_pattern {subject_pattern!r} does not match frame_dir", name)
-                continue
-        elif parse_ntu_name(name):
-            subject, rule = parse_ntu_name(name)["performer"], "NTU performer Pppp of frame_dir"
-        else:
-            subject, rule = name, "frame_dir itself (one subject per sample)"
+        subject, rule = _subject(a, name, pattern)
+        if subject is None:
+            col.bad(f"subject_pattern {subject_pattern!r} does not match frame_dir", name)
+            continue
         kept, nonempty = person_slots(kp, bodies)
         if not kept:
             col.bad("keypoint is all zeros (no person)", name)

@@ -24,7 +24,9 @@ def inspect_path(path: str | Path, format: str | None = None, *, on_bad: str = "
                  **options) -> list[dict]:
     """One report per dataset: ``path`` read as ``format`` when given; else a file's
     detected format, or every dataset :func:`discover` finds under a folder.
-    ``on_bad`` and ``progress`` go to every reader that has them."""
+    ``on_bad`` and ``progress`` go to every reader that has them. With ``on_bad="skip"``
+    a dataset of a folder that cannot be read at all (e.g. a truncated pickle) gets a
+    report ``{"format", "path", "error"}`` and the others are still read."""
     path = Path(path)
     if format is not None:
         targets = [(format, path)]
@@ -42,7 +44,13 @@ def inspect_path(path: str | Path, format: str | None = None, *, on_bad: str = "
     for fmt, p in targets:
         opts = {k: v for k, v in options.items() if k in accepted[fmt]}
         opts.update({k: v for k, v in (("on_bad", on_bad), ("progress", progress)) if k in accepted[fmt]})
-        ms = read(p, fmt, **opts)
+        try:
+            ms = read(p, fmt, **opts)
+        except DataError as e:
+            if on_bad == "error" or len(targets) == 1:
+                raise
+            reports.append({"format": fmt, "path": str(p), "error": str(e)})
+            continue
         reports.append({"format": fmt, "path": str(p), **ms.summary()})
     return reports
 
@@ -71,6 +79,8 @@ def _exclusion_lines(ex: list[dict]) -> list[str]:
 
 def format_report(r: dict) -> str:
     """A report as indented text."""
+    if "error" in r:
+        return f"== {r['format']}: {r['path']}\nerror: {r['error']}"
     fr = r["frames"]
     lines = [
         f"== {r['format']}: {r['path']}",
@@ -86,8 +96,8 @@ def format_report(r: dict) -> str:
         lines += [f"  {c:<{width}}  {n}" for c, n in r["class_counts"].items()]
     else:
         lines.append("classes: none (unlabelled set)")
-    lines.append(f"subjects ({r['subjects']}): {_counts_line(r['subject_counts'])}")
-    if set(r["source_counts"]) != {"real"}:
+    lines.append(f"subjects ({r['subjects']}): {_counts_line(r['subject_counts']) or 'none'}")
+    if r["source_counts"] and set(r["source_counts"]) != {"real"}:
         lines.append(f"source: {_counts_line(r['source_counts'])}")
     ex = r["exclusions"]
     lines.append(f"exclusions ({len(ex)}):" if ex else "exclusions: none")
