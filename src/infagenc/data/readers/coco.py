@@ -35,7 +35,7 @@ from ..errors import DataError
 from ..motionset import MotionSet
 from ._common import SampleCollector, layout_or_error
 
-__all__ = ["read_coco", "claims_coco", "load_coco_json", "POSTURES"]
+__all__ = ["read_coco", "claims_coco", "load_coco_json", "posture_order", "POSTURES"]
 
 POSTURES = ("Prone", "Supine", "Sitting", "Standing")
 
@@ -83,6 +83,7 @@ def _layout_from_categories(d: dict, path: Path) -> Layout:
 
 
 def posture_order(names) -> list[str]:
+    """Prone, Supine, Sitting, Standing (those present) when all names are postures; else sorted."""
     names = set(names)
     if names <= set(POSTURES):
         return [p for p in POSTURES if p in names]

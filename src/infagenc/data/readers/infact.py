@@ -45,7 +45,7 @@ from ..motionset import MotionSet
 from ..safe_pickle import safe_load
 from ._common import SampleCollector, person_slots, select_bodies, subject_from
 
-__all__ = ["read_infact", "claims_infact", "INFACT_FILES", "DEFAULT_SUBJECT_PATTERN"]
+__all__ = ["read_infact", "claims_infact", "is_infact_content", "INFACT_FILES", "DEFAULT_SUBJECT_PATTERN"]
 
 INFACT_FILES = ("primitive_train.pkl", "primitive_validate.pkl", "primitive_test.pkl",
                 "train_trans_data.pkl", "test_trans_data.pkl")

@@ -12,7 +12,8 @@ tracking state as given.
 
 Choices where the dataset is silent (all recorded in ``notes`` with counts):
 
-* frames with no body are missing frames: they are dropped;
+* frames with no body (or only bodies whose coordinates are all zero) are missing
+  frames: they are dropped;
 * bodies are followed by their body id across frames. ``bodies="main"`` (default) keeps
   the body with the most motion (largest summed per-joint variance over time, the usual
   NTU preprocessing) and the frames where it is present; ``"first"`` keeps the first body
