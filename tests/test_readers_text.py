@@ -94,7 +94,7 @@ def test_ntu_real_six_files(shared_data):
     assert len(ms) == 6
     assert ms.class_names == ("A001", "A003", "A011", "A017", "A034", "A058")
     assert ms.layout.name == "ntu25" and ms.num_joints == 25
-    assert ms.lengths.tolist() == [103, 82, 70, 100, 71, 124]
+    assert ms.lengths.tolist() == [103, 82, 70, 100, 71, 124] and ms.fps == 30.0
     two = read_ntu(folder / "S001C003P008R002A058.skeleton", bodies="all", progress=False)
     assert len(two) == 2 and two.lengths.tolist() == [70, 70]
     assert not np.allclose(two.sequence(0), two.sequence(1))

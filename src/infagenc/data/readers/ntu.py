@@ -8,7 +8,7 @@ File body: number of frames; per frame the number of bodies; per body one line o
 info (body id first), the number of joints (25), then one line per joint of 12 numbers:
 x y z (metres, camera space), depth x y, colour x y, orientation w x y z, tracking state
 (0 not tracked, 1 inferred, 2 tracked). Data = x y z (layout ``ntu25``); ``conf`` = the
-tracking state as given.
+tracking state as given; ``fps`` = 30 (Kinect v2).
 
 Choices where the dataset is silent (all recorded in ``notes`` with counts):
 
@@ -159,4 +159,4 @@ def read_ntu(path: str | Path, *, bodies: str = "main", on_bad: str = "error",
             col.add(x[on, :, :3], conf=x[on, :, 3], name=name, subject=meta["performer"], label=meta["action"],
                     file=file)
     col.note("subjects: the performer (Pppp) of the file name; classes: the action (Aaaa)")
-    return col.build(get_layout("ntu25"), "xyz")
+    return col.build(get_layout("ntu25"), "xyz", fps=30.0)
