@@ -176,15 +176,17 @@ def test_generation_metrics_table():
     pred[:9] = (pred[:9] + 1) % 3  # 9 of 90 wrong
     out = generation_metrics(fr, yr, fg, yg, pred, real_pred=yr, R=8, seed=1, reference="train")
     assert out["reference"] == "train" and out["sample_size"] == 60 and out["R"] == 8
+    assert set(out["real"]) == {"accuracy", "diversity", "multimodality"}
+    assert set(out["generated"]) == {"fid", "accuracy", "diversity", "multimodality"}
     for row in ("real", "generated"):
-        assert set(out[row]) == {"fid", "accuracy", "diversity", "multimodality"}
         assert all(isinstance(s, Summary) and s.R == 8 for s in out[row].values())
     assert out["real"]["accuracy"].mean == 1.0
     assert out["generated"]["accuracy"].mean == pytest.approx(0.9, abs=0.06)
-    assert out["generated"]["fid"].mean > out["real"]["fid"].mean  # shifted set is further than the noise floor
+    assert out["generated"]["fid"].mean > 3.0  # the generated blobs are shifted by 1 in each of 4 dims
     assert out["generated"]["multimodality"].mean < out["real"]["multimodality"].mean  # narrower blobs
     assert out["fid_full"] == pytest.approx(fid(fr, fg))
     assert out["multimodality_left_out"] == {"real": [], "generated": []}
+    assert len(set(out["generated"]["fid"].values)) == 8  # 60 of 90 generated samples, a new draw each time
     again = generation_metrics(fr, yr, fg, yg, pred, real_pred=yr, R=8, seed=1, reference="train")
     assert again["generated"]["fid"].values == out["generated"]["fid"].values
     json.dumps(jsonable(out))
@@ -204,3 +206,16 @@ def test_generation_metrics_without_real_pred_and_small_class():
         generation_metrics(fr, yr, fg[:, :2], yg, yg)
     with pytest.raises(ValueError, match="gen_pred: expected 11"):
         generation_metrics(fr, yr, fg, yg, yg[:3])
+
+
+def test_generation_metrics_equal_sizes_use_whole_sets():
+    rng = np.random.default_rng(2)
+    fr, yr = _blobs(rng, 10, 2, 3)
+    fg, yg = _blobs(rng, 10, 2, 3, shift=2.0)
+    out = generation_metrics(fr, yr, fg, yg, yg, R=4, seed=0)
+    gen_fid = out["generated"]["fid"]
+    assert gen_fid.std == pytest.approx(0.0, abs=1e-9)  # no more randomness to draw from
+    assert gen_fid.mean == pytest.approx(out["fid_full"], rel=1e-9)
+    assert out["generated"]["diversity"].std > 0  # fresh pairs in every repeat
+    with pytest.raises(ValueError, match="at least 2 real"):
+        generation_metrics(fr[:1], yr[:1], fg, yg, yg)
