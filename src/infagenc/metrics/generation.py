@@ -215,14 +215,14 @@ def generation_metrics(real_features, real_labels, gen_features, gen_labels, gen
     * FID and accuracy: m = min(N_r, N_g) samples drawn *without* replacement from each
       set (a set of exactly m samples is used whole every time); the generated row's FID
       is FID(real draw, generated draw). For ACTOR's protocol pass at least R x N_r
-      generated samples: every repeat then sees different generated samples. With
+      generated samples: every repeat then sees mostly different generated samples. With
       N_g = N_r the FID is the same in every repeat (std 0). Drawing without
       replacement keeps the FID comparable with the FID of full sets, which a bootstrap
       (duplicated samples) would inflate.
     * the real row has no FID: the real set's FID with itself is 0, and a split of it
       (halves, bootstrap) measures the small-set bias of FID at another size, which is
       not comparable with the generated row (it can exceed it). For a real floor, the
-      FID between the real train and real test sets (:func:`fid`) is the usual choice.
+      FID between the real train and real test sets (:func:`fid`) is a natural one.
     * diversity and multimodality: fresh random pairs on the full sets.
 
     ``fid_full`` is the FID of the full real and generated arrays (no interval).
