@@ -36,6 +36,7 @@ class DataConfig:
 
     path: str | None = None
     format: str | None = None
+    options: dict = field(default_factory=dict)  # reader options, e.g. {"bodies": "main"}
     rep: str | None = None  # convert rotation data, e.g. axis_angle -> rot6d; None keeps the data's
     frames: int = 60
     resample: str = "resample"  # or "crop"

@@ -1,0 +1,41 @@
+"""Options shared by the run-like commands (run, demo), and config resolution:
+defaults < base (e.g. the demo config) < --config file < explicit flags."""
+from __future__ import annotations
+
+import argparse
+
+from ..config import merge_dicts, read_config_file
+
+
+def add_run_overrides(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--selection", choices=["distance", "random", "none"],
+                   help="loop ablation: distance selection (the paper), random selection, or none (baseline VAE)")
+    p.add_argument("--seed", type=int, help="run seed (default 0)")
+    p.add_argument("--test-subjects", help="comma-separated test subjects (default: a seeded random fraction)")
+    p.add_argument("--device", help="auto (default: CUDA when present), cpu, cuda, cuda:1, ...")
+    p.add_argument("--precision", choices=["fp32", "bf16"], help="bf16 autocast or fp32 (default)")
+    p.add_argument("--name", help="run name recorded in the provenance of synthetic samples")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def resolve_run_config(args: argparse.Namespace, overrides: dict, base: dict | None = None):
+    from ..loop.config import RunConfig
+
+    d = dict(base or {})
+    if getattr(args, "config", None):
+        d = merge_dicts(d, read_config_file(args.config))
+    flags: dict = {}
+    if args.selection:
+        flags.setdefault("loop", {})["selection"] = args.selection
+    if args.seed is not None:
+        flags["seed"] = args.seed
+    if args.test_subjects:
+        flags.setdefault("data", {})["test_subjects"] = [s for s in args.test_subjects.split(",") if s]
+    if args.device:
+        flags["device"] = args.device
+    if args.precision:
+        flags["precision"] = args.precision
+    if args.name:
+        flags["name"] = args.name
+    d = merge_dicts(merge_dicts(d, overrides), flags)
+    return RunConfig.from_dict(d)

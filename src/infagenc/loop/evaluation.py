@@ -1,0 +1,83 @@
+"""Generation metrics with an evaluation recognizer trained on REAL data only.
+
+The pure maths live in :mod:`infagenc.metrics.generation`; this module runs the
+evaluator to get features and predictions, and follows ACTOR's protocol of a fresh
+generated set per repeat: the generator produces ``R x N_ref`` samples (classes
+balanced), and each of the R repeats of :func:`generation_metrics` draws its generated
+samples from them without replacement, so every repeat sees different generated
+samples. The evaluator is never the loop's critic: in a run it is the final "Real"
+recognizer of the first seed (trained on the real training subjects only).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..data.motionset import MotionSet
+from ..metrics.generation import fid, generation_metrics
+from ..metrics.stats import jsonable
+from ..train.generator import GeneratorTrainer, sample_motionset
+from ..train.recognizer import load_recognizer, predict
+
+__all__ = ["evaluate_generation", "evaluate_run"]
+
+
+def evaluate_generation(evaluator, real: MotionSet, synthetic: MotionSet, *, reference: str, R: int = 20,
+                        seed: int = 0, num_pairs: int = 200, pairs_per_class: int = 20,
+                        batch_size: int = 64, precision: str = "fp32") -> dict:
+    """Paper Table 2 metrics of ``synthetic`` against the real set named ``reference``."""
+    synthetic = synthetic.relabel(real.class_names) if synthetic.class_names != real.class_names else synthetic
+    pr = predict(evaluator, real, batch_size=batch_size, precision=precision)
+    pg = predict(evaluator, synthetic, batch_size=batch_size, precision=precision)
+    out = generation_metrics(pr.features, real.labels, pg.features, synthetic.labels, pg.pred, real_pred=pr.pred,
+                             R=R, seed=seed, reference=reference, num_pairs=num_pairs,
+                             pairs_per_class=pairs_per_class)
+    return jsonable(out)
+
+
+def evaluate_run(folder, sp, cfg, device, progress: bool = True) -> dict:
+    """Metrics of a finished run's generator (and of its recycled pool), written to
+    ``evaluation/metrics.json``."""
+    from .runner import balanced_requests, derive_seed
+
+    out_path = folder.root / "evaluation" / "metrics.json"
+    if folder.phase_done("evaluation") and out_path.exists():
+        return folder.read_json("evaluation/metrics.json")
+    ev = cfg.evaluation
+    evaluator = load_recognizer(folder.checkpoint("evaluator"), device)
+    gen_path = folder.checkpoint("generator")
+    if not gen_path.exists():
+        gen_path = folder.checkpoint("generator_pretrained")
+    gen = GeneratorTrainer.load(gen_path, device)
+    n_ref = max(len(sp.train), len(sp.test))
+    syn = sample_motionset(gen.model, gen.spec, balanced_requests(sp.train.num_classes, ev.repeats * n_ref,
+                                                                  cfg.data.frames),
+                           seed=derive_seed(ev.seed, "evaluation"), precision=cfg.precision,
+                           provenance={"run": cfg.name, "epoch": gen.epoch, "round": -1},
+                           progress=progress)
+    kw = dict(R=ev.repeats, seed=ev.seed, num_pairs=ev.diversity_pairs, pairs_per_class=ev.multimodality_pairs,
+              precision=cfg.precision)
+    result = {
+        "evaluator": "final 'real' recognizer, first seed (trained on real training subjects only)",
+        "generator_checkpoint": gen_path.name,
+        "generated_per_repeat": n_ref,
+        "vs_test": evaluate_generation(evaluator, sp.test, syn, reference="test", **kw),
+        "vs_train": evaluate_generation(evaluator, sp.train, syn, reference="train", **kw),
+    }
+    ftr = predict(evaluator, sp.train, precision=cfg.precision).features
+    fte = predict(evaluator, sp.test, precision=cfg.precision).features
+    result["fid_real_train_vs_real_test"] = float(fid(ftr, fte))
+    pool_path = folder.root / "synthetic.npz"
+    if cfg.loop.selection != "none" and pool_path.exists():
+        pool = MotionSet.load(pool_path)
+        if len(pool) >= 2:
+            result["recycled_pool_vs_test"] = evaluate_generation(evaluator, sp.test, pool, reference="test", **kw)
+    folder.write_json("evaluation/metrics.json", result)
+    # features for the t-SNE picture: one repeat's worth of generated samples, classes balanced
+    # (the requests are grouped by class, so every R-th sample spreads over all classes)
+    one = syn.subset(np.arange(0, len(syn), ev.repeats))
+    np.savez_compressed(folder.path("evaluation", "features.npz"), real_train=ftr, real_test=fte,
+                        synthetic=predict(evaluator, one, precision=cfg.precision).features,
+                        real_train_labels=sp.train.labels, real_test_labels=sp.test.labels,
+                        synthetic_labels=one.labels)
+    folder.mark_done("evaluation")
+    return result

@@ -1,0 +1,425 @@
+"""The InfAGenC pipeline: data -> pre-training -> the loop -> final recognition -> metrics.
+
+:func:`run` executes every phase of a :class:`~infagenc.loop.config.RunConfig` in a run
+folder (:mod:`infagenc.loop.runfolder`), skipping phases already done, so an
+interrupted run resumes where it stopped. Within the loop a checkpoint is written after
+every round (window); a resumed loop restarts the interrupted window from that
+checkpoint, and since every random draw comes from seeded generators whose states are
+checkpointed (generator and critic trainers) or from seeds derived from the run seed and
+the epoch / round number (sampling, random selection), the resumed run reaches the same
+selections as an uninterrupted one.
+
+The loop (SPEC §4), for each epoch t of each window:
+
+1. train the generator one epoch on X_train (real + the samples recycled so far);
+2. generate N_t samples, classes balanced (default N_t = number of real training samples);
+3. score them with the critic M: CAS(t) = fraction predicted as their conditioning class.
+   Only the window's best-CAS epoch's samples, probabilities and features are kept;
+At the end of each window (a "round"), unless ``selection == "none"`` (the baseline VAE):
+4-6. filter the best epoch's samples on confidence and select by distance to the REAL
+   training samples in M's feature space (or at random, the ablation) -
+   :mod:`infagenc.loop.selection`;
+7. add the selected samples to X_train (tagged synthetic with run, epoch, round, seed)
+   and update M for ``critic_update_epochs`` epochs on X_train.
+
+M's features do not change within a window (M is only updated at its end), so the
+features computed for CAS are the ones used for selection: nothing is scored twice.
+"""
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from ..data.demo import make_demo
+from ..data.motionset import MotionSet
+from ..data.preprocess import fixed_length, root_relative
+from ..data.splits import assert_disjoint, holdout_subjects, split_by_subjects
+from ..metrics.stats import Summary
+from ..train.device import resolve_device
+from ..train.generator import GeneratorTrainer, sample_motionset
+from ..train.recognizer import (RecognizerTrainer, evaluate, new_recognizer, predict, write_report)
+from .config import RunConfig
+from .runfolder import RunFolder, environment
+from .selection import best_epoch, cas, select
+
+__all__ = ["run", "prepare_data", "derive_seed", "balanced_requests", "Splits"]
+
+
+def derive_seed(seed: int, *keys) -> int:
+    """A seed for one purpose (e.g. ``("sample", epoch)``), stable across runs and platforms."""
+    h = hashlib.sha256(repr((int(seed),) + tuple(keys)).encode()).digest()
+    return int.from_bytes(h[:8], "little") & (2**62 - 1)
+
+
+def balanced_requests(num_classes: int, total: int, length: int) -> list[tuple[int, int]]:
+    """``total`` (class, length) requests, classes as equal as possible (the first
+    ``total % K`` classes get one more), in class order."""
+    if num_classes < 1 or total < 0:
+        raise ValueError("need num_classes >= 1 and total >= 0")
+    base, extra = divmod(total, num_classes)
+    return [(c, length) for c in range(num_classes) for _ in range(base + (1 if c < extra else 0))]
+
+
+@dataclass
+class Splits:
+    train: MotionSet
+    val: MotionSet | None
+    test: MotionSet
+
+
+# ------------------------------------------------------------------------- data
+def load_real(cfg: RunConfig) -> MotionSet:
+    d = cfg.data
+    if d.path is None:
+        ms = make_demo(num_subjects=d.demo_subjects, per_class=d.demo_per_class, seed=d.demo_seed,
+                       rep=d.rep or "rot6d")
+    else:
+        from ..data.readers import read
+
+        ms = read(d.path, d.format, on_bad=d.on_bad, **d.options)
+    if not ms.labelled:
+        raise ValueError(f"{d.path}: the InfAGenC loop needs labelled data (this set has no classes)")
+    if d.rep is not None and d.rep != ms.rep:
+        ms = ms.to_rep(d.rep)
+    return ms
+
+
+def prepare_data(cfg: RunConfig) -> Splits:
+    """Read, preprocess (fixed length, root) and split by subject (train / val / test)."""
+    d = cfg.data
+    ms = load_real(cfg)
+    ms = fixed_length(ms, d.frames, d.resample)
+    if d.root != "none":
+        ms = root_relative(ms, d.root)
+    if d.test_subjects is not None:
+        train, test = split_by_subjects(ms, d.test_subjects)
+    else:
+        train, test = holdout_subjects(ms, d.test_fraction, seed=d.split_seed)
+    val = None
+    if d.val_fraction > 0:
+        train, val = holdout_subjects(train, d.val_fraction, seed=derive_seed(d.split_seed, "val"))
+        assert_disjoint(val, test)
+    assert_disjoint(train, test)
+    empty = [c for c, n in train.class_counts().items() if n == 0]
+    if empty:
+        raise ValueError(f"classes {empty} have no training samples after the subject split")
+    return Splits(train, val, test)
+
+
+# ---------------------------------------------------------------------- the run
+class _Run:
+    def __init__(self, cfg: RunConfig, folder: RunFolder, progress: bool):
+        self.cfg, self.folder, self.progress = cfg, folder, progress
+        self.device = resolve_device(cfg.device)
+        self.critic_cfg = replace(cfg.critic, device=str(self.device), precision=cfg.precision,
+                                  seed=derive_seed(cfg.seed, "critic"))
+        self.gen_cfg = replace(cfg.generator, device=str(self.device), precision=cfg.precision,
+                               seed=derive_seed(cfg.seed, "generator"), epochs=cfg.pretrain_generator_epochs)
+
+    # ---------------------------------------------------------------- phases
+    def data(self) -> Splits:
+        f = self.folder
+        if f.phase_done("data"):
+            val = f.root / "data" / "val.npz"
+            return Splits(MotionSet.load(f.root / "data" / "train.npz"),
+                          MotionSet.load(val) if val.exists() else None,
+                          MotionSet.load(f.root / "data" / "test.npz"))
+        sp = prepare_data(self.cfg)
+        sp.train.save(f.path("data", "train.npz"))
+        sp.test.save(f.path("data", "test.npz"))
+        if sp.val is not None:
+            sp.val.save(f.path("data", "val.npz"))
+        f.write_json("data/summary.json", {"train": sp.train.summary(), "test": sp.test.summary(),
+                                           "val": None if sp.val is None else sp.val.summary()})
+        f.log(f"data: train {len(sp.train)} ({len(set(sp.train.subjects))} subjects), test {len(sp.test)} "
+              f"({len(set(sp.test.subjects))} subjects), val {0 if sp.val is None else len(sp.val)}")
+        f.mark_done("data")
+        return sp
+
+    def pretrain_critic(self, sp: Splits) -> RecognizerTrainer:
+        f = self.folder
+        path = f.checkpoint("critic_pretrained")
+        if f.phase_done("pretrain_critic"):
+            return RecognizerTrainer.load(path, self.device)
+        t0 = time.perf_counter()
+        model = new_recognizer(self.critic_cfg, sp.train.layout, sp.train.channels, sp.train.num_classes)
+        trainer = RecognizerTrainer(model, self.critic_cfg, self.device)
+        hist = trainer.fit(sp.train, sp.val, progress=self.progress)
+        trainer.save(path)
+        f.write_json("pretrain_critic.json", {"history": hist, "seconds": time.perf_counter() - t0})
+        f.log(f"critic pre-trained: {len(hist)} epochs, last {hist[-1]}")
+        f.mark_done("pretrain_critic")
+        return trainer
+
+    def pretrain_generator(self, sp: Splits, chunk: int = 50) -> GeneratorTrainer:
+        f = self.folder
+        path = f.checkpoint("generator_pretrained")
+        if f.phase_done("pretrain_generator"):
+            return GeneratorTrainer.load(path, self.device)
+        partial = f.checkpoint("generator_pretraining")
+        if partial.exists():
+            trainer = GeneratorTrainer.load(partial, self.device)
+        else:
+            trainer = GeneratorTrainer.from_motionset(sp.train, self.gen_cfg, device=self.device)
+        total = self.cfg.pretrain_generator_epochs
+        t0 = time.perf_counter()
+        ts = trainer.tensors(sp.train)
+        bar = tqdm(total=total, initial=trainer.epoch, desc="generator pre-training", disable=not self.progress)
+        while trainer.epoch < total:
+            for _ in range(min(chunk, total - trainer.epoch)):
+                rec = trainer.train_epoch(ts)
+                bar.update(1)
+                bar.set_postfix(loss=f"{rec['loss']:.4f}")
+            trainer.save(partial)
+        bar.close()
+        trainer.save(path)
+        f.write_json("pretrain_generator.json", {"history": trainer.history, "seconds": time.perf_counter() - t0})
+        f.log(f"generator pre-trained: {trainer.epoch} epochs")
+        f.mark_done("pretrain_generator")
+        partial.unlink(missing_ok=True)
+        return trainer
+
+    # ------------------------------------------------------------------ loop
+    def loop(self, sp: Splits, gen: GeneratorTrainer, critic: RecognizerTrainer,
+             stop_after_rounds: int | None = None) -> MotionSet | None:
+        f, cfg, lc = self.folder, self.cfg, self.cfg.loop
+        if f.phase_done("loop"):
+            return _load_or_none(f.root / "synthetic.npz")
+        st = f.state()
+        done = int(st.get("rounds_done", 0))
+        if done:
+            gen = GeneratorTrainer.load(f.checkpoint("generator"), self.device)
+            critic = RecognizerTrainer.load(f.checkpoint("critic"), self.device)
+        pool = _load_or_none(f.root / "synthetic.npz") if done else None
+        epochs_log: list[dict] = f.read_json("epochs.json", []) if done else []
+        rounds_log: list[dict] = f.read_json("rounds.json", []) if done else []
+        epochs_log = [e for e in epochs_log if e["epoch"] <= done * lc.window]
+        rounds_log = rounds_log[:done]
+
+        real = sp.train
+        n_t = lc.samples_per_epoch or len(real)
+        requests = balanced_requests(real.num_classes, n_t, cfg.data.frames)
+        x_train = real if pool is None else MotionSet.concat([real, pool])
+        gen_ts = gen.tensors(x_train)
+        eval_bs = self.critic_cfg.eval_batch_size
+        real_feat = None  # critic features of the real training set, recomputed after each critic update
+
+        bar = tqdm(total=lc.epochs, initial=done * lc.window, desc=f"loop ({lc.selection})",
+                   disable=not self.progress)
+        for r in range(done, lc.rounds):
+            best = None  # (epoch, cas, samples, predictions) of the best epoch so far in this window
+            cas_window: dict[int, float] = {}
+            for t in range(r * lc.window + 1, (r + 1) * lc.window + 1):
+                t0 = time.perf_counter()
+                losses = gen.train_epoch(gen_ts)
+                t1 = time.perf_counter()
+                syn = sample_motionset(gen.model, gen.spec, requests, seed=derive_seed(cfg.seed, "sample", t),
+                                       precision=cfg.precision,
+                                       provenance={"run": cfg.name, "epoch": t, "round": r + 1})
+                t2 = time.perf_counter()
+                pr = predict(critic.model, syn, batch_size=eval_bs, precision=cfg.precision)
+                c = cas(pr.pred, syn.labels)
+                t3 = time.perf_counter()
+                cas_window[t] = c
+                if best is None or c > best[1]:
+                    best = (t, c, syn, pr)
+                rec = {"epoch": t, "round": r + 1, "cas": c, **{f"gen_{k}": v for k, v in losses.items()},
+                       "time_gen_train": t1 - t0, "time_generate": t2 - t1, "time_score": t3 - t2}
+                epochs_log.append(rec)
+                f.log(f"epoch {t}: CAS {c:.3f}, generator loss {losses.get('loss', float('nan')):.4f}")
+                bar.update(1)
+                bar.set_postfix(cas=f"{c:.2f}", round=r + 1)
+            b_epoch, b_cas, syn, pr = best
+            assert b_epoch == best_epoch(cas_window)
+            rrec = {"round": r + 1, "best_epoch": b_epoch, "best_cas": b_cas, "selection": lc.selection}
+            if lc.selection != "none":
+                t0 = time.perf_counter()
+                if real_feat is None:
+                    real_feat = predict(critic.model, real, batch_size=eval_bs, precision=cfg.precision).features
+                res = select(pr.probs, syn.labels, pr.features, real_feat, real.labels, mode=lc.selection,
+                             theta=lc.theta, w_within=lc.w_within, w_between=lc.w_between, form=lc.score_form,
+                             keep_fraction=lc.keep_fraction,
+                             rng=np.random.default_rng(derive_seed(cfg.seed, "random_selection", r + 1)))
+                chosen = syn.subset(res.selected_index)
+                t1 = time.perf_counter()
+                rd = f.round_dir(r + 1)
+                chosen.save(rd / "selected.npz")
+                f.write_json(str((rd / "scores.json").relative_to(f.root)), {
+                    "round": r + 1, "best_epoch": b_epoch, "class_names": list(syn.class_names),
+                    "candidates": [
+                        {"name": str(syn.names[i]), "class": int(syn.labels[i]),
+                         "confidence": float(res.confidence[i]), "passed_filter": bool(res.passed_filter[i]),
+                         "d_within": _num(res.d_within[i]), "d_between": _num(res.d_between[i]),
+                         "score": _num(res.score[i]), "selected": bool(res.selected[i])}
+                        for i in range(len(syn))]})
+                pool = chosen if pool is None else MotionSet.concat([pool, chosen])
+                x_train = MotionSet.concat([real, pool])
+                gen_ts = gen.tensors(x_train)
+                t2 = time.perf_counter()
+                crit_ts = _tensors_for(critic, x_train)
+                upd = [critic.train_epoch(crit_ts) for _ in range(lc.critic_update_epochs)]
+                real_feat = None
+                t3 = time.perf_counter()
+                rrec.update({"counts": res.per_class_counts(syn.labels, real.num_classes),
+                             "pool_size": len(pool), "critic_update": upd,
+                             "time_select": t1 - t0, "time_critic_update": t3 - t2})
+                pool.save(f.root / "synthetic.npz")
+                f.log(f"round {r + 1}: best epoch {b_epoch} (CAS {b_cas:.3f}); kept "
+                      f"{int(res.passed_filter.sum())} after the filter, selected {len(chosen)}; pool {len(pool)}")
+            else:
+                f.log(f"round {r + 1}: best epoch {b_epoch} (CAS {b_cas:.3f}); no recycling (baseline)")
+            rounds_log.append(rrec)
+            gen.save(f.checkpoint("generator"))
+            critic.save(f.checkpoint("critic"))
+            f.write_json("epochs.json", epochs_log)
+            f.write_json("rounds.json", rounds_log)
+            f.set_state(rounds_done=r + 1)
+            if stop_after_rounds is not None and r + 1 >= stop_after_rounds and r + 1 < lc.rounds:
+                bar.close()
+                raise _Stopped(r + 1)
+        bar.close()
+        f.mark_done("loop")
+        return pool
+
+    # ------------------------------------------------------ final recognition
+    def synthetic_for_final(self, sp: Splits, pool: MotionSet | None) -> MotionSet | None:
+        """The Syn set: the recycled pool, or (baseline) fresh samples of the final generator."""
+        cfg, f = self.cfg, self.folder
+        if cfg.loop.selection != "none":
+            return pool
+        path = f.root / "synthetic.npz"
+        if path.exists():
+            return MotionSet.load(path)
+        gen = GeneratorTrainer.load(f.checkpoint("generator"), self.device)
+        k = sp.train.num_classes
+        total = (cfg.final.syn_per_class * k) if cfg.final.syn_per_class else len(sp.train)
+        syn = sample_motionset(gen.model, gen.spec, balanced_requests(k, total, cfg.data.frames),
+                               seed=derive_seed(cfg.seed, "baseline_syn"), precision=cfg.precision,
+                               provenance={"run": cfg.name, "epoch": cfg.loop.epochs, "round": 0})
+        syn.save(path)
+        return syn
+
+    def final(self, sp: Splits, syn: MotionSet | None) -> dict:
+        f, cfg = self.folder, self.cfg
+        if f.phase_done("final"):
+            return f.read_json("recognition/summary.json")
+        sets = {"real": sp.train}
+        if syn is not None and len(syn):
+            syn = syn.relabel(sp.train.class_names)
+            sets["syn"] = syn
+            sets["real_syn"] = MotionSet.concat([sp.train, syn])
+        results: dict[str, dict] = {}
+        for name in cfg.final.train_sets:
+            if name not in sets:
+                results[name] = {"skipped": "no synthetic samples were selected"}
+                f.log(f"final recognition on {name}: skipped (no synthetic samples)")
+                continue
+            per_seed = []
+            for s in cfg.final.seeds:
+                out = f.root / "recognition" / name / f"seed_{s}"
+                done = out / "report.json"
+                if done.exists():
+                    per_seed.append(_read(done))
+                    continue
+                rc = replace(cfg.final.recognizer, seed=derive_seed(s, "final", name), device=str(self.device),
+                             precision=cfg.precision)
+                model = new_recognizer(rc, sp.train.layout, sp.train.channels, sp.train.num_classes)
+                trainer = RecognizerTrainer(model, rc, self.device)
+                hist = trainer.fit(sets[name], sp.val, progress=self.progress)
+                report = evaluate(trainer.model, sp.test, batch_size=rc.eval_batch_size, precision=cfg.precision)
+                write_report(report, out, title=f"{name}, seed {s}")
+                if name == "real" and s == cfg.final.seeds[0]:
+                    trainer.save(f.checkpoint("evaluator"), meta={"trained_on": "real train only"})
+                d = _read(done)
+                d["history"] = hist
+                d["train_size"] = len(sets[name])
+                f.write_json(str(done.relative_to(f.root)), d)
+                per_seed.append(d)
+                f.log(f"final recognition on {name}, seed {s}: test accuracy {d['overall']:.4f}")
+            results[name] = _summarise_seeds(per_seed, cfg.final.seeds, sp.train.class_names)
+        f.write_json("recognition/summary.json", results)
+        f.mark_done("final")
+        return results
+
+
+class _Stopped(Exception):
+    def __init__(self, rounds: int):
+        super().__init__(f"stopped after round {rounds}")
+        self.rounds = rounds
+
+
+def _num(x) -> float | None:
+    return None if x is None or not np.isfinite(x) else float(x)
+
+
+def _read(path: Path) -> dict:
+    import json
+
+    return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def _load_or_none(path: Path) -> MotionSet | None:
+    return MotionSet.load(path) if path.exists() else None
+
+
+def _tensors_for(trainer: RecognizerTrainer, ms: MotionSet):
+    from ..train.batching import to_tensors
+
+    return to_tensors(ms, trainer.device)
+
+
+def _summarise_seeds(per_seed: list[dict], seeds, class_names) -> dict:
+    acc = [d["overall"] for d in per_seed]
+    per_class = {c: Summary.from_values([d["per_class"][c] for d in per_seed]).to_dict() for c in class_names
+                 if all(c in d["per_class"] and d["per_class"][c] is not None for d in per_seed)}
+    return {"seeds": list(seeds), "overall": Summary.from_values(acc).to_dict(), "per_class": per_class,
+            "per_seed": [{"seed": s, "overall": d["overall"]} for s, d in zip(seeds, per_seed)]}
+
+
+def run(cfg: RunConfig, run_dir: str | Path, *, progress: bool = True,
+        stop_after_rounds: int | None = None) -> dict:
+    """Run (or resume) the whole pipeline in ``run_dir``; returns a summary dict.
+
+    ``stop_after_rounds`` stops the loop after that many rounds (as an interruption
+    would); calling :func:`run` again on the same folder resumes it.
+    """
+    folder = RunFolder(run_dir)
+    existing = folder.read_json("config.json")
+    resolved = cfg.to_dict()
+    if existing is not None and existing != resolved:
+        raise ValueError(f"{folder.config_path} holds a different config: resume with the same config, "
+                         f"or use a new run folder")
+    folder.write_json("config.json", resolved)
+    r = _Run(cfg, folder, progress)
+    folder.write_json("environment.json", environment(r.device))
+    t_start = time.perf_counter()
+    folder.log(f"run {cfg.name!r} in {folder.root} on {r.device}")
+    sp = r.data()
+    critic = r.pretrain_critic(sp)
+    gen = r.pretrain_generator(sp)
+    try:
+        pool = r.loop(sp, gen, critic, stop_after_rounds)
+    except _Stopped as s:
+        folder.log(f"stopped after round {s.rounds} (resume by running again)")
+        return {"stopped_after_rounds": s.rounds, "run_dir": str(folder.root)}
+    syn = r.synthetic_for_final(sp, pool)
+    recognition = r.final(sp, syn)
+    metrics = None
+    if cfg.evaluation.enabled:
+        from .evaluation import evaluate_run
+
+        metrics = evaluate_run(folder, sp, cfg, r.device, progress=progress)
+    wall = time.perf_counter() - t_start
+    folder.log(f"done in {wall:.1f} s")
+    summary = {"run_dir": str(folder.root), "recognition": recognition, "generation": metrics,
+               "wall_seconds": wall}
+    timing = folder.read_json("timing.json", {})
+    timing.setdefault("sessions", []).append(wall)
+    folder.write_json("timing.json", timing)
+    return summary
