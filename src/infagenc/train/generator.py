@@ -51,7 +51,7 @@ from .device import PRECISIONS, autocast, resolve_device
 from .losses import KL_REDUCTIONS, generator_losses
 
 __all__ = ["GeneratorConfig", "MotionSpec", "GeneratorTrainer", "build_generator", "motion_tensors",
-           "load_generator", "sample_motionset", "CHECKPOINT_KIND"]
+           "load_generator", "checkpoint_rest", "sample_motionset", "CHECKPOINT_KIND"]
 
 CHECKPOINT_KIND = "infagenc.generator"
 
@@ -350,10 +350,7 @@ class GeneratorTrainer:
         model, spec, meta = _rebuild(obj, path)
         if "optimizer" not in obj:
             raise ValueError(f"{path}: checkpoint has no optimizer state; cannot resume from it")
-        cfg = GeneratorConfig.from_dict(meta["config"])
-        rest = None if meta.get("rest") is None else RestSkeleton(spec.layout, np.asarray(meta["rest"]["joints"]),
-                                                                 meta["rest"].get("source", ""))
-        trainer = cls(model, cfg, spec, rest, device)
+        trainer = cls(model, GeneratorConfig.from_dict(meta["config"]), spec, checkpoint_rest(meta), device)
         trainer.load_state_dict({"model": obj["state_dict"], "optimizer": obj["optimizer"]["optimizer"],
                                  "epoch": meta["epoch"], "rng": obj["optimizer"]["rng"],
                                  "history": meta.get("history", [])})
@@ -370,6 +367,14 @@ def _rebuild(obj: dict, path) -> tuple[CVAE, MotionSpec, dict]:
         model = CVAE(len(spec.class_names), spec.num_joints, spec.channels, cfg.cvae)
     model.load_state_dict(obj["state_dict"])
     return model, spec, meta
+
+
+def checkpoint_rest(meta: dict) -> RestSkeleton | None:
+    """The rest skeleton a generator checkpoint was trained with (None: no position loss)."""
+    if meta.get("rest") is None:
+        return None
+    spec = MotionSpec.from_dict(meta["spec"])
+    return RestSkeleton(spec.layout, np.asarray(meta["rest"]["joints"]), meta["rest"].get("source", ""))
 
 
 def load_generator(path: str | Path, device: str | torch.device | None = "auto") -> tuple[CVAE, MotionSpec, dict]:
