@@ -51,15 +51,14 @@ def _numpy_allowed() -> dict[tuple[str, str], object]:
     return allowed
 
 
+_BUILTINS = {"set": set, "frozenset": frozenset, "complex": complex, "bytes": bytes, "bytearray": bytearray,
+             "slice": slice}
 _ALLOWED: dict[tuple[str, str], object] = {
-    ("builtins", "set"): set,
-    ("builtins", "frozenset"): frozenset,
-    ("builtins", "complex"): complex,
-    ("builtins", "bytearray"): bytearray,
-    ("builtins", "slice"): slice,
+    # "__builtin__": Python 2 pickles, and protocol <= 2 pickles written by Python 3 (mmcv / PYSKL
+    # write protocol 2; an empty numpy array's data is then pickled as __builtin__.bytes())
+    **{(mod, name): obj for mod in ("builtins", "__builtin__") for name, obj in _BUILTINS.items()},
     ("collections", "OrderedDict"): collections.OrderedDict,
     ("_codecs", "encode"): codecs.encode,  # protocol-2 pickles of bytes
-    ("__builtin__", "set"): set,  # Python 2 pickles
 }
 _ALLOWED.update(_numpy_allowed())
 

@@ -1,0 +1,113 @@
+"""``infagenc data``: inspect and convert datasets (argument parsing only)."""
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import sys
+from collections.abc import Callable
+
+from ..data.errors import DataError
+from ..data.readers import FORMATS
+
+_FORMATS = list(FORMATS)
+_WRITERS = [f.name for f in FORMATS.values() if f.write is not None]
+
+
+def _option(text: str) -> tuple[str, object]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    try:
+        return key, json.loads(value)
+    except json.JSONDecodeError:
+        return key, value
+
+
+def _split(text: str) -> tuple[str, list[str]]:
+    name, sep, subjects = text.partition("=")
+    if not sep or not name or not subjects:
+        raise argparse.ArgumentTypeError(f"expected NAME=SUBJECT,SUBJECT,..., got {text!r}")
+    return name, [s for s in subjects.split(",") if s]
+
+
+def _reader_args(p: argparse.ArgumentParser, on_bad_default: str) -> None:
+    p.add_argument("--format", choices=_FORMATS, help="input format (default: detected from the path)")
+    p.add_argument("--on-bad", choices=["skip", "error"], default=on_bad_default,
+                   help="bad samples: leave out and report them (skip) or stop at the first one (error) "
+                        f"(default: {on_bad_default})")
+    p.add_argument("--option", "-o", action="append", type=_option, default=[], metavar="KEY=VALUE",
+                   help="a reader option, VALUE as JSON or plain text, e.g. -o bodies=all, "
+                        "-o field=keypoint, -o 'labels=[\"a.json\"]' (repeatable; see the reader's docs)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def _usage_errors(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """Print a wrong option or an impossible conversion (ValueError) as a one-line error, rc 2."""
+
+    @functools.wraps(fn)
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return fn(args)
+        except DataError:
+            raise  # reported by infagenc.cli.main
+        except ValueError as e:
+            print(f"infagenc: error: {e}", file=sys.stderr)
+            return 2
+
+    return run
+
+
+@_usage_errors
+def _cmd_inspect(args) -> int:
+    from ..data.readers.report import format_report, inspect_path
+
+    reports = inspect_path(args.path, args.format, on_bad=args.on_bad, progress=not args.no_progress,
+                           **dict(args.option))
+    if args.json:
+        json.dump(reports, sys.stdout, indent=2)
+        print()
+    else:
+        print("\n\n".join(format_report(r) for r in reports))
+    return 1 if any("error" in r for r in reports) else 0
+
+
+@_usage_errors
+def _cmd_convert(args) -> int:
+    from ..data.readers import convert
+
+    ms, out = convert(args.input, args.output, args.format, to=args.to, on_bad=args.on_bad,
+                      progress=not args.no_progress, subject_split=dict(args.split) or None, **dict(args.option))
+    print(f"wrote {out}: {len(ms)} samples, {ms.num_classes} classes, {len(set(ms.subjects.tolist()))} subjects"
+          + (f", {len(ms.exclusions)} bad samples left out" if ms.exclusions else ""))
+    return 0
+
+
+def register(sub) -> None:
+    p = sub.add_parser("data", help="inspect and convert datasets",
+                       description="Inspect skeleton datasets and convert them to .npz or PYSKL pickles. "
+                                   f"Formats: {', '.join(_FORMATS)}.")
+    dsub = p.add_subparsers(dest="data_command", metavar="SUBCOMMAND")
+    dsub.required = True
+
+    pi = dsub.add_parser("inspect", help="counts per class and subject, lengths, layout, problems",
+                         description="Print, per dataset found at PATH (a file, a dataset folder, or a folder "
+                                     "of datasets): samples, counts per class and per subject, sequence lengths, "
+                                     "layout, representation, the samples left out and why, and what the reader "
+                                     "changed.")
+    pi.add_argument("path", help="a dataset file or folder")
+    _reader_args(pi, "skip")
+    pi.add_argument("--json", action="store_true", help="print the reports as JSON")
+    pi.set_defaults(func=_cmd_inspect)
+
+    pc = dsub.add_parser("convert", help="any readable format -> .npz or PYSKL .pkl",
+                         description="Read a dataset and write it as an infagenc .npz or a PYSKL / MMAction2 "
+                                     "annotation pickle (chosen by --to or the output suffix .npz / .pkl).")
+    pc.add_argument("input", help="input dataset (file or folder)")
+    pc.add_argument("output", help="output file (.npz or .pkl)")
+    _reader_args(pc, "error")
+    pc.add_argument("--to", choices=_WRITERS, help="output format (default: from the output suffix)")
+    pc.add_argument("--split", action="append", type=_split, default=[], metavar="NAME=SUBJ,SUBJ",
+                    help="PYSKL only: a split made of these subjects (repeatable, e.g. --split xsub_train=s01,s03 "
+                         "--split xsub_val=s02); default one split 'all'")
+    pc.set_defaults(func=_cmd_convert)
