@@ -1,0 +1,87 @@
+"""``infagenc recognizer train|eval``: train an ST-GCN / MS-G3D on a labelled set, or
+evaluate a saved one; argument parsing only (the work is in :mod:`infagenc.train.recognizer`)."""
+from __future__ import annotations
+
+import argparse
+import json
+
+from ..data.motionset import MotionSet
+from ..models.registry import RECOGNIZERS, SIZES
+from ..train.device import PRECISIONS
+from ..train.recognizer import ROOT_MODES, RecognizerConfig, eval_run, train_run
+
+
+def _read(path: str) -> MotionSet:
+    """A motion set from a file or folder."""
+    return MotionSet.load(path)
+
+
+def _train(args: argparse.Namespace) -> int:
+    cfg = RecognizerConfig(
+        model=args.model, size=args.size, epochs=args.epochs,
+        batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
+        target_accuracy=args.target_accuracy, seed=args.seed, device=args.device, precision=args.precision)
+    summary = train_run(_read(args.data), cfg, args.out, test_subjects=args.test_subjects,
+                        val_subjects=args.val_subjects, frames=args.frames,
+                        root=None if args.root == "keep" else args.root, data_source=args.data,
+                        progress=not args.no_progress)
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+def _eval(args: argparse.Namespace) -> int:
+    summary = eval_run(args.checkpoint, _read(args.data), args.out, subjects=args.subjects, split=args.split,
+                       batch_size=args.batch_size, device=args.device, precision=args.precision,
+                       progress=not args.no_progress)
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:1 ... (default auto)")
+    p.add_argument("--precision", choices=PRECISIONS, default="fp32", help="bf16 = autocast (default fp32)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def register(subparsers) -> None:
+    d = RecognizerConfig()
+    p = subparsers.add_parser("recognizer", help="train / evaluate skeleton action recognizers (ST-GCN, MS-G3D)",
+                              description="Train or evaluate a skeleton action recognizer.")
+    sub = p.add_subparsers(dest="action", metavar="ACTION")
+    sub.required = True
+
+    t = sub.add_parser("train", help="train a recognizer and report on held-out subjects",
+                       description="Train a recognizer; writes config.json, recognizer.pt, history.json, "
+                                   "report.json / report.md and confusion.png into --out.")
+    t.add_argument("--data", required=True, help="labelled motion set (.npz)")
+    t.add_argument("--model", choices=sorted(RECOGNIZERS), default=d.model, help=f"default {d.model}")
+    t.add_argument("--size", choices=SIZES, default=d.size, help=f"paper or slim (default {d.size})")
+    t.add_argument("--epochs", type=int, default=d.epochs, help=f"training epochs (default {d.epochs})")
+    t.add_argument("--batch-size", type=int, default=d.batch_size, help=f"default {d.batch_size}")
+    t.add_argument("--lr", type=float, default=d.lr, help=f"Adam learning rate (default {d.lr})")
+    t.add_argument("--weight-decay", type=float, default=d.weight_decay, help=f"default {d.weight_decay}")
+    t.add_argument("--target-accuracy", type=float, default=None,
+                   help="stop once validation (else training) accuracy reaches this, e.g. 0.85")
+    t.add_argument("--frames", type=int, default=None, help="resample every sequence to N frames (default: keep)")
+    t.add_argument("--root", choices=ROOT_MODES + ("keep",), default="keep",
+                   help="remove the centre joint position per frame / of the first frame, or keep (default)")
+    t.add_argument("--test-subjects", nargs="+", default=None, metavar="S",
+                   help="held-out test subjects (report on them); without: report on the training set")
+    t.add_argument("--val-subjects", nargs="+", default=None, metavar="S",
+                   help="validation subjects taken out of training (validation accuracy, early stop)")
+    t.add_argument("--seed", type=int, default=d.seed, help=f"default {d.seed}")
+    t.add_argument("--out", required=True, help="output folder")
+    _common(t)
+    t.set_defaults(func=_train)
+
+    e = sub.add_parser("eval", help="evaluate a saved recognizer",
+                       description="Evaluate a checkpoint on a labelled set (re-applying its recorded "
+                                   "preprocessing); writes report.json / report.md and confusion.png into --out.")
+    e.add_argument("--checkpoint", required=True, help="recognizer.pt written by `recognizer train`")
+    e.add_argument("--data", required=True, help="labelled motion set (.npz)")
+    e.add_argument("--subjects", nargs="+", default=None, metavar="S", help="evaluate only these subjects")
+    e.add_argument("--split", default="test", help="name of the evaluated set in the report (default test)")
+    e.add_argument("--batch-size", type=int, default=d.eval_batch_size, help=f"default {d.eval_batch_size}")
+    e.add_argument("--out", required=True, help="output folder")
+    _common(e)
+    e.set_defaults(func=_eval)

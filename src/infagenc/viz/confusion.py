@@ -1,0 +1,53 @@
+"""Confusion-matrix picture (PNG), drawn with matplotlib's Agg canvas (no display, no global
+backend switch)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+__all__ = ["plot_confusion"]
+
+
+def plot_confusion(confusion: np.ndarray, class_names: Sequence[str], path: str | Path, *,
+                   normalize: bool = True, title: str = "") -> Path:
+    """Write a confusion matrix (rows = true class, columns = predicted) to ``path``.
+
+    With ``normalize`` the colours show each row's fraction (per-class recall) and the
+    cells print the percentage and the count; rows without samples stay blank.
+    """
+    cm = np.asarray(confusion, dtype=np.float64)
+    k = len(class_names)
+    if cm.shape != (k, k):
+        raise ValueError(f"confusion matrix of shape {cm.shape} for {k} classes")
+    rows = cm.sum(axis=1, keepdims=True)
+    frac = np.divide(cm, rows, out=np.full_like(cm, np.nan), where=rows > 0)
+    shown = frac if normalize else cm
+    side = max(4.0, 0.6 * k + 2.0)
+    fig = Figure(figsize=(side + 1.0, side))
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    im = ax.imshow(shown, cmap="Blues", vmin=0, vmax=1 if normalize else max(1.0, cm.max()))
+    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+    ax.set_xticks(range(k), labels=list(class_names), rotation=45, ha="right")
+    ax.set_yticks(range(k), labels=list(class_names))
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    if title:
+        ax.set_title(title)
+    if k <= 20:
+        for i in range(k):
+            for j in range(k):
+                if rows[i, 0] == 0:
+                    continue
+                text = f"{100 * frac[i, j]:.0f}%\n{int(cm[i, j])}" if normalize else f"{int(cm[i, j])}"
+                dark = (frac[i, j] if normalize else cm[i, j] / max(1.0, cm.max())) > 0.5
+                ax.text(j, i, text, ha="center", va="center", fontsize=7, color="white" if dark else "black")
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    return path
