@@ -31,8 +31,9 @@ def need(path: Path) -> Path:
     return path
 
 
-@pytest.fixture(autouse=True)
-def _few_threads():
-    # tests share two cores; keep torch from oversubscribing them
+@pytest.fixture(autouse=True, scope="session")
+def _one_thread():
+    # tests share two cores; one torch thread also makes float reductions identical between
+    # runs that must agree bit for bit (resume tests)
     torch.set_num_threads(1)
     yield

@@ -107,16 +107,16 @@ def root_relative(ms: MotionSet, mode: str = "per_frame") -> MotionSet:
 
     ``per_frame``: every frame's centre joint goes to the origin (all translation removed);
     ``first_frame``: the first frame's centre goes to the origin (trajectory kept).
-    For rotation data the root translation ``trans`` is cleared (``per_frame``) or
-    re-based on its first frame (``first_frame``).
+    For rotation data the root translation ``trans`` is removed (``per_frame``: the set
+    then has no ``trans``) or re-based on its first frame (``first_frame``).
     """
     if mode not in ("per_frame", "first_frame"):
         raise ValueError(f"mode must be 'per_frame' or 'first_frame', got {mode!r}")
     mask = ms.frame_mask()
     if ms.rep in ("rot6d", "axis_angle"):
-        if ms.trans is None:
-            return ms
-        tr = np.zeros_like(ms.trans) if mode == "per_frame" else ms.trans - ms.trans[:, :1]
+        if ms.trans is None or mode == "per_frame":
+            return ms.with_data(ms.data, trans=None)
+        tr = ms.trans - ms.trans[:, :1]
         tr[~mask] = 0
         return ms.with_data(ms.data, trans=tr)
     c = ms.layout.center

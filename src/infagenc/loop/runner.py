@@ -166,7 +166,9 @@ class _Run:
         if partial.exists():
             trainer = GeneratorTrainer.load(partial, self.device)
         else:
-            trainer = GeneratorTrainer.from_motionset(sp.train, self.gen_cfg, device=self.device)
+            # the generator models the root translation exactly when the data keeps one
+            gcfg = replace(self.gen_cfg, trans=sp.train.trans is not None)
+            trainer = GeneratorTrainer.from_motionset(sp.train, gcfg, device=self.device)
         total = self.cfg.pretrain_generator_epochs
         t0 = time.perf_counter()
         ts = trainer.tensors(sp.train)
@@ -175,7 +177,7 @@ class _Run:
             for _ in range(min(chunk, total - trainer.epoch)):
                 rec = trainer.train_epoch(ts)
                 bar.update(1)
-                bar.set_postfix(loss=f"{rec['loss']:.4f}")
+                bar.set_postfix(loss=f"{rec['total']:.4f}")
             trainer.save(partial)
         bar.close()
         trainer.save(path)
@@ -229,10 +231,11 @@ class _Run:
                 cas_window[t] = c
                 if best is None or c > best[1]:
                     best = (t, c, syn, pr)
-                rec = {"epoch": t, "round": r + 1, "cas": c, **{f"gen_{k}": v for k, v in losses.items()},
+                rec = {"epoch": t, "round": r + 1, "cas": c,
+                       **{f"gen_{k}": v for k, v in losses.items() if k != "epoch"},
                        "time_gen_train": t1 - t0, "time_generate": t2 - t1, "time_score": t3 - t2}
                 epochs_log.append(rec)
-                f.log(f"epoch {t}: CAS {c:.3f}, generator loss {losses.get('loss', float('nan')):.4f}")
+                f.log(f"epoch {t}: CAS {c:.3f}, generator loss {losses['total']:.4f}")
                 bar.update(1)
                 bar.set_postfix(cas=f"{c:.2f}", round=r + 1)
             b_epoch, b_cas, syn, pr = best
@@ -341,7 +344,7 @@ class _Run:
                 d["train_size"] = len(sets[name])
                 f.write_json(str(done.relative_to(f.root)), d)
                 per_seed.append(d)
-                f.log(f"final recognition on {name}, seed {s}: test accuracy {d['overall']:.4f}")
+                f.log(f"final recognition on {name}, seed {s}: test accuracy {d['overall_accuracy']:.4f}")
             results[name] = _summarise_seeds(per_seed, cfg.final.seeds, sp.train.class_names)
         f.write_json("recognition/summary.json", results)
         f.mark_done("final")
@@ -375,11 +378,15 @@ def _tensors_for(trainer: RecognizerTrainer, ms: MotionSet):
 
 
 def _summarise_seeds(per_seed: list[dict], seeds, class_names) -> dict:
-    acc = [d["overall"] for d in per_seed]
-    per_class = {c: Summary.from_values([d["per_class"][c] for d in per_seed]).to_dict() for c in class_names
-                 if all(c in d["per_class"] and d["per_class"][c] is not None for d in per_seed)}
+    """Mean and 95% interval over seeds of the overall and per-class test accuracy."""
+    acc = [d["overall_accuracy"] for d in per_seed]
+    per_class = {}
+    for c in class_names:
+        vals = [r["accuracy"] for d in per_seed for r in d["per_class"] if r["class"] == c]
+        if len(vals) == len(per_seed) and all(v is not None for v in vals):
+            per_class[c] = Summary.from_values(vals).to_dict()
     return {"seeds": list(seeds), "overall": Summary.from_values(acc).to_dict(), "per_class": per_class,
-            "per_seed": [{"seed": s, "overall": d["overall"]} for s, d in zip(seeds, per_seed)]}
+            "per_seed": [{"seed": s, "overall": d["overall_accuracy"]} for s, d in zip(seeds, per_seed)]}
 
 
 def run(cfg: RunConfig, run_dir: str | Path, *, progress: bool = True,

@@ -1,0 +1,135 @@
+"""End-to-end runs of the InfAGenC pipeline on tiny configs (seconds each)."""
+import json
+
+import numpy as np
+import pytest
+
+from infagenc.data import MotionSet
+from infagenc.loop.config import ConfigError, RunConfig
+from infagenc.loop.runner import balanced_requests, derive_seed, run
+from infagenc.loop.selection import central_count
+
+TINY = {
+    "data": {"frames": 8, "demo_subjects": 3, "demo_per_class": 3, "test_fraction": 0.34},
+    "critic": {"size": "slim", "epochs": 4, "batch_size": 8, "lr": 3e-3},
+    "generator": {"cvae": {"num_layers": 1, "d_model": 32, "num_heads": 2, "ff_size": 64}, "batch_size": 8},
+    "pretrain_generator_epochs": 2,
+    "loop": {"epochs": 4, "window": 2, "critic_update_epochs": 1, "theta": 0.0},
+    "final": {"recognizer": {"size": "slim", "epochs": 1, "batch_size": 8}, "seeds": [0]},
+    "evaluation": {"repeats": 2, "diversity_pairs": 10, "multimodality_pairs": 2},
+}
+
+
+def tiny(**loop) -> RunConfig:
+    d = json.loads(json.dumps(TINY))
+    d["loop"].update(loop)
+    return RunConfig.from_dict(d)
+
+
+@pytest.fixture(scope="module")
+def distance_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("run") / "distance"
+    summary = run(tiny(), out, progress=False)
+    return out, summary
+
+
+def test_run_folder_has_every_artifact(distance_run):
+    out, summary = distance_run
+    cfg = tiny()
+    assert json.loads((out / "config.json").read_text()) == json.loads(json.dumps(cfg.to_dict()))
+    for rel in ["environment.json", "run.log", "state.json", "data/train.npz", "data/test.npz",
+                "checkpoints/critic_pretrained.pt", "checkpoints/generator_pretrained.pt",
+                "checkpoints/critic.pt", "checkpoints/generator.pt", "checkpoints/evaluator.pt",
+                "epochs.json", "rounds.json", "recognition/summary.json", "evaluation/metrics.json",
+                "evaluation/features.npz"]:
+        assert (out / rel).is_file(), rel
+    train, test = MotionSet.load(out / "data/train.npz"), MotionSet.load(out / "data/test.npz")
+    assert not set(train.subjects) & set(test.subjects)
+    epochs = json.loads((out / "epochs.json").read_text())
+    assert [e["epoch"] for e in epochs] == [1, 2, 3, 4]
+    assert all(0.0 <= e["cas"] <= 1.0 for e in epochs)
+    rounds = json.loads((out / "rounds.json").read_text())
+    assert [r["round"] for r in rounds] == [1, 2]
+    for r in rounds:  # the best epoch of each window is its best-CAS epoch (earliest on ties)
+        window = [e for e in epochs if e["round"] == r["round"]]
+        best = max(window, key=lambda e: (e["cas"], -e["epoch"]))
+        assert r["best_epoch"] == best["epoch"] and r["best_cas"] == best["cas"]
+    assert set(summary["recognition"]) == {"real", "syn", "real_syn"} or \
+        summary["recognition"]["syn"].get("skipped")
+    assert "vs_test" in summary["generation"] and "vs_train" in summary["generation"]
+
+
+def test_rounds_record_selection_and_provenance(distance_run):
+    out, _ = distance_run
+    rounds = json.loads((out / "rounds.json").read_text())
+    pool_parts = []
+    for r in rounds:
+        rd = out / "rounds" / f"round_{r['round']:03d}"
+        scores = json.loads((rd / "scores.json").read_text())
+        cands = scores["candidates"]
+        assert len(cands) == len(MotionSet.load(out / "data/train.npz"))  # one per real training sample
+        sel = [c for c in cands if c["selected"]]
+        assert all(c["passed_filter"] for c in sel)
+        assert all(c["passed_filter"] == (c["score"] is not None) for c in cands)
+        # central half per class of the candidates that passed the filter
+        for k, n_pass in enumerate(r["counts"]["passed_filter"]):
+            assert r["counts"]["selected"][k] == central_count(n_pass, 0.5)[1]
+        chosen = MotionSet.load(rd / "selected.npz")
+        assert sorted(chosen.names) == sorted(c["name"] for c in sel)
+        assert chosen.is_synthetic.all() and set(chosen.round) <= {r["round"]}
+        assert set(chosen.epoch) <= {r["best_epoch"]}
+        pool_parts.append(chosen)
+    pool = MotionSet.load(out / "synthetic.npz")
+    assert len(pool) == sum(len(p) for p in pool_parts) == rounds[-1]["pool_size"]
+
+
+def test_interrupted_run_resumes_to_the_same_selection(distance_run, tmp_path):
+    out, _ = distance_run
+    part = tmp_path / "interrupted"
+    first = run(tiny(), part, progress=False, stop_after_rounds=1)
+    assert first["stopped_after_rounds"] == 1
+    assert json.loads((part / "state.json").read_text())["rounds_done"] == 1
+    run(tiny(), part, progress=False)
+    a, b = MotionSet.load(out / "synthetic.npz"), MotionSet.load(part / "synthetic.npz")
+    assert list(a.names) == list(b.names)
+    assert np.array_equal(a.data, b.data)
+    cas_a = [e["cas"] for e in json.loads((out / "epochs.json").read_text())]
+    cas_b = [e["cas"] for e in json.loads((part / "epochs.json").read_text())]
+    assert cas_a == cas_b
+    for r in (1, 2):
+        sa = json.loads((out / f"rounds/round_{r:03d}/scores.json").read_text())
+        sb = json.loads((part / f"rounds/round_{r:03d}/scores.json").read_text())
+        assert sa == sb
+
+
+def test_resume_refuses_a_different_config(distance_run):
+    out, _ = distance_run
+    with pytest.raises(ValueError, match="different config"):
+        run(tiny(theta=0.5), out, progress=False)
+
+
+def test_baseline_and_random_ablations(tmp_path):
+    base = run(tiny(selection="none"), tmp_path / "none", progress=False)
+    assert not (tmp_path / "none" / "rounds").exists()  # nothing recycled
+    syn = MotionSet.load(tmp_path / "none" / "synthetic.npz")  # fresh samples for Real+Syn
+    train = MotionSet.load(tmp_path / "none" / "data/train.npz")
+    assert len(syn) == len(train) and syn.is_synthetic.all()
+    assert base["recognition"]["real_syn"]["overall"]["R"] == 1
+    run(tiny(selection="random"), tmp_path / "random", progress=False)
+    for r in json.loads((tmp_path / "random" / "rounds.json").read_text()):
+        assert r["selection"] == "random"
+        for k, n_pass in enumerate(r["counts"]["passed_filter"]):
+            assert r["counts"]["selected"][k] == central_count(n_pass, 0.5)[1]
+
+
+def test_config_errors_name_the_key():
+    with pytest.raises(ConfigError, match="unknown key.*'epochz'"):
+        RunConfig.from_dict({"loop": {"epochz": 3}})
+    with pytest.raises(ConfigError, match="multiple of loop.window"):
+        RunConfig.from_dict({"loop": {"epochs": 15, "window": 10}})
+
+
+def test_balanced_requests_and_seeds():
+    req = balanced_requests(3, 8, 60)
+    assert [c for c, _ in req] == [0, 0, 0, 1, 1, 1, 2, 2] and all(t == 60 for _, t in req)
+    assert derive_seed(0, "sample", 1) == derive_seed(0, "sample", 1) != derive_seed(0, "sample", 2)
