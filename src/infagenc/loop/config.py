@@ -41,6 +41,7 @@ class DataConfig:
     frames: int = 60
     resample: str = "resample"  # or "crop"
     root: str = "per_frame"  # per_frame | first_frame | none
+    normalize_scale: bool = False  # positions only: each sequence's mean bone length -> 1
     test_subjects: tuple[str, ...] | None = None
     test_fraction: float = 0.3
     val_fraction: float = 0.0

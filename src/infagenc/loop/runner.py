@@ -38,7 +38,7 @@ from tqdm.auto import tqdm
 
 from ..data.demo import make_demo
 from ..data.motionset import MotionSet
-from ..data.preprocess import fixed_length, root_relative
+from ..data.preprocess import fixed_length, normalize_scale, root_relative
 from ..data.splits import assert_disjoint, holdout_subjects, split_by_subjects
 from ..metrics.stats import Summary
 from ..train.device import resolve_device
@@ -91,12 +91,14 @@ def load_real(cfg: RunConfig) -> MotionSet:
 
 
 def prepare_data(cfg: RunConfig) -> Splits:
-    """Read, preprocess (fixed length, root) and split by subject (train / val / test)."""
+    """Read, preprocess (fixed length, root, scale) and split by subject (train / val / test)."""
     d = cfg.data
     ms = load_real(cfg)
     ms = fixed_length(ms, d.frames, d.resample)
     if d.root != "none":
         ms = root_relative(ms, d.root)
+    if d.normalize_scale:
+        ms = normalize_scale(ms)
     if d.test_subjects is not None:
         train, test = split_by_subjects(ms, d.test_subjects)
     else:
