@@ -34,6 +34,9 @@ Choices where the paper and the spec are silent:
   so its row appears in the test-reference table only.
 * A picture that cannot be drawn from the data (e.g. too few samples for t-SNE) is
   replaced by a line saying why; a missing file is named as missing.
+* Pictures are reused when the run-folder files they were drawn from have not changed
+  (``figures/manifest.json``; ``redraw=True`` draws them again), so writing the HTML
+  page after the Markdown costs little.
 """
 from __future__ import annotations
 
@@ -50,7 +53,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 from tqdm.auto import tqdm
 
-from ..loop.runfolder import read_json
+from ..loop.runfolder import read_json, write_json
 
 __all__ = [
     "Table",
@@ -648,7 +651,7 @@ def _generation(doc: _Run, d: _Doc) -> None:
     _generation_section(d, metrics, level=3)
 
 
-def _loop(doc: _Run, d: _Doc, fig: Path, step) -> None:
+def _loop(doc: _Run, d: _Doc, painter: "_Painter") -> None:
     d.h(2, "The loop")
     epochs, rounds = doc.json("epochs.json"), doc.json("rounds.json")
     window = doc.config.get("loop", {}).get("window")
@@ -659,14 +662,14 @@ def _loop(doc: _Run, d: _Doc, fig: Path, step) -> None:
             losses = [k for k in epochs[0] if k.startswith("gen_") and k != "gen_total"]
             panels = [["cas"]] + ([["gen_total"]] if "gen_total" in epochs[0] else []) + ([losses] if losses else [])
             marks = {"cas": [r["best_epoch"] for r in rounds or []]}
-            return plot_curves(epochs, fig / "loop_curves.png", panels=panels, marks=marks, window=window,
+            return plot_curves(epochs, painter.fig / "loop_curves.png", panels=panels, marks=marks, window=window,
                                title="CAS and generator losses per loop epoch")
-        _picture(d, step, "loop curves", draw,
+        painter.picture(d, "loop curves", ["epochs.json", "rounds.json", "config.json"], draw,
                  "CAS per loop epoch (stars: each window's best epoch, whose samples are filtered and selected; "
                  "dotted lines: window boundaries) and generator losses")
     else:
         d.miss("`epochs.json` (the loop has not run).")
-        step()
+        painter.skip()
     d.h(3, "Selection per round")
     if rounds:
         names = list((doc.json("data/summary.json") or {}).get("train", {}).get("class_counts", {}))
@@ -682,7 +685,7 @@ def _loop(doc: _Run, d: _Doc, fig: Path, step) -> None:
         hist = (doc.json(rel) or {}).get("history")
         if not hist:
             d.miss(f"`{rel}`.")
-            step()
+            painter.skip()
             continue
 
         def draw(hist=hist, name=name):
@@ -695,21 +698,64 @@ def _loop(doc: _Run, d: _Doc, fig: Path, step) -> None:
             acc = [k for k in rest if "acc" in k]
             other = [k for k in rest if k not in acc]
             groups = [g for g in (total, other, acc) if g]
-            return plot_curves(hist, fig / f"pretrain_{name}.png", panels=groups, title=f"{name} pre-training")
-        _picture(d, step, f"{name} pre-training curves", draw, f"{name.capitalize()} pre-training: losses per epoch"
+            return plot_curves(hist, painter.fig / f"pretrain_{name}.png", panels=groups,
+                               title=f"{name} pre-training")
+        painter.picture(d, f"{name} pre-training curves", [rel], draw, f"{name.capitalize()} pre-training: losses per epoch"
                  + (" and training accuracy" if name == "critic" else ""))
 
 
-def _picture(d: _Doc, step, what: str, draw, caption: str) -> None:
-    """Draw a picture and add it, or say why it could not be drawn."""
-    try:
-        out = draw()
-    except ValueError as e:
-        d.miss(f"{what}: could not be drawn ({e}).")
-    else:
-        for p in out if isinstance(out, list) else [out]:
-            d.image(p, caption if not isinstance(out, list) else f"{caption}: {Path(p).stem}")
-    step()
+class _Painter:
+    """Draws the pictures into ``RUN_DIR/figures/``, one progress step each.
+
+    ``figures/manifest.json`` records, per picture, the files drawn and the size and
+    modification time of the run-folder files they were drawn from; a picture whose
+    sources are unchanged (and whose files are all there) is reused, not redrawn,
+    unless ``redraw``.
+    """
+
+    def __init__(self, run: _Run, total: int, redraw: bool, progress: bool):
+        self.run, self.fig = run, run.root / "figures"
+        self.fig.mkdir(parents=True, exist_ok=True)
+        self.manifest_path = self.fig / "manifest.json"
+        self.manifest: dict = {} if redraw else read_json(self.manifest_path, {})
+        self.bar = tqdm(total=total, desc="report pictures", disable=not progress, leave=False)
+
+    def _stamp(self, sources: Sequence[str]) -> dict:
+        from .. import __version__
+
+        stats = {rel: (self.run.root / rel).stat() for rel in sources if (self.run.root / rel).exists()}
+        return {"infagenc": __version__, "sources": {rel: [st.st_size, st.st_mtime_ns] for rel, st in stats.items()}}
+
+    def skip(self, n: int = 1) -> None:
+        self.bar.update(n)
+
+    def picture(self, d: _Doc, what: str, sources: Sequence[str], draw, caption: str) -> None:
+        """Draw (or reuse) a picture and add it to the document, or say why it could not be drawn.
+
+        ``draw()`` returns the path written, or a list of paths (one image each, captioned
+        with the file's stem)."""
+        stamp = self._stamp(sources)
+        entry = self.manifest.get(what)
+        if entry and entry["stamp"] == stamp and all((self.fig / f).exists() for f in entry["files"]):
+            paths, many = [self.fig / f for f in entry["files"]], entry["many"]
+        else:
+            try:
+                out = draw()
+            except ValueError as e:
+                d.miss(f"{what}: could not be drawn ({e}).")
+                self.bar.update()
+                return
+            many = isinstance(out, list)
+            paths = [Path(p) for p in (out if many else [out])]
+            self.manifest[what] = {"stamp": stamp, "many": many,
+                                   "files": [p.relative_to(self.fig).as_posix() for p in paths]}
+            write_json(self.manifest_path, self.manifest)
+        for p in paths:
+            d.image(p, f"{caption}: {p.stem}" if many else caption)
+        self.bar.update()
+
+    def close(self) -> None:
+        self.bar.close()
 
 
 def _generated_for_pictures(doc: _Run, real, per_class: int):
@@ -745,36 +791,38 @@ def _generated_for_pictures(doc: _Run, real, per_class: int):
                       f"the saved synthetic samples lack classes {short}."))
 
 
-def _pictures(doc: _Run, d: _Doc, fig: Path, step) -> None:
+def _pictures(doc: _Run, d: _Doc, painter: _Painter) -> None:
     d.h(2, "Samples")
     real = doc.motionset("data/train.npz")
     if real is None:
         d.miss("`data/train.npz` (no real samples to draw).")
-        step(2)
+        painter.skip(2)
     else:
         gen, source = _generated_for_pictures(doc, real, per_class=2)
         if gen is None:
             d.miss("generated samples to draw (no `synthetic.npz` and no generator checkpoint).")
-            step(2)
+            painter.skip(2)
         else:
             from .skeleton import animate_classes, snapshot_grid
 
             d.p(f"Real rows: the real training set (`data/train.npz`). {source}")
-            _picture(d, step, "snapshot grid",
-                     lambda: snapshot_grid(real, gen, fig / "snapshots.png", real_rows=1, generated_rows=2, seed=0),
-                     "Snapshot grid (like the paper's Fig. 2): one row of real samples, two rows of generated ones, "
-                     "a column per class; key frames left to right")
-            _picture(d, step, "animations",
-                     lambda: animate_classes(real, gen, fig / "animations", samples_per_class=1, seed=0,
-                                             panel_size=2.5, dpi=60),
-                     "Real (left) and generated (right) sample, animated")
+            sources = ["data/train.npz", "synthetic.npz", "checkpoints/generator.pt"]
+            painter.picture(d, "snapshot grid", sources,
+                            lambda: snapshot_grid(real, gen, painter.fig / "snapshots.png", real_rows=1,
+                                                  generated_rows=2, seed=0),
+                            "Snapshot grid (like the paper's Fig. 2): one row of real samples, two rows of generated ones, "
+                            "a column per class; key frames left to right")
+            painter.picture(d, "animations", sources,
+                            lambda: animate_classes(real, gen, painter.fig / "animations", samples_per_class=1, seed=0,
+                                                    panel_size=2.5, dpi=60),
+                            "Real (left) and generated (right) sample, animated")
     d.h(2, "Feature space (t-SNE)")
     feats = doc.root / "evaluation" / "features.npz"
     if not feats.exists():
         why = "evaluation is disabled in this run's config" if not doc.config.get("evaluation", {}).get(
             "enabled", True) else "written by the evaluation phase, which has not run"
         d.miss(f"the t-SNE picture: no evaluator features (`evaluation/features.npz`; {why}).")
-        step()
+        painter.skip()
         return
     with np.load(feats, allow_pickle=False) as z:
         arrays = {k: z[k] for k in z.files}
@@ -782,20 +830,27 @@ def _pictures(doc: _Run, d: _Doc, fig: Path, step) -> None:
     names = None if real is None else list(real.class_names)
 
     def draw():
+        from threadpoolctl import threadpool_limits
+
         from .embedding import tsne_plot
 
-        tsne_plot({g: arrays[k] for g, k in groups.items()}, {g: arrays[f"{k}_labels"] for g, k in groups.items()},
-                  fig / "tsne.png", class_names=names, seed=0, title="t-SNE of evaluator features")
-        return fig / "tsne.png"
-    _picture(d, step, "t-SNE", draw, "t-SNE of the evaluator's features (like the paper's Fig. 3): real train, "
+        # one thread: sklearn's Barnes-Hut t-SNE spends more on OpenMP threads than on a few hundred points
+        # (10x slower on a busy 2-core machine)
+        with threadpool_limits(limits=1):
+            tsne_plot({g: arrays[k] for g, k in groups.items()},
+                      {g: arrays[f"{k}_labels"] for g, k in groups.items()},
+                      painter.fig / "tsne.png", class_names=names, seed=0, title="t-SNE of evaluator features")
+        return painter.fig / "tsne.png"
+    painter.picture(d, "t-SNE", ["evaluation/features.npz", "data/train.npz"], draw, "t-SNE of the evaluator's features (like the paper's Fig. 3): real train, "
              "real test and generated samples (one repeat's worth, classes balanced), colour = class")
 
 
 # ------------------------------------------------------------------ the report
 _PICTURES = 6  # loop curves, 2 pre-training curves, snapshot grid, animations, t-SNE: one progress step each
 
+
 def build_report(run_dir: str | Path, out: str | Path | None = None, *, fmt: str = "md",
-                 compare: Sequence[str | Path] = (), progress: bool = False) -> Path:
+                 compare: Sequence[str | Path] = (), redraw: bool = False, progress: bool = False) -> Path:
     """Write the report of a run folder; returns its path.
 
     Args:
@@ -806,6 +861,8 @@ def build_report(run_dir: str | Path, out: str | Path | None = None, *, fmt: str
         fmt: ``"md"`` or ``"html"`` (a self-contained page).
         compare: other run folders (e.g. the ``none`` and ``random`` ablations of the same
             data) whose Real+Syn per-class accuracy joins the Table 4 comparison.
+        redraw: draw every picture again, even those whose sources have not changed since
+            they were drawn (see :class:`_Painter`; e.g. after updating infagenc's drawing code).
         progress: a progress bar over the pictures.
     """
     if fmt not in ("md", "html"):
@@ -813,17 +870,14 @@ def build_report(run_dir: str | Path, out: str | Path | None = None, *, fmt: str
     doc = _Run(run_dir)
     others = [_Run(c) for c in compare]
     out = Path(out) if out is not None else doc.root / f"report.{fmt}"
-    fig = doc.root / "figures"
-    fig.mkdir(parents=True, exist_ok=True)
     d = _Doc()
-    bar = tqdm(total=_PICTURES, desc="report pictures", disable=not progress, leave=False)
-    step = lambda n=1: bar.update(n)  # noqa: E731
+    painter = _Painter(doc, _PICTURES, redraw, progress)
     _header(doc, d)
     _generation(doc, d)
     _recognition(doc, d, others)
-    _loop(doc, d, fig, step)
-    _pictures(doc, d, fig, step)
-    bar.close()
+    _loop(doc, d, painter)
+    _pictures(doc, d, painter)
+    painter.close()
     if d.missing:
         d.h(2, "Missing from this report")
         d.bullets(d.missing)
