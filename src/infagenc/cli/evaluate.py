@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -32,7 +31,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--reference", choices=["test", "train"], default="test",
                    help="which real set --real is, recorded in the result (default test)")
     p.add_argument("--repeats", type=int, default=_DEFAULTS["R"], help=f"R repeats (default {_DEFAULTS['R']})")
-    p.add_argument("--seed", type=int, default=_DEFAULTS["seed"], help=f"seed of the repeats (default {_DEFAULTS['seed']})")
+    p.add_argument("--seed", type=int, default=_DEFAULTS["seed"],
+                   help=f"seed of the repeats (default {_DEFAULTS['seed']})")
     p.add_argument("--diversity-pairs", type=int, default=_DEFAULTS["num_pairs"],
                    help=f"random pairs for diversity (default {_DEFAULTS['num_pairs']})")
     p.add_argument("--multimodality-pairs", type=int, default=_DEFAULTS["pairs_per_class"],

@@ -367,9 +367,9 @@ def _inline_html(text: str) -> str:
     return re.sub(r"\*\*([^*]+)\*\*", r"<strong>\1</strong>", s)
 
 
-def _render_markdown(doc: _Doc, out: Path) -> str:
+def _render_markdown(d: _Doc, out: Path) -> str:
     parts = []
-    for b in doc.blocks:
+    for b in d.blocks:
         if isinstance(b, _Heading):
             parts.append("#" * b.level + " " + b.text + "\n")
         elif isinstance(b, _Para):
@@ -396,10 +396,10 @@ figure{margin:1em 0}img{max-width:100%}figcaption{font-style:italic;color:#555}
 code{background:#f3f3f3;padding:0 3px}"""
 
 
-def _render_html(doc: _Doc, title: str) -> str:
+def _render_html(d: _Doc, title: str) -> str:
     parts = [f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>"
              f"<style>{_CSS}</style></head><body>"]
-    for b in doc.blocks:
+    for b in d.blocks:
         if isinstance(b, _Heading):
             parts.append(f"<h{b.level}>{_inline_html(b.text)}</h{b.level}>")
         elif isinstance(b, _Para):
@@ -423,29 +423,29 @@ def _render_html(doc: _Doc, title: str) -> str:
 def generation_markdown(metrics: Mapping) -> str:
     """The two labelled Table 2 tables (against the real test set, against the real
     train set) with their notes, from ``evaluation/metrics.json``."""
-    doc = _Doc()
-    _generation_section(doc, metrics, level=3)
-    return _render_markdown(doc, Path("report.md"))
+    d = _Doc()
+    _generation_section(d, metrics, level=3)
+    return _render_markdown(d, Path("report.md"))
 
 
-def _generation_section(doc: _Doc, metrics: Mapping, level: int) -> None:
+def _generation_section(d: _Doc, metrics: Mapping, level: int) -> None:
     pool = metrics.get("recycled_pool_vs_test")
     floor = metrics.get("fid_real_train_vs_real_test")
     if metrics.get("evaluator"):
-        doc.p(f"Evaluator: {metrics['evaluator']}; generator: `{metrics.get('generator_checkpoint')}`, "
+        d.p(f"Evaluator: {metrics['evaluator']}; generator: `{metrics.get('generator_checkpoint')}`, "
               f"{metrics.get('generated_per_repeat')} fresh samples per repeat (classes balanced).")
     for key, title, with_pool in (("vs_test", "Against the real test set (held-out subjects)", True),
                                   ("vs_train", "Against the real train set", False)):
         res = metrics.get(key)
-        doc.h(level, title)
+        d.h(level, title)
         if res is None:
-            doc.miss(f"no metrics against the real {key[3:]} set in `evaluation/metrics.json`.")
+            d.miss(f"no metrics against the real {key[3:]} set in `evaluation/metrics.json`.")
             continue
-        doc.table(_generation_table(res, pool if with_pool else None))
+        d.table(_generation_table(res, pool if with_pool else None))
         for note in _generation_notes(res, floor, pool if with_pool else None):
-            doc.p(note)
+            d.p(note)
         if not with_pool and pool is not None:
-            doc.p("The recycled pool is evaluated against the real test set only.")
+            d.p("The recycled pool is evaluated against the real test set only.")
 
 
 class _Run:
@@ -481,16 +481,17 @@ class _Run:
         return MODE_NAMES.get(self.selection, self.selection)
 
 
-def _header(doc: _Run, d: _Doc) -> None:
-    cfg = doc.config
+def _header(run: _Run, d: _Doc) -> None:
+    cfg = run.config
     data, loop, gen = cfg.get("data", {}), cfg.get("loop", {}), cfg.get("generator", {})
     critic, final, ev = cfg.get("critic", {}), cfg.get("final", {}), cfg.get("evaluation", {})
-    env = doc.json("environment.json", {})
-    d.h(1, f"InfAGenC run report: {doc.name}")
-    d.p(f"Run folder `{doc.root}`; report built {time.strftime('%Y-%m-%d %H:%M:%S')} from the run folder alone.")
-    state = doc.json("state.json", {"phases_done": []})
+    env = run.json("environment.json", {})
+    d.h(1, f"InfAGenC run report: {run.name}")
+    d.p(f"Run folder `{run.root}`; report built {time.strftime('%Y-%m-%d %H:%M:%S')} from the run folder alone.")
+    state = run.json("state.json", {"phases_done": []})
     phases = state.get("phases_done", [])
-    if "evaluation" not in phases and "final" not in phases:
+    last = "evaluation" if cfg.get("evaluation", {}).get("enabled", True) else "final"
+    if last not in phases:
         d.miss(f"the run has not finished: phases done {phases or 'none'} (rounds done "
                f"{state.get('rounds_done', 0)}); what it has not made yet is missing below.")
     d.h(2, "Run")
@@ -526,22 +527,22 @@ def _header(doc: _Run, d: _Doc) -> None:
          if env else _DASH],
     ]
     d.table(Table(["Setting", "Value"], rows, ["l", "l"]))
-    _timing(doc, d)
-    _data_summary(doc, d)
+    _timing(run, d)
+    _data_summary(run, d)
 
 
-def _timing(doc: _Run, d: _Doc) -> None:
-    timing = doc.json("timing.json")
+def _timing(run: _Run, d: _Doc) -> None:
+    timing = run.json("timing.json")
     rows = []
     if timing and timing.get("sessions"):
         s = timing["sessions"]
         rows.append(["whole run (wall)", f"{sum(s):.1f}" + (f" ({len(s)} sessions: resumed)" if len(s) > 1 else "")])
     for rel, label in (("pretrain_critic.json", "critic pre-training"),
                        ("pretrain_generator.json", "generator pre-training")):
-        j = doc.json(rel)
+        j = run.json(rel)
         if j and _finite(j.get("seconds")):
             rows.append([label, f"{j['seconds']:.1f}"])
-    epochs, rounds = doc.json("epochs.json", []), doc.json("rounds.json", [])
+    epochs, rounds = run.json("epochs.json", []), run.json("rounds.json", [])
     if epochs:
         loop = sum(e.get(k, 0.0) for e in epochs for k in ("time_gen_train", "time_generate", "time_score"))
         loop += sum(r.get(k, 0.0) for r in rounds for k in ("time_select", "time_critic_update"))
@@ -555,9 +556,9 @@ def _timing(doc: _Run, d: _Doc) -> None:
     d.table(Table(["Phase", "Seconds"], rows))
 
 
-def _data_summary(doc: _Run, d: _Doc) -> None:
+def _data_summary(run: _Run, d: _Doc) -> None:
     d.h(2, "Data")
-    s = doc.json("data/summary.json")
+    s = run.json("data/summary.json")
     if not s:
         d.miss("`data/summary.json` (the run has not prepared its data).")
         return
@@ -576,9 +577,9 @@ def _data_summary(doc: _Run, d: _Doc) -> None:
         d.p(f"Note: {note}")
 
 
-def _recognition(doc: _Run, d: _Doc, compare: Sequence[_Run]) -> None:
+def _recognition(run: _Run, d: _Doc, compare: Sequence[_Run]) -> None:
     d.h(2, "Recognition on held-out subjects (Table 3)")
-    summary = doc.json("recognition/summary.json")
+    summary = run.json("recognition/summary.json")
     if not summary:
         d.miss("`recognition/summary.json` (the final recognition phase has not run).")
         return
@@ -589,7 +590,7 @@ def _recognition(doc: _Run, d: _Doc, compare: Sequence[_Run]) -> None:
         if key in summary and "skipped" in summary[key]:
             d.miss(f"{label}: {summary[key]['skipped']}.")
 
-    data = doc.json("data/summary.json") or {}
+    data = run.json("data/summary.json") or {}
     counts = (data.get("test") or {}).get("class_counts")
     names = list(counts) if counts else None
     d.h(3, "Per class (Table 4)")
@@ -598,7 +599,7 @@ def _recognition(doc: _Run, d: _Doc, compare: Sequence[_Run]) -> None:
     if compare:
         d.p("Ablations: Real+Syn test accuracy (%) per class of each run.")
         cols: dict[str, Mapping] = {"Real": summary.get("real", {"skipped": "not run"})}
-        runs = [doc, *compare]
+        runs = [run, *compare]
         labels = [r.label for r in runs]
         for r, lab in zip(runs, labels):
             title = lab if labels.count(lab) == 1 else f"{lab} ({r.root.name})"
@@ -616,7 +617,7 @@ def _recognition(doc: _Run, d: _Doc, compare: Sequence[_Run]) -> None:
         s = summary.get(key)
         if not s or "skipped" in s:
             continue
-        reports = [doc.json(f"recognition/{key}/seed_{seed}/report.json") for seed in s.get("seeds", [])]
+        reports = [run.json(f"recognition/{key}/seed_{seed}/report.json") for seed in s.get("seeds", [])]
         if any(r is None for r in reports):
             d.miss(f"{label}: per-seed `report.json` files.")
             continue
@@ -633,28 +634,28 @@ def _recognition(doc: _Run, d: _Doc, compare: Sequence[_Run]) -> None:
         if not s or "skipped" in s:
             continue
         for seed in s.get("seeds", []):
-            p = doc.root / "recognition" / key / f"seed_{seed}" / "confusion.png"
+            p = run.root / "recognition" / key / f"seed_{seed}" / "confusion.png"
             if p.exists():
                 d.image(p, f"{label}, seed {seed}: confusion on the test subjects")
             else:
-                d.miss(f"`{p.relative_to(doc.root)}`.")
+                d.miss(f"`{p.relative_to(run.root)}`.")
 
 
-def _generation(doc: _Run, d: _Doc) -> None:
+def _generation(run: _Run, d: _Doc) -> None:
     d.h(2, "Generation quality (Table 2)")
-    metrics = doc.json("evaluation/metrics.json")
+    metrics = run.json("evaluation/metrics.json")
     if metrics is None:
-        enabled = doc.config.get("evaluation", {}).get("enabled", True)
+        enabled = run.config.get("evaluation", {}).get("enabled", True)
         d.miss("generation metrics: evaluation is disabled in this run's config (`evaluation.enabled = false`)."
                if not enabled else "`evaluation/metrics.json` (the evaluation phase has not run).")
         return
     _generation_section(d, metrics, level=3)
 
 
-def _loop(doc: _Run, d: _Doc, painter: "_Painter") -> None:
+def _loop(run: _Run, d: _Doc, painter: "_Painter") -> None:
     d.h(2, "The loop")
-    epochs, rounds = doc.json("epochs.json"), doc.json("rounds.json")
-    window = doc.config.get("loop", {}).get("window")
+    epochs, rounds = run.json("epochs.json"), run.json("rounds.json")
+    window = run.config.get("loop", {}).get("window")
     if epochs:
         def draw():
             from .curves import plot_curves
@@ -672,9 +673,9 @@ def _loop(doc: _Run, d: _Doc, painter: "_Painter") -> None:
         painter.skip()
     d.h(3, "Selection per round")
     if rounds:
-        names = list((doc.json("data/summary.json") or {}).get("train", {}).get("class_counts", {}))
+        names = list((run.json("data/summary.json") or {}).get("train", {}).get("class_counts", {}))
         d.table(_rounds_table(rounds, names))
-        if doc.selection == "none":
+        if run.selection == "none":
             d.p("Baseline (`selection = none`): nothing is filtered, selected or recycled.")
         else:
             d.p("Each class: candidates generated at the best epoch / passed the confidence filter / selected.")
@@ -682,7 +683,7 @@ def _loop(doc: _Run, d: _Doc, painter: "_Painter") -> None:
         d.miss("`rounds.json` (no loop round has finished).")
     d.h(3, "Pre-training")
     for rel, name in (("pretrain_generator.json", "generator"), ("pretrain_critic.json", "critic")):
-        hist = (doc.json(rel) or {}).get("history")
+        hist = (run.json(rel) or {}).get("history")
         if not hist:
             d.miss(f"`{rel}`.")
             painter.skip()
@@ -700,8 +701,9 @@ def _loop(doc: _Run, d: _Doc, painter: "_Painter") -> None:
             groups = [g for g in (total, other, acc) if g]
             return plot_curves(hist, painter.fig / f"pretrain_{name}.png", panels=groups,
                                title=f"{name} pre-training")
-        painter.picture(d, f"{name} pre-training curves", [rel], draw, f"{name.capitalize()} pre-training: losses per epoch"
-                 + (" and training accuracy" if name == "critic" else ""))
+        painter.picture(d, f"{name} pre-training curves", [rel], draw,
+                        f"{name.capitalize()} pre-training: losses per epoch"
+                        + (" and training accuracy" if name == "critic" else ""))
 
 
 class _Painter:
@@ -758,21 +760,21 @@ class _Painter:
         self.bar.close()
 
 
-def _generated_for_pictures(doc: _Run, real, per_class: int):
+def _generated_for_pictures(run: _Run, real, per_class: int):
     """Generated samples for the snapshot grid and animations, and a sentence saying where they come from."""
     from ..data.motionset import MotionSet
 
-    syn = doc.motionset("synthetic.npz")
+    syn = run.motionset("synthetic.npz")
     if syn is not None and len(syn):
         syn = syn.relabel(real.class_names) if syn.class_names != real.class_names else syn
         short = [c for c, n in syn.class_counts().items() if n < per_class]
         if not short:
-            what = "the recycled pool (`synthetic.npz`)" if doc.selection != "none" else \
+            what = "the recycled pool (`synthetic.npz`)" if run.selection != "none" else \
                 "the baseline's samples of the final generator (`synthetic.npz`)"
             return syn, f"Generated rows: {what}."
     else:
         short = list(real.class_names)
-    ckpt = doc.root / "checkpoints" / "generator.pt"
+    ckpt = run.root / "checkpoints" / "generator.pt"
     if not ckpt.exists():
         return (syn if syn is not None and len(syn) else None,
                 f"Generated rows: `synthetic.npz` (classes {short} have fewer than {per_class} samples there; "
@@ -782,8 +784,8 @@ def _generated_for_pictures(doc: _Run, real, per_class: int):
     model, spec, meta = load_generator(ckpt, "cpu")
     epoch = int(meta.get("epoch", -1))
     fresh: MotionSet = sample_motionset(model, spec, per_class=per_class,
-                                        length=int(doc.config.get("data", {}).get("frames", real.num_frames)), seed=0,
-                                        provenance={"run": doc.name, "epoch": epoch, "round": -1})
+                                        length=int(run.config.get("data", {}).get("frames", real.num_frames)), seed=0,
+                                        provenance={"run": run.name, "epoch": epoch, "round": -1})
     fresh = fresh.relabel(real.class_names) if fresh.class_names != real.class_names else fresh
     return fresh, (f"Generated rows: {per_class} fresh samples per class of the final generator "
                    f"(`checkpoints/generator.pt`, epoch {epoch}, seed 0), since "
@@ -791,14 +793,14 @@ def _generated_for_pictures(doc: _Run, real, per_class: int):
                       f"the saved synthetic samples lack classes {short}."))
 
 
-def _pictures(doc: _Run, d: _Doc, painter: _Painter) -> None:
+def _pictures(run: _Run, d: _Doc, painter: _Painter) -> None:
     d.h(2, "Samples")
-    real = doc.motionset("data/train.npz")
+    real = run.motionset("data/train.npz")
     if real is None:
         d.miss("`data/train.npz` (no real samples to draw).")
         painter.skip(2)
     else:
-        gen, source = _generated_for_pictures(doc, real, per_class=2)
+        gen, source = _generated_for_pictures(run, real, per_class=2)
         if gen is None:
             d.miss("generated samples to draw (no `synthetic.npz` and no generator checkpoint).")
             painter.skip(2)
@@ -810,16 +812,16 @@ def _pictures(doc: _Run, d: _Doc, painter: _Painter) -> None:
             painter.picture(d, "snapshot grid", sources,
                             lambda: snapshot_grid(real, gen, painter.fig / "snapshots.png", real_rows=1,
                                                   generated_rows=2, seed=0),
-                            "Snapshot grid (like the paper's Fig. 2): one row of real samples, two rows of generated ones, "
-                            "a column per class; key frames left to right")
+                            "Snapshot grid (like the paper's Fig. 2): one row of real samples, two rows of "
+                            "generated ones, a column per class; key frames left to right")
             painter.picture(d, "animations", sources,
                             lambda: animate_classes(real, gen, painter.fig / "animations", samples_per_class=1, seed=0,
                                                     panel_size=2.5, dpi=60),
                             "Real (left) and generated (right) sample, animated")
     d.h(2, "Feature space (t-SNE)")
-    feats = doc.root / "evaluation" / "features.npz"
+    feats = run.root / "evaluation" / "features.npz"
     if not feats.exists():
-        why = "evaluation is disabled in this run's config" if not doc.config.get("evaluation", {}).get(
+        why = "evaluation is disabled in this run's config" if not run.config.get("evaluation", {}).get(
             "enabled", True) else "written by the evaluation phase, which has not run"
         d.miss(f"the t-SNE picture: no evaluator features (`evaluation/features.npz`; {why}).")
         painter.skip()
@@ -841,8 +843,9 @@ def _pictures(doc: _Run, d: _Doc, painter: _Painter) -> None:
                       {g: arrays[f"{k}_labels"] for g, k in groups.items()},
                       painter.fig / "tsne.png", class_names=names, seed=0, title="t-SNE of evaluator features")
         return painter.fig / "tsne.png"
-    painter.picture(d, "t-SNE", ["evaluation/features.npz", "data/train.npz"], draw, "t-SNE of the evaluator's features (like the paper's Fig. 3): real train, "
-             "real test and generated samples (one repeat's worth, classes balanced), colour = class")
+    painter.picture(d, "t-SNE", ["evaluation/features.npz", "data/train.npz"], draw,
+                    "t-SNE of the evaluator's features (like the paper's Fig. 3): real train, "
+                    "real test and generated samples (one repeat's worth, classes balanced), colour = class")
 
 
 # ------------------------------------------------------------------ the report
@@ -867,21 +870,21 @@ def build_report(run_dir: str | Path, out: str | Path | None = None, *, fmt: str
     """
     if fmt not in ("md", "html"):
         raise ValueError(f"fmt must be 'md' or 'html', got {fmt!r}")
-    doc = _Run(run_dir)
+    run = _Run(run_dir)
     others = [_Run(c) for c in compare]
-    out = Path(out) if out is not None else doc.root / f"report.{fmt}"
+    out = Path(out) if out is not None else run.root / f"report.{fmt}"
     d = _Doc()
-    painter = _Painter(doc, _PICTURES, redraw, progress)
-    _header(doc, d)
-    _generation(doc, d)
-    _recognition(doc, d, others)
-    _loop(doc, d, painter)
-    _pictures(doc, d, painter)
+    painter = _Painter(run, _PICTURES, redraw, progress)
+    _header(run, d)
+    _generation(run, d)
+    _recognition(run, d, others)
+    _loop(run, d, painter)
+    _pictures(run, d, painter)
     painter.close()
     if d.missing:
         d.h(2, "Missing from this report")
         d.bullets(d.missing)
     out.parent.mkdir(parents=True, exist_ok=True)
-    text = _render_markdown(d, out) if fmt == "md" else _render_html(d, f"InfAGenC run report: {doc.name}")
+    text = _render_markdown(d, out) if fmt == "md" else _render_html(d, f"InfAGenC run report: {run.name}")
     out.write_text(text, encoding="utf-8")
     return out
