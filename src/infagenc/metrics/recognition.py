@@ -20,7 +20,8 @@ from typing import Sequence
 
 import numpy as np
 
-__all__ = ["accuracy", "confusion_matrix", "per_class_accuracy", "per_group_accuracy", "RecognitionReport"]
+__all__ = ["accuracy", "confusion_matrix", "per_class_accuracy", "per_group_accuracy", "per_group_class_accuracy",
+           "RecognitionReport"]
 
 
 def _check(labels, pred) -> tuple[np.ndarray, np.ndarray]:
@@ -69,6 +70,23 @@ def per_group_accuracy(labels, pred, groups) -> dict[str, tuple[float, int]]:
     return out
 
 
+def per_group_class_accuracy(labels, pred, groups, num_classes: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """{group: ((K,) accuracy per true class, (K,) samples per class)} for a per-sample
+    group array (e.g. subjects: the paper's per-subject x class Tables 5/6), sorted by
+    group; NaN where a group has no sample of a class."""
+    labels, pred = _check(labels, pred)
+    groups = np.asarray(groups).astype(str).reshape(-1)
+    if groups.shape != labels.shape:
+        raise ValueError(f"{groups.shape[0]} groups for {labels.shape[0]} samples")
+    out = {}
+    for g in sorted(set(groups.tolist())):
+        m = groups == g
+        cm = confusion_matrix(labels[m], pred[m], num_classes)
+        n = cm.sum(axis=1)
+        out[g] = (np.divide(np.diag(cm), n, out=np.full(num_classes, np.nan), where=n > 0), n)
+    return out
+
+
 def _nan_to_none(x: float) -> float | None:
     return None if isinstance(x, float) and math.isnan(x) else x
 
@@ -89,6 +107,8 @@ class RecognitionReport:
     class_counts: np.ndarray  # (K,) samples per true class
     per_subject: dict[str, tuple[float, int]]
     confusion: np.ndarray  # (K, K)
+    # subject -> ((K,) accuracy, NaN where none; (K,) samples); None when not recorded (older reports)
+    per_subject_class: dict[str, tuple[np.ndarray, np.ndarray]] | None = None
 
     @property
     def num_samples(self) -> int:
@@ -104,8 +124,9 @@ class RecognitionReport:
         present = ~np.isnan(pc)
         subjects = np.full(labels.shape, "", dtype=str) if subjects is None else subjects
         return cls(split, tuple(str(c) for c in class_names), accuracy(labels, pred),
-                   float(pc[present].mean()) if present.any() else math.nan, pc, cm.sum(axis=1), 
-                   per_group_accuracy(labels, pred, subjects), cm)
+                   float(pc[present].mean()) if present.any() else math.nan, pc, cm.sum(axis=1),
+                   per_group_accuracy(labels, pred, subjects), cm,
+                   per_group_class_accuracy(labels, pred, subjects, k))
 
     # -------------------------------------------------------------------- output
     def to_dict(self) -> dict:
@@ -119,6 +140,9 @@ class RecognitionReport:
                           for c, n, a in zip(self.class_names, self.class_counts, self.per_class)],
             "per_subject": [{"subject": s, "samples": n, "accuracy": a} for s, (a, n) in self.per_subject.items()],
             "confusion": self.confusion.tolist(),
+            **({} if self.per_subject_class is None else {"per_subject_class": [
+                {"subject": s, "samples": n.tolist(), "accuracy": [_nan_to_none(float(a)) for a in acc]}
+                for s, (acc, n) in self.per_subject_class.items()]}),
         }
 
     @classmethod
@@ -128,7 +152,10 @@ class RecognitionReport:
                    np.array([nan(r["accuracy"]) for r in d["per_class"]]),
                    np.array([r["samples"] for r in d["per_class"]], dtype=np.int64),
                    {r["subject"]: (float(r["accuracy"]), int(r["samples"])) for r in d["per_subject"]},
-                   np.asarray(d["confusion"], dtype=np.int64))
+                   np.asarray(d["confusion"], dtype=np.int64),
+                   None if "per_subject_class" not in d else
+                   {r["subject"]: (np.array([nan(a) for a in r["accuracy"]]), np.asarray(r["samples"], dtype=np.int64))
+                    for r in d["per_subject_class"]})
 
     def save_json(self, path: str | Path) -> Path:
         path = Path(path)

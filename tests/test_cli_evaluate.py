@@ -1,0 +1,80 @@
+"""``infagenc evaluate``: the same numbers as a run's own evaluation for the same inputs and seed."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from infagenc.cli import main
+from infagenc.data import MotionSet
+from infagenc.loop.config import RunConfig
+from infagenc.loop.runner import run
+from test_loop_run import TINY
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("evaluate") / "run"
+    run(RunConfig.from_dict(json.loads(json.dumps(TINY))), out, progress=False)
+    return out
+
+
+def _args(run_dir, real="data/test.npz", *extra) -> list[str]:
+    ev = TINY["evaluation"]
+    return ["evaluate", "--real", str(run_dir / real), "--synthetic", str(run_dir / "synthetic.npz"),
+            "--evaluator", str(run_dir / "checkpoints/evaluator.pt"), "--repeats", str(ev["repeats"]),
+            "--seed", "0", "--diversity-pairs", str(ev["diversity_pairs"]),
+            "--multimodality-pairs", str(ev["multimodality_pairs"]), "--device", "cpu", *extra]
+
+
+def _approx(a, b, where=""):
+    if isinstance(a, dict):
+        assert set(a) == set(b), where
+        for k in a:
+            _approx(a[k], b[k], f"{where}.{k}")
+    elif isinstance(a, list):
+        assert len(a) == len(b), where
+        for i, (x, y) in enumerate(zip(a, b)):
+            _approx(x, y, f"{where}[{i}]")
+    elif isinstance(a, float):
+        assert a == pytest.approx(b, rel=1e-6, abs=1e-12, nan_ok=True), where
+    else:
+        assert a == b, where
+
+
+def test_same_numbers_as_the_runs_evaluation(tiny_run, tmp_path, capsys):
+    out = tmp_path / "m.json"
+    assert main(_args(tiny_run, "data/test.npz", "--out", str(out))) == 0
+    got = json.loads(out.read_text())
+    assert got.pop("inputs")["evaluator"].endswith("evaluator.pt")
+    # the run evaluated its recycled pool (synthetic.npz) against data/test.npz with the same evaluator and seed
+    expected = json.loads((tiny_run / "evaluation/metrics.json").read_text())["recycled_pool_vs_test"]
+    _approx(got, expected)
+    printed = capsys.readouterr().out
+    assert "Against the real test set" in printed and "| Generated |" in printed
+    cell = printed.split("| Generated |")[1].split("|")[0]  # the FID column
+    assert float(cell.split("±")[0]) == pytest.approx(got["generated"]["fid"]["mean"], rel=1e-2)
+
+
+def test_reference_train_and_documented_keys(tiny_run, tmp_path, capsys):
+    out = tmp_path / "train.json"
+    assert main(_args(tiny_run, "data/train.npz", "--reference", "train", "--out", str(out))) == 0
+    got = json.loads(out.read_text())
+    assert got["reference"] == "train" and got["n_real"] == len(MotionSet.load(tiny_run / "data/train.npz"))
+    assert set(got["generated"]) == {"fid", "accuracy", "diversity", "multimodality"}
+    assert set(got["real"]) == {"accuracy", "diversity", "multimodality"}
+    for s in got["generated"].values():
+        assert len(s["values"]) == TINY["evaluation"]["repeats"] and s["mean"] == pytest.approx(
+            sum(s["values"]) / len(s["values"]))
+    assert "Against the real train set" in capsys.readouterr().out
+
+
+def test_real_set_unlike_the_evaluators_data_is_refused(tiny_run, tmp_path, capsys):
+    other = MotionSet.load(tiny_run / "data/test.npz").to_rep("axis_angle").save(tmp_path / "aa.npz")
+    args = _args(tiny_run)
+    args[args.index("--real") + 1] = str(other)
+    assert main(args) == 2
+    assert "axis_angle" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["evaluate", "--help"])
+    assert "preprocessed like" in capsys.readouterr().out

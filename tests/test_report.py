@@ -1,0 +1,258 @@
+"""Run reports: every linked picture exists and opens, the tables hold the run folder's numbers,
+missing pieces are named, the CLI works; the pure table renderers on hand-made results."""
+from __future__ import annotations
+
+import base64
+import io
+import json
+import math
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from infagenc.cli import main
+from infagenc.loop.config import RunConfig
+from infagenc.loop.runner import run
+from infagenc.metrics.recognition import RecognitionReport, per_group_class_accuracy
+from infagenc.viz.report import (build_report, format_pm, generation_markdown, table_generation, table_per_class,
+                                 table_recognition, table_rounds, table_subject_class)
+from test_loop_run import TINY
+
+IMAGE_LINK = re.compile(r"!\[[^\]]*\]\(([^)]+)\)")
+
+
+def _cfg(**over) -> RunConfig:
+    d = json.loads(json.dumps(TINY))
+    for section, values in over.items():
+        d[section].update(values)
+    return RunConfig.from_dict(d)
+
+
+@pytest.fixture(scope="module")
+def distance_run(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("report") / "distance"
+    run(_cfg(), out, progress=False)
+    return out
+
+
+@pytest.fixture(scope="module")
+def baseline_run(tmp_path_factory) -> Path:
+    """The baseline (no recycling) with the generation metrics switched off."""
+    out = tmp_path_factory.mktemp("report") / "baseline"
+    run(_cfg(loop={"selection": "none"}, evaluation={"enabled": False}), out, progress=False)
+    return out
+
+
+def _read(path: Path):
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _check_image(data: bytes, name: str) -> None:
+    img = Image.open(io.BytesIO(data))
+    img.load()
+    assert img.width > 50 and img.height > 50, name
+    if name.endswith(".gif") or img.format == "GIF":
+        assert img.format == "GIF" and img.n_frames > 1, f"{name}: not an animation"
+    else:
+        assert img.format == "PNG", name
+
+
+def _row(md: str, label: str, after: str = "") -> list[str]:
+    """Cells of the first table row starting with ``label`` after the text ``after``."""
+    start = md.index(after) if after else 0
+    line = next(ln for ln in md[start:].splitlines() if ln.startswith(f"| {label} |"))
+    return [c.strip() for c in line.strip("|").split("|")]
+
+
+def _close(cell: str, value: float, scale: float = 1.0) -> None:
+    shown = cell.split("±")[0].strip()
+    decimals = len(shown.split(".")[1]) if "." in shown and "e" not in shown else 2
+    assert float(shown) == pytest.approx(value * scale, rel=1e-2 if "e" in shown else 0, abs=0.51 * 10 ** -decimals)
+
+
+# ------------------------------------------------------------------ whole reports
+def test_markdown_report_links_valid_pictures_and_holds_the_numbers(distance_run):
+    path = build_report(distance_run)
+    assert path == distance_run / "report.md"
+    md = path.read_text(encoding="utf-8")
+    links = IMAGE_LINK.findall(md)
+    classes = list(_read(distance_run / "data/summary.json")["train"]["class_counts"])
+    for rel in links:
+        assert not Path(rel).is_absolute()
+        _check_image((path.parent / rel).read_bytes(), rel)
+    names = {Path(rel).name for rel in links}
+    assert {"snapshots.png", "tsne.png", "loop_curves.png", "pretrain_generator.png", "confusion.png"} <= names
+    assert {f"{c}.gif" for c in classes} <= names  # one animation per class
+
+    summary = _read(distance_run / "recognition/summary.json")
+    for key, label in (("real", "Real"), ("syn", "Syn"), ("real_syn", "Real+Syn")):
+        cells = _row(md, label, "(Table 3)")
+        assert cells[1] == f"{100 * summary[key]['overall']['mean']:.1f}"  # one seed: no interval
+        assert cells[3] == f"0: {100 * summary[key]['per_seed'][0]['overall']:.1f}"
+    for c in classes:
+        cells = _row(md, c, "(Table 4)")
+        assert cells[2] == f"{100 * summary['real']['per_class'][c]['mean']:.1f}"
+
+    metrics = _read(distance_run / "evaluation/metrics.json")
+    for ref, title in (("vs_test", "Against the real test set"), ("vs_train", "Against the real train set")):
+        gen = _row(md, "Generated", title)
+        g = metrics[ref]["generated"]
+        _close(gen[1], g["fid"]["mean"])
+        _close(gen[2], g["accuracy"]["mean"], 100)
+        _close(gen[3], g["diversity"]["mean"])
+        _close(gen[4], g["multimodality"]["mean"])
+        assert _row(md, "Real", title)[1] == "–"  # no FID for the real row
+        assert f"R = {metrics[ref]['R']} repeats" in md[md.index(title):]
+    pool = _row(md, "Recycled pool", "Against the real test set")
+    _close(pool[1], metrics["recycled_pool_vs_test"]["generated"]["fid"]["mean"])
+    assert "(a floor for the generated rows)" in md
+
+    rounds = _read(distance_run / "rounds.json")
+    for r in rounds:
+        cells = _row(md, str(r["round"]), "Selection per round")
+        assert cells[1] == str(r["best_epoch"]) and cells[-1] == str(r["pool_size"])
+        c = r["counts"]
+        assert cells[3:3 + len(classes)] == [f"{a} / {b} / {s}" for a, b, s in
+                                             zip(c["generated"], c["passed_filter"], c["selected"])]
+    report = _read(distance_run / "recognition/real/seed_0/report.json")
+    subject = report["per_subject_class"][0]
+    cells = _row(md, subject["subject"], "(Tables 5/6)")
+    assert cells[1] == f"{100 * subject['accuracy'][0]:.1f} ({subject['samples'][0]})"
+    assert "Missing" not in md
+
+
+def test_cli_html_report_is_self_contained(distance_run, tmp_path, capsys):
+    build_report(distance_run)  # draws the pictures (a no-op when an earlier test did)
+    fig = distance_run / "figures"
+    before = {p.name: p.stat().st_mtime_ns for p in fig.rglob("*.*")}
+    os.utime(distance_run / "epochs.json")  # a changed source: its picture is drawn again, the others reused
+    out = tmp_path / "elsewhere" / "r.html"
+    assert main(["report", str(distance_run), "--html", "--out", str(out), "--no-progress"]) == 0
+    after = {p.name: p.stat().st_mtime_ns for p in fig.rglob("*.*")}
+    assert after["loop_curves.png"] > before["loop_curves.png"]
+    assert all(after[k] == before[k] for k in ("tsne.png", "snapshots.png", "kick.gif", "pretrain_critic.png"))
+    assert capsys.readouterr().out.strip() == str(out)
+    page = out.read_text(encoding="utf-8")
+    assert page.startswith("<!DOCTYPE html>")
+    sources = re.findall(r'<img src="([^"]+)"', page)
+    assert len(sources) >= 8 and all(s.startswith("data:image/") for s in sources)
+    gifs = 0
+    for s in sources:
+        mime, data = re.fullmatch(r"data:(image/\w+);base64,(.+)", s).groups()
+        _check_image(base64.b64decode(data), f"x.{mime.split('/')[1]}")
+        gifs += mime == "image/gif"
+    assert gifs == 4
+    assert "<table>" in page and "Table 3" in page and "<script" not in page
+
+
+def test_baseline_without_evaluation_says_what_is_missing(baseline_run, distance_run, tmp_path):
+    out = tmp_path / "sub" / "baseline.md"
+    path = build_report(baseline_run, out, compare=[distance_run])
+    md = path.read_text(encoding="utf-8")
+    for rel in IMAGE_LINK.findall(md):  # links relative to the report's own folder
+        _check_image((out.parent / rel).read_bytes(), rel)
+    assert "Generation quality (Table 2)" in md
+    assert "evaluation is disabled" in md and "t-SNE picture" in md.split("## Missing from this report")[1]
+    assert "Recycled pool" not in md and "| Generated |" not in md
+    assert "Baseline (`selection = none`)" in md
+    assert "`synthetic.npz`" in md  # the baseline's own samples fill the snapshot grid
+    header = _row(md, "Class", "Ablations")
+    assert header[-2:] == ["baseline", "distance"]
+
+
+def test_unfinished_run_and_bad_folder(distance_run, tmp_path):
+    part = tmp_path / "part"
+    for rel in ("config.json", "data/summary.json", "data/train.npz", "pretrain_critic.json"):
+        (part / rel).parent.mkdir(parents=True, exist_ok=True)
+        (part / rel).write_bytes((distance_run / rel).read_bytes())
+    (part / "state.json").write_text(json.dumps({"phases_done": ["data", "pretrain_critic"], "rounds_done": 0}))
+    md = build_report(part).read_text(encoding="utf-8")
+    assert "the run has not finished" in md and "`recognition/summary.json`" in md and "`epochs.json`" in md
+    assert "no `synthetic.npz` and no generator checkpoint" in md
+    with pytest.raises(FileNotFoundError, match="no config.json"):
+        build_report(tmp_path)
+    with pytest.raises(ValueError, match="fmt"):
+        build_report(distance_run, fmt="pdf")
+
+
+def test_cli_report_errors_and_help(tmp_path, capsys):
+    assert main(["report", str(tmp_path / "nope"), "--no-progress"]) == 2
+    assert "no such run folder" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["report", "--help"])
+    assert "--compare" in capsys.readouterr().out
+
+
+# ------------------------------------------------------------------ pure renderers
+def _summary(values):
+    v = np.asarray(values, dtype=float)
+    std = v.std(ddof=1) if len(v) > 1 else math.nan
+    return {"mean": v.mean(), "ci95": 1.96 * std / math.sqrt(len(v)), "std": std, "R": len(v), "values": list(v)}
+
+
+def test_format_pm():
+    assert format_pm({"mean": 0.5432, "ci95": 0.0123}) == "0.543 ± 0.012"
+    assert format_pm({"mean": 12.5, "ci95": 3.0}) == "12.5 ± 3.0"
+    assert format_pm({"mean": 0.25, "ci95": math.nan}, 100.0, 1) == "25.0"
+    assert format_pm(None) == format_pm(float("nan")) == "–"
+    assert format_pm(4.4e-6) == "4.40e-06"
+
+
+def test_recognition_and_per_class_tables():
+    summary = {"real": {"seeds": [0, 1], "overall": _summary([0.5, 0.7]),
+                        "per_class": {"a": _summary([0.4, 0.6]), "b": _summary([1.0, 1.0])},
+                        "per_seed": [{"seed": 0, "overall": 0.5}, {"seed": 1, "overall": 0.7}]},
+               "syn": {"skipped": "no synthetic samples were selected"}}
+    md = table_recognition(summary)
+    assert "| Real | 60.0 ± 19.6 | 2 | 0: 50.0, 1: 70.0 |" in md  # 1.96 * 0.1414 / sqrt(2) = 0.196
+    assert "| Syn | skipped: no synthetic samples were selected | – | – |" in md
+    assert "Real+Syn" not in md
+    pc = table_per_class({"Real": summary["real"], "Syn": summary["syn"]}, test_counts={"a": 3, "b": 2})
+    assert "| a | 3 | 50.0 ± 19.6 | – |" in pc and "| b | 2 | 100.0 ± 0.0 | – |" in pc
+    assert "| overall | 5 | 60.0 ± 19.6 | – |" in pc
+
+
+def test_generation_tables():
+    one = lambda m: {"mean": m, "ci95": 0.01, "std": 0.0, "R": 2, "values": [m, m]}  # noqa: E731
+    res = {"reference": "test", "R": 2, "seed": 0, "n_real": 10, "n_generated": 40, "sample_size": 10,
+           "num_pairs": 200, "pairs_per_class": 20, "fid_full": 1.5,
+           "real": {"accuracy": one(0.9), "diversity": one(6.2), "multimodality": one(2.1)},
+           "generated": {"fid": one(1.75), "accuracy": one(0.8), "diversity": one(6.0), "multimodality": one(2.0)},
+           "multimodality_left_out": {"real": [], "generated": [3]}}
+    md = table_generation(res, pool=res)
+    assert "| Real | – | 90.0 ± 1.0 | 6.200 ± 0.010 | 2.100 ± 0.010 |" in md
+    assert "| Generated | 1.750 ± 0.010 | 80.0 ± 1.0 | 6.000 ± 0.010 | 2.000 ± 0.010 |" in md
+    assert md.count("| Recycled pool |") == 1
+    full = generation_markdown({"vs_test": res, "fid_real_train_vs_real_test": 0.25})
+    assert "Against the real test set" in full and "0.250" in full and "leaves out classes [3]" in full
+    assert "Missing" in full and "real train set" in full  # vs_train absent: said so
+
+
+def test_subject_class_table_and_rounds():
+    labels, pred = [0, 0, 1, 1, 0, 1], [0, 1, 1, 1, 0, 0]
+    subjects = ["s1", "s1", "s1", "s2", "s2", "s2"]
+    got = per_group_class_accuracy(labels, pred, subjects, 3)
+    assert got["s1"][0].tolist()[:2] == [0.5, 1.0] and math.isnan(got["s1"][0][2])
+    assert got["s2"][1].tolist() == [1, 2, 0]
+    rep = RecognitionReport.from_arrays(labels, pred, ("a", "b", "c"), subjects)
+    d = json.loads(json.dumps(rep.to_dict()))
+    assert d["per_subject_class"][1] == {"subject": "s2", "samples": [1, 2, 0], "accuracy": [1.0, 0.5, None]}
+    back = RecognitionReport.from_dict(d)
+    assert np.array_equal(back.per_subject_class["s1"][1], rep.per_subject_class["s1"][1])
+    other = json.loads(json.dumps(RecognitionReport.from_arrays(labels, labels, ("a", "b", "c"), subjects).to_dict()))
+    md = table_subject_class([d, other])  # mean over two seeds
+    assert "| s1 | 75.0 (2) | 100.0 (1) | – | 83.3 (3) |" in md
+    assert "| s2 | 100.0 (1) | 75.0 (2) | – | 83.3 (3) |" in md
+    del other["per_subject_class"]
+    with pytest.raises(ValueError, match="per-subject x class"):
+        table_subject_class([d, other])
+    rounds = [{"round": 1, "best_epoch": 2, "best_cas": 0.5, "selection": "distance", "pool_size": 3,
+               "counts": {"generated": [4, 4], "passed_filter": [2, 4], "selected": [1, 2]}},
+              {"round": 2, "best_epoch": 3, "best_cas": 0.25, "selection": "none"}]
+    md = table_rounds(rounds, ["a", "b"])
+    assert "| 1 | 2 | 0.500 | 4 / 2 / 1 | 4 / 4 / 2 | 3 | 3 |" in md
+    assert "| 2 | 3 | 0.250 | – | – | – | – |" in md
