@@ -30,13 +30,9 @@ def _demo(args: argparse.Namespace) -> int:
     cfg = resolve_run_config(args, {}, base=demo_config())
     t0 = time.perf_counter()
     summary = run(cfg, Path(args.out), progress=not args.no_progress)
-    try:
-        from ..viz.report import build_report
-    except ImportError:  # the report module is optional until it exists
-        build_report = None
-    if build_report is not None and "stopped_after_rounds" not in summary:
-        path = build_report(Path(args.out))
-        summary["report"] = str(path)
+    from ..viz.report import build_report
+
+    summary["report"] = str(build_report(Path(args.out), progress=not args.no_progress))
     wall = time.perf_counter() - t0
     print(json.dumps({**_short(summary), **({"report": summary["report"]} if "report" in summary else {})},
                      indent=2))

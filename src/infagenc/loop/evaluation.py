@@ -71,6 +71,8 @@ def evaluate_run(folder, sp, cfg, device, progress: bool = True) -> dict:
         pool = MotionSet.load(pool_path)
         if len(pool) >= 2:
             result["recycled_pool_vs_test"] = evaluate_generation(evaluator, sp.test, pool, reference="test", **kw)
+            result["recycled_pool_vs_train"] = evaluate_generation(evaluator, sp.train, pool, reference="train",
+                                                                   **kw)
     folder.write_json("evaluation/metrics.json", result)
     # features for the t-SNE picture: one repeat's worth of generated samples, classes balanced
     # (the requests are grouped by class, so every R-th sample spreads over all classes)

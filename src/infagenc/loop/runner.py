@@ -409,26 +409,35 @@ def run(cfg: RunConfig, run_dir: str | Path, *, progress: bool = True,
     folder.write_json("environment.json", environment(r.device))
     t_start = time.perf_counter()
     folder.log(f"run {cfg.name!r} in {folder.root} on {r.device}")
-    sp = r.data()
-    critic = r.pretrain_critic(sp)
-    gen = r.pretrain_generator(sp)
+    timing = folder.read_json("timing.json", {"phases": {}, "sessions": []})
+
+    def timed(phase: str, fn, *a):
+        t0 = time.perf_counter()
+        try:
+            return fn(*a)
+        finally:
+            timing["phases"][phase] = timing["phases"].get(phase, 0.0) + time.perf_counter() - t0
+            folder.write_json("timing.json", timing)
+
+    sp = timed("data", r.data)
+    critic = timed("pretrain_critic", r.pretrain_critic, sp)
+    gen = timed("pretrain_generator", r.pretrain_generator, sp)
     try:
-        pool = r.loop(sp, gen, critic, stop_after_rounds)
+        pool = timed("loop", r.loop, sp, gen, critic, stop_after_rounds)
     except _Stopped as s:
         folder.log(f"stopped after round {s.rounds} (resume by running again)")
+        timing["sessions"].append(time.perf_counter() - t_start)
+        folder.write_json("timing.json", timing)
         return {"stopped_after_rounds": s.rounds, "run_dir": str(folder.root)}
-    syn = r.synthetic_for_final(sp, pool)
-    recognition = r.final(sp, syn)
+    syn = timed("final_recognition", r.synthetic_for_final, sp, pool)
+    recognition = timed("final_recognition", r.final, sp, syn)
     metrics = None
     if cfg.evaluation.enabled:
         from .evaluation import evaluate_run
 
-        metrics = evaluate_run(folder, sp, cfg, r.device, progress=progress)
+        metrics = timed("evaluation", evaluate_run, folder, sp, cfg, r.device, progress)
     wall = time.perf_counter() - t_start
     folder.log(f"done in {wall:.1f} s")
-    summary = {"run_dir": str(folder.root), "recognition": recognition, "generation": metrics,
-               "wall_seconds": wall}
-    timing = folder.read_json("timing.json", {})
-    timing.setdefault("sessions", []).append(wall)
+    timing["sessions"].append(wall)
     folder.write_json("timing.json", timing)
-    return summary
+    return {"run_dir": str(folder.root), "recognition": recognition, "generation": metrics, "wall_seconds": wall}

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 from matplotlib.lines import Line2D
 
 from .figure import new_figure, save_figure
@@ -45,7 +46,10 @@ def tsne_embed(features, seed: int = 0, perplexity: float = 30.0) -> np.ndarray:
     n = f.shape[0]
     perp = min(float(perplexity), max((n - 1) / 3.0, 1.0))
     init = "pca" if f.shape[1] >= 2 else "random"
-    return TSNE(n_components=2, perplexity=perp, init=init, random_state=seed).fit_transform(f)
+    # one thread: for a few hundred points sklearn's Barnes-Hut t-SNE spends more on OpenMP
+    # threads than on the work (measured 10x slower with the default threads on 2 busy cores)
+    with threadpool_limits(limits=1):
+        return TSNE(n_components=2, perplexity=perp, init=init, random_state=seed).fit_transform(f)
 
 
 def tsne_plot(features_by_group: Mapping[str, np.ndarray], labels_by_group: Mapping[str, Sequence],

@@ -533,26 +533,24 @@ def _header(run: _Run, d: _Doc) -> None:
 
 def _timing(run: _Run, d: _Doc) -> None:
     timing = run.json("timing.json")
-    rows = []
-    if timing and timing.get("sessions"):
-        s = timing["sessions"]
-        rows.append(["whole run (wall)", f"{sum(s):.1f}" + (f" ({len(s)} sessions: resumed)" if len(s) > 1 else "")])
-    for rel, label in (("pretrain_critic.json", "critic pre-training"),
-                       ("pretrain_generator.json", "generator pre-training")):
-        j = run.json(rel)
-        if j and _finite(j.get("seconds")):
-            rows.append([label, f"{j['seconds']:.1f}"])
-    epochs, rounds = run.json("epochs.json", []), run.json("rounds.json", [])
-    if epochs:
-        loop = sum(e.get(k, 0.0) for e in epochs for k in ("time_gen_train", "time_generate", "time_score"))
-        loop += sum(r.get(k, 0.0) for r in rounds for k in ("time_select", "time_critic_update"))
-        rows.append(["loop (train, generate, score, select, update)", f"{loop:.1f}"])
     d.h(3, "Time (seconds)")
-    if not rows:
-        d.miss("no timings recorded (`timing.json` is written when a run finishes).")
+    if not timing:
+        d.miss("no timings recorded (`timing.json` is written as the run's phases finish).")
         return
-    if not (timing and timing.get("sessions")):
-        d.miss("the whole run's wall time (`timing.json`, written when a run finishes).")
+    rows = [[phase.replace("_", " "), f"{sec:.1f}"] for phase, sec in timing.get("phases", {}).items()]
+    s = timing.get("sessions", [])
+    if s:
+        rows.append(["whole run (wall)", f"{sum(s):.1f}" + (f" ({len(s)} sessions: resumed)" if len(s) > 1 else "")])
+    epochs, rounds = run.json("epochs.json", []), run.json("rounds.json", [])
+    for key, label in (("time_gen_train", "loop: generator training"), ("time_generate", "loop: generation"),
+                       ("time_score", "loop: scoring")):
+        if epochs:
+            rows.append([label, f"{sum(e.get(key, 0.0) for e in epochs):.1f}"])
+    for key, label in (("time_select", "loop: selection"), ("time_critic_update", "loop: critic update")):
+        if rounds:
+            rows.append([label, f"{sum(r.get(key, 0.0) for r in rounds):.1f}"])
+    if not s:
+        d.miss("the whole run's wall time (the run has not finished).")
     d.table(Table(["Phase", "Seconds"], rows))
 
 
@@ -832,16 +830,11 @@ def _pictures(run: _Run, d: _Doc, painter: _Painter) -> None:
     names = None if real is None else list(real.class_names)
 
     def draw():
-        from threadpoolctl import threadpool_limits
-
         from .embedding import tsne_plot
 
-        # one thread: sklearn's Barnes-Hut t-SNE spends more on OpenMP threads than on a few hundred points
-        # (10x slower on a busy 2-core machine)
-        with threadpool_limits(limits=1):
-            tsne_plot({g: arrays[k] for g, k in groups.items()},
-                      {g: arrays[f"{k}_labels"] for g, k in groups.items()},
-                      painter.fig / "tsne.png", class_names=names, seed=0, title="t-SNE of evaluator features")
+        tsne_plot({g: arrays[k] for g, k in groups.items()},
+                  {g: arrays[f"{k}_labels"] for g, k in groups.items()},
+                  painter.fig / "tsne.png", class_names=names, seed=0, title="t-SNE of evaluator features")
         return painter.fig / "tsne.png"
     painter.picture(d, "t-SNE", ["evaluation/features.npz", "data/train.npz"], draw,
                     "t-SNE of the evaluator's features (like the paper's Fig. 3): real train, "
