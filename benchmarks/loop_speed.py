@@ -1,0 +1,124 @@
+"""Speed of the InfAGenC loop: each epoch's time split into generator training, generation,
+scoring, selection and critic update; loop overhead relative to generator training.
+
+    python benchmarks/loop_speed.py                      # paper-size config, 1x data, fp32
+    python benchmarks/loop_speed.py --config demo        # the demo's CPU-friendly config
+    python benchmarks/loop_speed.py --scale 1 4 16       # cost growth with data size
+    python benchmarks/loop_speed.py --precision bf16
+
+Data: the demo generator's made-up infant actions (smpl24, rot6d, 60 frames), enough
+subjects for 310 training sequences at scale 1 (the paper's InfActPrimitive size, SPEC §8),
+replicated ``scale`` times for the growth study. Pre-training is skipped (speed does not
+depend on how trained the models are); the loop runs ``--windows`` windows.
+
+Overhead = (generation + scoring + selection + critic update) / generator training, over
+the whole measured loop (selection and critic update happen once per window, so they are
+spread over its epochs). Writes ``results/loop_speed.json`` (merged with earlier rows of
+other configs) and prints a table.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from infagenc.config import merge_dicts
+from infagenc.loop.config import RunConfig, demo_config
+from infagenc.loop.runfolder import environment
+from infagenc.loop.runner import _Run, RunFolder
+from infagenc.data.motionset import MotionSet
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results" / "loop_speed.json"
+
+PAPER = {  # SPEC §8: 310 sequences, 60 frames, 24 joints rot6d, 8-layer CVAE d 256, batch 16, ST-GCN critic
+    "name": "speed-paper",
+    "data": {"frames": 60, "demo_subjects": 20, "demo_per_class": 5, "test_fraction": 0.2},  # 320 train -> 310
+    "critic": {"size": "paper", "epochs": 1},
+    "generator": {"batch_size": 16},
+    "loop": {"epochs": 10, "window": 10, "theta": 0.0},
+}
+
+
+def _config(name: str, windows: int, precision: str) -> RunConfig:
+    base = PAPER if name == "paper" else merge_dicts(demo_config(), {"name": "speed-demo"})
+    d = merge_dicts(base, {"pretrain_generator_epochs": 0, "precision": precision,
+                           "critic": {"epochs": 1, "target_accuracy": None},
+                           "evaluation": {"enabled": False}})
+    w = d["loop"]["window"] if "window" in d.get("loop", {}) else 10
+    d = merge_dicts(d, {"loop": {"epochs": w * windows, "window": w}})
+    return RunConfig.from_dict(d)
+
+
+def _sized(ms: MotionSet, n: int | None, scale: int) -> MotionSet:
+    """The first ``n`` training sequences (the paper's 310), replicated ``scale`` times."""
+    if n is not None:
+        ms = ms.subset(range(min(n, len(ms))))
+    return ms if scale == 1 else MotionSet.concat([ms] * scale)
+
+
+def measure(name: str, scale: int, windows: int, precision: str, progress: bool) -> dict:
+    cfg = _config(name, windows, precision)
+    with tempfile.TemporaryDirectory() as tmp:
+        r = _Run(cfg, RunFolder(tmp), progress)
+        sp = r.data()
+        sp.train = _sized(sp.train, 310 if name == "paper" else None, scale)
+        critic = r.pretrain_critic(sp)
+        gen = r.pretrain_generator(sp)
+        t0 = time.perf_counter()
+        r.loop(sp, gen, critic)
+        wall = time.perf_counter() - t0
+        epochs = json.loads((Path(tmp) / "epochs.json").read_text())
+        rounds = json.loads((Path(tmp) / "rounds.json").read_text())
+    n = len(epochs)
+    tot = {k: sum(e[k] for e in epochs) for k in ("time_gen_train", "time_generate", "time_score")}
+    tot.update({k: sum(rd.get(k, 0.0) for rd in rounds) for k in ("time_select", "time_critic_update")})
+    overhead = (tot["time_generate"] + tot["time_score"] + tot["time_select"] + tot["time_critic_update"])
+    return {
+        "config": name, "scale": scale, "precision": precision, "train_samples": len(sp.train),
+        "frames": cfg.data.frames, "epochs": n, "windows": windows,
+        "per_epoch_s": {k.replace("time_", ""): v / n for k, v in tot.items()},
+        "loop_wall_s": wall, "loop_wall_per_epoch_s": wall / n,
+        "overhead_ratio": overhead / tot["time_gen_train"],
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "resolved_config": cfg.to_dict(),
+    }
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--config", choices=["paper", "demo"], default="paper")
+    ap.add_argument("--scale", type=int, nargs="+", default=[1])
+    ap.add_argument("--windows", type=int, default=1)
+    ap.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
+    ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    ap.add_argument("--no-progress", action="store_true")
+    a = ap.parse_args(argv)
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    rows = [measure(a.config, s, a.windows, a.precision, not a.no_progress) for s in a.scale]
+    old = json.loads(RESULTS.read_text()) if RESULTS.exists() else {"rows": []}
+    keep = [r for r in old["rows"] if (r["config"], r["scale"], r["precision"]) not in
+            {(x["config"], x["scale"], x["precision"]) for x in rows}]
+    out = {"command": "python benchmarks/loop_speed.py " + " ".join(sys.argv[1:] if argv is None else argv),
+           "environment": environment(), "rows": keep + rows}
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(out, indent=2) + "\n")
+    print(f"{'config':6} {'scale':>5} {'prec':5} {'N':>5}  {'gen_train':>9} {'generate':>8} {'score':>7} "
+          f"{'select':>7} {'critic':>7}  {'overhead':>8}  {'peak MB':>7}")
+    for r in rows:
+        p = r["per_epoch_s"]
+        print(f"{r['config']:6} {r['scale']:>5} {r['precision']:5} {r['train_samples']:>5}  {p['gen_train']:9.2f} "
+              f"{p['generate']:8.2f} {p['score']:7.2f} {p['select']:7.2f} {p['critic_update']:7.2f}  "
+              f"{100 * r['overhead_ratio']:7.1f}%  {r['peak_rss_mb']:7.0f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
