@@ -11,14 +11,15 @@ Writes, per data set, under benchmarks/results/generator_evidence/<name>/:
 
 * ``history.json``: per-epoch training losses, and every ``--eval-every`` epochs the
   reconstruction error with z = mu (``eval_rec`` etc.);
-* ``curves.png``: those curves;
+* ``curves.png``, ``eval_curves.png``: those curves;
 * ``samples.npz``: ``--per-class`` generated samples per class (seed 0), an infagenc motion set;
 * ``real_vs_generated.png``: one column per class, real samples on top, generated below;
-* ``summary.json``: data, config, time, first/last losses, and a crude collapse check:
+* ``summary.json``: data, config, time, first/last losses, the KL per epoch, and a crude collapse check:
   diversity / multimodality (:mod:`infagenc.metrics.generation`) computed on raw joint
   positions (flattened xyz sequences; NOT the recognizer features of the paper's metrics).
 
 The checkpoint (``generator.pt``, git-ignored) sits beside them; rerunning resumes.
+Other settings, e.g. the released code's KL: ``--kl-reduction sum --kl-weight 1e-5 --tag releasedkl``.
 UTKinect is read from ``../shared/data/utkinect/joints`` (skipped, saying so, if absent).
 """
 from __future__ import annotations
@@ -64,37 +65,43 @@ def positions(ms: MotionSet) -> np.ndarray:
 
 
 def run(name: str, ms: MotionSet, trans: bool, how: str, a: argparse.Namespace) -> dict:
-    out = a.out / name
+    out = a.out / (f"{name}-{a.tag}" if a.tag else name)
     out.mkdir(parents=True, exist_ok=True)
     ckpt = out / "generator.pt"
     if ckpt.exists():
         tr = GeneratorTrainer.load(ckpt, device="cpu")
     else:
         cfg = GeneratorConfig(cvae=CVAEConfig.of_size(a.size), trans=trans, epochs=a.epochs, seed=a.seed,
-                              device="cpu")
+                              device="cpu", lr=a.lr, lambda_kl=a.kl_weight, kl_reduction=a.kl_reduction)
         tr = GeneratorTrainer.from_motionset(ms, cfg)
     t0 = time.perf_counter()
     tr.fit(ms, epochs=max(0, a.epochs - tr.epoch), progress=not a.no_progress, eval_every=a.eval_every,
            checkpoint=ckpt, save_every=a.eval_every)
     seconds = time.perf_counter() - t0
     (out / "history.json").write_text(json.dumps(tr.history, indent=1))
-    panels = [["rec", "eval_rec"], ["pos", "eval_pos"], ["kl"], ["vel"]] if "pos" in tr.history[0] else \
-        [["rec", "eval_rec"], ["kl"], ["vel"]]
-    plot_curves(tr.history, out / "curves.png", panels=panels, logy=["rec", "eval_rec", "pos", "eval_pos"],
-                title=f"generator on {name} ({a.size} CVAE)")
+    terms = [k for k in ("rec", "pos", "kl", "vel") if k in tr.history[0]]
+    plot_curves(tr.history, out / "curves.png", panels=[[k] for k in terms], keys=terms, logy=["rec", "pos"],
+                title=f"generator on {name} ({a.size} CVAE): training losses")
+    evals = [h for h in tr.history if "eval_rec" in h]
+    if evals:
+        plot_curves([{k: h[k] for k in ["epoch"] + [f"eval_{t}" for t in terms]} for h in evals],
+                    out / "eval_curves.png", panels=[[f"eval_{k}"] for k in terms],
+                    logy=["eval_rec", "eval_pos"], title=f"{name}: with z = mu, no dropout (every {a.eval_every})")
     gen = sample_motionset(tr.model, tr.spec, per_class=a.per_class, length=ms.num_frames, seed=0,
                            provenance={"run": f"evidence-{name}", "epoch": tr.epoch})
     gen.save(out / "samples.npz")
     snapshot_grid(ms, gen, out / "real_vs_generated.png", real_rows=2, generated_rows=3, seed=0)
     rng = np.random.default_rng(0)
     pr, pg = positions(ms), positions(gen)
-    evals = [h for h in tr.history if "eval_rec" in h]
+    before = json.loads((out / "summary.json").read_text()).get("train_seconds", 0.0) \
+        if (out / "summary.json").exists() else 0.0
     summary = {
         "data": how, "samples": len(ms), "classes": list(ms.class_names), "frames": ms.num_frames,
         "layout": ms.layout.name, "rep": ms.rep, "trans_joint": trans, "config": tr.cfg.to_dict(),
-        "epochs": tr.epoch, "train_seconds_this_call": round(seconds, 1), "torch_threads": torch.get_num_threads(),
+        "epochs": tr.epoch, "train_seconds": round(before + seconds, 1), "torch_threads": torch.get_num_threads(),
         "first": tr.history[0], "last": tr.history[-1],
         "eval_rec_first_last": [evals[0]["eval_rec"], evals[-1]["eval_rec"]] if evals else None,
+        "eval_kl_every_eval": {h["epoch"]: h["eval_kl"] for h in evals},
         "raw_position_check": {
             "note": "diversity / multimodality on flattened joint positions (not recognizer features)",
             "real": {"diversity": diversity(pr, 200, rng), "multimodality": multimodality(pr, ms.labels, 20, rng)},
@@ -113,6 +120,10 @@ def main() -> None:
     ap.add_argument("--eval-every", type=int, default=10)
     ap.add_argument("--per-class", type=int, default=8)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--lr", type=float, default=GeneratorConfig.lr)
+    ap.add_argument("--kl-weight", type=float, default=GeneratorConfig.lambda_kl)
+    ap.add_argument("--kl-reduction", choices=("mean", "batchmean", "sum"), default=GeneratorConfig.kl_reduction)
+    ap.add_argument("--tag", default="", help="results go to <data>-<tag>/ (for runs with non-default settings)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--only", nargs="+", default=None, help="data set names to run (demo, utkinect)")
     ap.add_argument("--utkinect", type=Path, default=REPO.parent / "shared" / "data" / "utkinect" / "joints")
@@ -128,7 +139,7 @@ def main() -> None:
             continue
         s = run(name, ms, trans, how, a)
         print(json.dumps({"data": name, "epochs": s["epochs"], "eval_rec_first_last": s["eval_rec_first_last"],
-                          "seconds": s["train_seconds_this_call"]}), flush=True)
+                          "seconds": s["train_seconds"]}), flush=True)
 
 
 if __name__ == "__main__":

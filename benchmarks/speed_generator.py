@@ -25,6 +25,7 @@ import torch
 from infagenc.data.demo import make_demo
 from infagenc.data.preprocess import fixed_length
 from infagenc.models.cvae import CVAEConfig
+from infagenc.skeleton.kinematics import fk_from_representation, infant_rest_skeleton
 from infagenc.train.device import resolve_device
 from infagenc.train.generator import GeneratorConfig, GeneratorTrainer, sample_motionset
 
@@ -61,6 +62,20 @@ def bench(size: str, precision: str, batches: int, device: str, frames: int) -> 
             "loss_terms": sorted(k for k in tr.history[-1] if k != "epoch")}
 
 
+def bench_fk(frames: int, device: str, repeats: int = 5) -> float:
+    """ms for forward + backward of joints-only FK on one batch (16 x frames frames, 24 joints)."""
+    dev = resolve_device(device)
+    rest = infant_rest_skeleton()
+    x = torch.randn(16 * frames, 24, 6, device=dev, requires_grad=True)
+    times = []
+    for _ in range(repeats + 1):
+        t = time.perf_counter()
+        fk_from_representation(x, "rot6d", rest).sum().backward()
+        _sync(dev)
+        times.append(time.perf_counter() - t)
+    return 1000 * sorted(times[1:])[repeats // 2]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", nargs="+", default=["paper", "small"])
@@ -74,6 +89,8 @@ def main() -> None:
     if a.threads:
         torch.set_num_threads(a.threads)
     dev = resolve_device(a.device)
+    fk_ms = bench_fk(a.frames, str(dev))
+    print(f"forward kinematics (joints only), forward + backward, one batch: {fk_ms:.1f} ms", flush=True)
     rows = []
     for size in a.sizes:
         for prec in a.precisions:
@@ -86,7 +103,7 @@ def main() -> None:
            "device": str(dev), "device_name": torch.cuda.get_device_name(dev) if dev.type == "cuda" else
            platform.processor() or platform.machine(), "cpu_count": os.cpu_count(),
            "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
-           "load_average_at_end": os.getloadavg(), "reference": {"released_code_s_per_batch": 4.3,
+           "load_average_at_end": os.getloadavg(), "fk_forward_backward_ms_per_batch": fk_ms, "reference": {"released_code_s_per_batch": 4.3,
                                                                 "paper_size_fp32_s_per_batch": 0.94,
                                                                 "paper_size_bf16_s_per_batch": 0.61},
            "results": rows}
