@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from infagenc.data import DataError, MotionSet
+from infagenc.data import DataError
 from infagenc.data.demo import make_demo
 from infagenc.data.preprocess import (align_view, check_samples, fixed_length, normalize_scale, resample_sequence,
                                       root_relative)

@@ -31,10 +31,12 @@ from __future__ import annotations
 
 import contextlib
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 
 import torch
 from torch import nn
+
+from ..config import config_from_dict
 
 __all__ = ["CVAEConfig", "CVAE", "sinusoidal_positions", "length_mask"]
 
@@ -83,11 +85,7 @@ class CVAEConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "CVAEConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = set(d) - known
-        if unknown:
-            raise ValueError(f"unknown CVAE config keys {sorted(unknown)}")
-        return cls(**d)
+        return config_from_dict(cls, d, "CVAE config")
 
 
 def sinusoidal_positions(num: int, dim: int, offset: int = 0, device=None, dtype=torch.float32) -> torch.Tensor:

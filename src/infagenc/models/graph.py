@@ -33,7 +33,7 @@ space-time graph of a window of ``tau`` frames (``spatio_temporal_graph``).
 from __future__ import annotations
 
 from collections import deque
-from typing import Iterable, Sequence
+from typing import Iterable
 
 import numpy as np
 

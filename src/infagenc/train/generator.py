@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Sequence
 
@@ -40,6 +40,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from ..config import config_from_dict
 from ..data.motionset import MotionSet
 from ..models.cvae import CVAE, CVAEConfig
 from ..skeleton.kinematics import RestSkeleton, fk_from_representation, infant_rest_skeleton
@@ -100,11 +101,7 @@ class GeneratorConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "GeneratorConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = set(d) - known
-        if unknown:
-            raise ValueError(f"unknown generator config keys {sorted(unknown)}")
-        return cls(**d)
+        return config_from_dict(cls, d, "generator config")
 
 
 @dataclass(frozen=True)

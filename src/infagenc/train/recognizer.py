@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,7 @@ import torch
 from torch.nn import functional as F
 from tqdm.auto import tqdm
 
+from ..config import config_from_dict
 from ..data.motionset import MotionSet
 from ..data.preprocess import fixed_length, root_relative
 from ..data.splits import split_by_subjects
@@ -97,11 +98,7 @@ class RecognizerConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "RecognizerConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = set(d) - known
-        if unknown:
-            raise ValueError(f"unknown recognizer settings {sorted(unknown)}")
-        return cls(**d)
+        return config_from_dict(cls, d, "recognizer config")
 
 
 def new_recognizer(cfg: RecognizerConfig, layout: Layout | str, in_channels: int, num_classes: int) -> Recognizer:
