@@ -43,7 +43,7 @@ def _joint_program(action: str, t: np.ndarray, rng: np.random.Generator, amp: fl
     aa[:, J["right_shoulder"], 2] = 0.3
     aa[:, J["left_elbow"], 1] = 0.4
     aa[:, J["right_elbow"], 1] = -0.4
-    phase = rng.uniform(0, 2 * np.pi)
+    phase = rng.uniform(-0.4, 0.4)  # clips start near the start of the movement (segmented actions)
     if action == "kick":
         f = rng.uniform(1.0, 1.4)
         s = np.sin(2 * np.pi * f * t + phase)

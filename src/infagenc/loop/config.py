@@ -150,7 +150,7 @@ def demo_config() -> dict:
         "data": {"frames": 32, "demo_subjects": 6, "demo_per_class": 5, "test_fraction": 0.34},
         "critic": {"model": "stgcn", "size": "slim", "epochs": 30, "target_accuracy": 0.85, "batch_size": 16},
         "generator": {"cvae": {"num_layers": 2, "d_model": 64, "num_heads": 4, "ff_size": 128}, "batch_size": 16,
-                      "lr": 5e-4},
+                      "lr": 1e-3},
         "pretrain_generator_epochs": 60,
         "loop": {"epochs": 20, "window": 5, "critic_update_epochs": 2},
         "final": {"recognizer": {"model": "stgcn", "size": "slim", "epochs": 25, "batch_size": 16},
