@@ -15,6 +15,8 @@ def add_run_overrides(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", help="auto (default: CUDA when present), cpu, cuda, cuda:1, ...")
     p.add_argument("--precision", choices=["fp32", "bf16"], help="bf16 autocast or fp32 (default)")
     p.add_argument("--name", help="run name recorded in the provenance of synthetic samples")
+    p.add_argument("--threads", type=int, help="CPU threads for torch (default: one per core); 1 is faster "
+                                              "when other jobs share the cores")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
@@ -37,5 +39,7 @@ def resolve_run_config(args: argparse.Namespace, overrides: dict, base: dict | N
         flags["precision"] = args.precision
     if args.name:
         flags["name"] = args.name
+    if args.threads:
+        flags["threads"] = args.threads
     d = merge_dicts(merge_dicts(d, overrides), flags)
     return RunConfig.from_dict(d)

@@ -127,6 +127,7 @@ class RunConfig:
     seed: int = 0
     device: str = "auto"
     precision: str = "fp32"
+    threads: int | None = None  # CPU threads for torch (None: torch's default, one per core)
     data: DataConfig = field(default_factory=DataConfig)
     critic: RecognizerConfig = field(default_factory=lambda: RecognizerConfig(target_accuracy=0.85))
     generator: GeneratorConfig = field(default_factory=GeneratorConfig)
@@ -151,9 +152,9 @@ def demo_config() -> dict:
         "critic": {"model": "stgcn", "size": "slim", "epochs": 30, "target_accuracy": 0.85, "batch_size": 16},
         "generator": {"cvae": {"num_layers": 2, "d_model": 64, "num_heads": 4, "ff_size": 128}, "batch_size": 16,
                       "lr": 1e-3},
-        "pretrain_generator_epochs": 60,
+        "pretrain_generator_epochs": 300,
         "loop": {"epochs": 20, "window": 5, "critic_update_epochs": 2},
-        "final": {"recognizer": {"model": "stgcn", "size": "slim", "epochs": 25, "batch_size": 16},
+        "final": {"recognizer": {"model": "stgcn", "size": "slim", "epochs": 15, "batch_size": 16},
                   "seeds": [0, 1]},
         "evaluation": {"repeats": 10},
     }

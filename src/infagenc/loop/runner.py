@@ -33,6 +33,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
+import torch
 from tqdm.auto import tqdm
 
 from ..data.demo import make_demo
@@ -331,8 +332,8 @@ class _Run:
                 if done.exists():
                     per_seed.append(_read(done))
                     continue
-                rc = replace(cfg.final.recognizer, seed=derive_seed(s, "final", name), device=str(self.device),
-                             precision=cfg.precision)
+                rc = replace(cfg.final.recognizer, seed=derive_seed(cfg.seed, "final", name, s),
+                             device=str(self.device), precision=cfg.precision)
                 model = new_recognizer(rc, sp.train.layout, sp.train.channels, sp.train.num_classes)
                 trainer = RecognizerTrainer(model, rc, self.device)
                 hist = trainer.fit(sets[name], sp.val, progress=self.progress)
@@ -397,6 +398,8 @@ def run(cfg: RunConfig, run_dir: str | Path, *, progress: bool = True,
     ``stop_after_rounds`` stops the loop after that many rounds (as an interruption
     would); calling :func:`run` again on the same folder resumes it.
     """
+    if cfg.threads is not None:
+        torch.set_num_threads(cfg.threads)
     folder = RunFolder(run_dir)
     existing = folder.read_json("config.json")
     resolved = cfg.to_dict()

@@ -78,7 +78,8 @@ def _finite(x) -> bool:
 
 
 def _decimals(mean: float, ci: float | None) -> int:
-    if _finite(ci) and ci > 0:
+    # an interval at floating-point noise level (identical repeats) counts as zero
+    if _finite(ci) and ci > 1e-9 * max(1.0, abs(mean) if _finite(mean) else 1.0):
         return int(min(6, max(1, 1 - math.floor(math.log10(ci)))))
     if _finite(mean) and mean != 0:
         return int(min(6, max(1, 2 - math.floor(math.log10(abs(mean))))))
