@@ -75,7 +75,8 @@ class Protocol:
 
 
 PROTOCOLS = {
-    "utkinect": Protocol("utkinect", (("stgcn", "paper"), ("msg3d", "slim"), ("msg3d", "paper")), (1e-3, 3e-3), 50, 0.4),
+    "utkinect": Protocol("utkinect", (("stgcn", "paper"), ("msg3d", "slim"), ("msg3d", "paper")),
+                         (1e-3, 3e-3), 50, 0.4),
     "syrip": Protocol("syrip", (("stgcn", "paper"),), (1e-3, 3e-3), 80, 0.2),
 }
 
@@ -152,7 +153,8 @@ def train_once(train: MotionSet, val: MotionSet | None, model: str, size: str, l
     for _ in range(epochs):
         rec = trainer.fit(train, val, epochs=1, progress=False)[0]
         extra = f" val_acc {rec['val_acc']:.3f}" if val is not None else ""
-        _log(f"{tag} epoch {rec['epoch']:3d} loss {rec['loss']:.3f} acc {rec['acc']:.3f}{extra} ({rec['seconds']:.1f} s)")
+        _log(f"{tag} epoch {rec['epoch']:3d} loss {rec['loss']:.3f} acc {rec['acc']:.3f}{extra} "
+             f"({rec['seconds']:.1f} s)")
     return trainer, trainer.history
 
 
