@@ -75,7 +75,8 @@ class Protocol:
 
 
 PROTOCOLS = {
-    "utkinect": Protocol("utkinect", (("stgcn", "paper"), ("msg3d", "slim")), (1e-3, 3e-3), 50, 0.4),
+    "utkinect": Protocol("utkinect", (("stgcn", "paper"), ("msg3d", "slim"), ("msg3d", "paper")),
+                         (1e-3, 3e-3), 50, 0.4),
     "syrip": Protocol("syrip", (("stgcn", "paper"),), (1e-3, 3e-3), 80, 0.2),
 }
 
@@ -87,7 +88,8 @@ def load_utkinect(data: Path) -> tuple[MotionSet, MotionSet, dict]:
     subjects = sorted(set(ms.subjects.tolist()))
     even = [s for s in subjects if int(s[1:]) % 2 == 0]
     train, test = split_by_subjects(ms, even)
-    info = {"samples": len(ms), "excluded": [str(e) for e in ms.exclusions], "notes": ms.notes,
+    info = {"samples": len(ms), "notes": ms.notes,
+            "excluded": [f"{Path(e.file).name}: {e.sample}: {e.reason}" for e in ms.exclusions],
             "train_subjects": sorted(set(train.subjects.tolist())), "test_subjects": even,
             "preprocess": "root_relative(first_frame) -> normalize_scale(1) -> fixed_length(32, resample)"}
     return train, test, info
@@ -151,7 +153,8 @@ def train_once(train: MotionSet, val: MotionSet | None, model: str, size: str, l
     for _ in range(epochs):
         rec = trainer.fit(train, val, epochs=1, progress=False)[0]
         extra = f" val_acc {rec['val_acc']:.3f}" if val is not None else ""
-        _log(f"{tag} epoch {rec['epoch']:3d} loss {rec['loss']:.3f} acc {rec['acc']:.3f}{extra} ({rec['seconds']:.1f} s)")
+        _log(f"{tag} epoch {rec['epoch']:3d} loss {rec['loss']:.3f} acc {rec['acc']:.3f}{extra} "
+             f"({rec['seconds']:.1f} s)")
     return trainer, trainer.history
 
 
@@ -163,9 +166,10 @@ def choose(curve: list[float], window: int = 3) -> tuple[int, float]:
     return best + 1, float(smooth[best])
 
 
-def select(store: Store, proto: Protocol, train: MotionSet, model: str, size: str) -> dict:
+def select(store: Store, proto: Protocol, train: MotionSet, model: str, size: str) -> tuple[dict, dict]:
+    """(chosen settings, what each learning rate gave on the validation subjects)."""
     rest, val = holdout_subjects(train, proto.val_fraction, seed=0)
-    best = None
+    best, details = None, {}
     for lr in proto.lrs:
         key = f"{proto.name}/{model}-{size}/select/lr{lr:g}"
         run = store.get(key)
@@ -179,9 +183,11 @@ def select(store: Store, proto: Protocol, train: MotionSet, model: str, size: st
             store.put(key, run)
         epochs, score = choose(run["val_acc"])
         _log(f"{key}: best {epochs} epochs, smoothed val acc {score:.3f}")
+        details[f"{lr:g}"] = {"epochs": epochs, "val_acc_smoothed": score, "val_subjects": run["val_subjects"],
+                              "train_samples": run["train_samples"], "val_samples": run["val_samples"]}
         if best is None or score > best["val_acc_smoothed"]:
             best = {"lr": lr, "epochs": epochs, "val_acc_smoothed": score}
-    return best
+    return best, details
 
 
 def final(store: Store, proto: Protocol, train: MotionSet, test: MotionSet, model: str, size: str,
@@ -235,7 +241,7 @@ def markdown(store: Store) -> str:
              f"{d['machine']['torch']}, {d['machine']['threads']} thread(s). Protocols and choices: the docstring "
              f"of `benchmarks/utkinect_recognizers.py`. Accuracies in %, mean ± 1.96·std/√n over seeds.", ""]
     for name, res in d.get("results", {}).items():
-        lines += [f"## {name}", "", f"Data: {json.dumps(res['data'])}", "",
+        lines += [f"## {name}", ""] + [f"- {k}: {json.dumps(v)}" for k, v in res["data"].items()] + ["",
                   "| model | size | chosen lr | epochs | val acc (select) | seed accuracies | mean ± 95% | "
                   "mean class acc |", "|---|---|---:|---:|---:|---|---:|---:|"]
         for key, m in res["models"].items():
@@ -245,14 +251,19 @@ def markdown(store: Store) -> str:
                          f"{100 * m['chosen']['val_acc_smoothed']:.1f} | {seeds} | {pct(m['overall'])} | "
                          f"{pct(m['mean_class'])} |")
         for key, m in res["models"].items():
+            sel = "; ".join(f"lr {lr}: best {d['epochs']} epochs, val acc {100 * d['val_acc_smoothed']:.1f}"
+                            for lr, d in m["selection"].items())
+            first = next(iter(m["selection"].values()))
+            lines += ["", f"Selection, {key}: trained on {first['train_samples']} samples, validated on "
+                          f"{first['val_samples']} ({json.dumps(first['val_subjects'])}); {sel}. "
+                          f"Final runs: {m['seconds'] / len(m['overall']['values']):.0f} s per seed."]
+        for key, m in res["models"].items():
             lines += ["", f"Per class, {key} (test samples, accuracy mean ± 95%):", "",
                       "| class | samples | accuracy |", "|---|---:|---:|"]
             lines += [f"| {c} | {m['class_samples'][c]} | {pct(s)} |" for c, s in m["per_class"].items()]
-            lines += ["", f"Per subject, {key}:", "", "| subject | accuracy |", "|---|---:|"]
             if m["per_subject"]:
+                lines += ["", f"Per test subject, {key}:", "", "| subject | accuracy |", "|---|---:|"]
                 lines += [f"| {s} | {pct(v)} |" for s, v in m["per_subject"].items()]
-            else:
-                lines.append("| (one image per subject: see the per-run reports in the JSON) | |")
         lines.append("")
     return "\n".join(lines) + "\n"
 
@@ -279,9 +290,9 @@ def main() -> None:
                                           "val_fraction": proto.val_fraction, "seeds": proto.seeds,
                                           "batch_size": proto.batch_size}, "models": {}}
         for model, size in proto.models:
-            chosen = select(store, proto, train, model, size)
+            chosen, details = select(store, proto, train, model, size)
             runs = final(store, proto, train, test, model, size, chosen)
-            res["models"][f"{model}-{size}"] = {"chosen": chosen, **aggregate(runs),
+            res["models"][f"{model}-{size}"] = {"chosen": chosen, "selection": details, **aggregate(runs),
                                                 "seconds": sum(r["seconds"] for r in runs)}
             store.data["results"][name] = res
             store.save()

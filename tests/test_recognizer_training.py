@@ -165,3 +165,15 @@ def test_cli_train_and_eval(tmp_path):
     assert rc == 0
     again = json.loads((tmp_path / "ev" / "report.json").read_text())
     assert again["confusion"] == report["confusion"]  # preprocessing re-applied from the checkpoint
+
+
+def test_config_round_trip_and_checks():
+    cfg = RecognizerConfig(model="msg3d", size="slim", target_accuracy=0.85, model_options={"g3d_scales": 2})
+    again = RecognizerConfig.from_dict(json.loads(json.dumps(cfg.to_dict())))
+    assert again == cfg
+    with pytest.raises(ValueError, match="unknown recognizer settings"):
+        RecognizerConfig.from_dict({**cfg.to_dict(), "momentum": 0.9})
+    with pytest.raises(ValueError, match="precision"):
+        RecognizerConfig(precision="fp16")
+    with pytest.raises(ValueError, match="target_accuracy"):
+        RecognizerConfig(target_accuracy=85)

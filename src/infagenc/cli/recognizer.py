@@ -5,15 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 
-from ..data.motionset import MotionSet
+from ..data.readers import FORMATS, read
 from ..models.registry import RECOGNIZERS, SIZES
 from ..train.device import PRECISIONS
 from ..train.recognizer import ROOT_MODES, RecognizerConfig, eval_run, train_run
-
-
-def _read(path: str) -> MotionSet:
-    """A motion set from a file or folder."""
-    return MotionSet.load(path)
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -21,7 +16,7 @@ def _train(args: argparse.Namespace) -> int:
         model=args.model, size=args.size, epochs=args.epochs,
         batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
         target_accuracy=args.target_accuracy, seed=args.seed, device=args.device, precision=args.precision)
-    summary = train_run(_read(args.data), cfg, args.out, test_subjects=args.test_subjects,
+    summary = train_run(read(args.data, args.format), cfg, args.out, test_subjects=args.test_subjects,
                         val_subjects=args.val_subjects, frames=args.frames,
                         root=None if args.root == "keep" else args.root, data_source=args.data,
                         progress=not args.no_progress)
@@ -30,14 +25,16 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    summary = eval_run(args.checkpoint, _read(args.data), args.out, subjects=args.subjects, split=args.split,
-                       batch_size=args.batch_size, device=args.device, precision=args.precision,
+    summary = eval_run(args.checkpoint, read(args.data, args.format), args.out, subjects=args.subjects,
+                       split=args.split, batch_size=args.batch_size, device=args.device, precision=args.precision,
                        progress=not args.no_progress)
     print(json.dumps(summary, indent=2))
     return 0
 
 
 def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--format", choices=sorted(FORMATS), default=None,
+                   help="format of --data (default: detected from the path)")
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:1 ... (default auto)")
     p.add_argument("--precision", choices=PRECISIONS, default="fp32", help="bf16 = autocast (default fp32)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -53,7 +50,7 @@ def register(subparsers) -> None:
     t = sub.add_parser("train", help="train a recognizer and report on held-out subjects",
                        description="Train a recognizer; writes config.json, recognizer.pt, history.json, "
                                    "report.json / report.md and confusion.png into --out.")
-    t.add_argument("--data", required=True, help="labelled motion set (.npz)")
+    t.add_argument("--data", required=True, help="labelled data set: .npz or any readable format (file or folder)")
     t.add_argument("--model", choices=sorted(RECOGNIZERS), default=d.model, help=f"default {d.model}")
     t.add_argument("--size", choices=SIZES, default=d.size, help=f"paper or slim (default {d.size})")
     t.add_argument("--epochs", type=int, default=d.epochs, help=f"training epochs (default {d.epochs})")
@@ -78,7 +75,7 @@ def register(subparsers) -> None:
                        description="Evaluate a checkpoint on a labelled set (re-applying its recorded "
                                    "preprocessing); writes report.json / report.md and confusion.png into --out.")
     e.add_argument("--checkpoint", required=True, help="recognizer.pt written by `recognizer train`")
-    e.add_argument("--data", required=True, help="labelled motion set (.npz)")
+    e.add_argument("--data", required=True, help="labelled data set: .npz or any readable format (file or folder)")
     e.add_argument("--subjects", nargs="+", default=None, metavar="S", help="evaluate only these subjects")
     e.add_argument("--split", default="test", help="name of the evaluated set in the report (default test)")
     e.add_argument("--batch-size", type=int, default=d.eval_batch_size, help=f"default {d.eval_batch_size}")

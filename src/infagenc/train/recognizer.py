@@ -11,6 +11,9 @@
 * :func:`evaluate` - a :class:`~infagenc.metrics.recognition.RecognitionReport`.
 * :func:`save_recognizer` / :func:`load_recognizer` - plain state dict + JSON metadata
   (the model's description), loaded with ``weights_only=True``.
+* :func:`train_run` / :func:`eval_run` - what ``infagenc recognizer train|eval`` do: a run
+  folder with the resolved config, checkpoint, history, report JSON / Markdown and
+  confusion PNG.
 
 Choices where the papers are silent: Adam with lr 1e-3 and no weight decay, batch 16,
 constant learning rate; the training accuracy of an epoch is measured on the fly
@@ -20,6 +23,10 @@ Each epoch's dropout masks come from a seed drawn from the trainer's generator, 
 resumed run repeats an uninterrupted one exactly (on CPU); the global RNG is left alone.
 A final batch of a single sample is merged into the previous batch (batch norm cannot
 train on one single-frame sample).
+
+Precision: ``bf16`` autocast pays off on GPUs and on CPUs with native bf16 (AVX512-BF16,
+AMX); on an AVX2-only CPU it is emulated and several times slower than fp32 (see
+``benchmarks/results/speed_recognizers.json``).
 """
 from __future__ import annotations
 
