@@ -1,8 +1,9 @@
 """Recognizers on real data: UTKinect-Action3D cross-subject (ST-GCN and MS-G3D) and SyRIP
 infant postures (ST-GCN); settings chosen on training subjects only; 3 seeds each.
 
-    PYTHONPATH=src python benchmarks/utkinect_recognizers.py            # everything (hours on 2 cores)
-    PYTHONPATH=src python benchmarks/utkinect_recognizers.py --only syrip
+    python benchmarks/utkinect_recognizers.py              # everything (hours on 2 cores)
+    python benchmarks/utkinect_recognizers.py --only syrip
+    python benchmarks/utkinect_recognizers.py --table-only # rebuild the .md from the JSON, no training
 
 Runs already finished are kept in ``results/utkinect_recognizers.json`` and skipped when the
 command is run again (an interrupted run picks up where it stopped). Writes
@@ -60,7 +61,7 @@ from infagenc.train.recognizer import RecognizerConfig, RecognizerTrainer, evalu
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
-COMMAND = "PYTHONPATH=src python benchmarks/utkinect_recognizers.py"
+COMMAND = "python benchmarks/utkinect_recognizers.py"
 
 
 @dataclass(frozen=True)
@@ -234,15 +235,50 @@ def pct(s: dict) -> str:
     return f"{100 * s['mean']:.1f} ± {100 * s['ci95']:.1f}"
 
 
-def markdown(store: Store) -> str:
+def _data_path(text: str) -> str:
+    """Absolute paths of the machine the run was on -> relative to the data folder."""
+    import re
+    return re.sub(r"\S*/shared/data/", "../shared/data/", text)
+
+
+def _value(v) -> str:
+    """A data-description value as a person would write it (no JSON braces or quotes)."""
+    if isinstance(v, dict):
+        return ", ".join(f"{k} {_value(x)}" for k, x in v.items())
+    if isinstance(v, (list, tuple)):
+        return ", ".join(_value(x) for x in v) if v else "none"
+    return _data_path(str(v))
+
+
+DATA_LABELS = {"samples": "samples", "train_samples": "training samples", "test_samples": "test samples",
+               "train_subjects": "training subjects", "test_subjects": "test subjects",
+               "train_class_counts": "training samples per class", "test_class_counts": "test samples per class",
+               "unlabelled_keypoints_filled": "unlabelled keypoints filled", "excluded": "excluded",
+               "notes": "reader notes", "preprocess": "preprocessing"}
+
+
+def _data_lines(info: dict) -> list[str]:
+    out = []
+    for k, v in info.items():
+        label = DATA_LABELS.get(k, k.replace("_", " "))
+        if isinstance(v, list) and k in ("excluded", "notes"):
+            out.append(f"- {label}:" + (" none" if not v else ""))
+            out += [f"  - {_data_path(str(x))}" for x in v]
+        else:
+            out.append(f"- {label}: {_value(v)}")
+    return out
+
+
+def markdown(store: Store, unfinished: dict[str, dict[str, str]] | None = None) -> str:
     d = store.data
     lines = ["# Recognizers on real data", "", f"Command: `{COMMAND}`", "",
              f"Machine: {d['machine']['processor']}, {d['machine']['cpu_count']} cores, torch "
              f"{d['machine']['torch']}, {d['machine']['threads']} thread(s). Protocols and choices: the docstring "
-             f"of `benchmarks/utkinect_recognizers.py`. Accuracies in %, mean ± 1.96·std/√n over seeds.", ""]
+             f"of `benchmarks/utkinect_recognizers.py`. Accuracies in %, mean ± 1.96·std/√n over the seeds "
+             f"(sample std).", ""]
     for name, res in d.get("results", {}).items():
-        lines += [f"## {name}", ""] + [f"- {k}: {json.dumps(v)}" for k, v in res["data"].items()] + ["",
-                  "| model | size | chosen lr | epochs | val acc (select) | seed accuracies | mean ± 95% | "
+        lines += [f"## {name}", "", "Data:", ""] + _data_lines(res["data"]) + ["",
+                  "| model | size | chosen lr | epochs | val acc (select) | test acc per seed | mean ± 95% | "
                   "mean class acc |", "|---|---|---:|---:|---:|---|---:|---:|"]
         for key, m in res["models"].items():
             model, size = key.split("-")
@@ -250,22 +286,38 @@ def markdown(store: Store) -> str:
             lines.append(f"| {model} | {size} | {m['chosen']['lr']:g} | {m['chosen']['epochs']} | "
                          f"{100 * m['chosen']['val_acc_smoothed']:.1f} | {seeds} | {pct(m['overall'])} | "
                          f"{pct(m['mean_class'])} |")
+        for key, what in (unfinished or {}).get(name, {}).items():
+            lines.append(f"| {key.split('-')[0]} | {key.split('-')[1]} | not finished: {what} | | | | | |")
         for key, m in res["models"].items():
-            sel = "; ".join(f"lr {lr}: best {d['epochs']} epochs, val acc {100 * d['val_acc_smoothed']:.1f}"
-                            for lr, d in m["selection"].items())
+            sel = "; ".join(f"lr {lr}: best {s['epochs']} epochs, val acc {100 * s['val_acc_smoothed']:.1f}"
+                            for lr, s in m["selection"].items())
             first = next(iter(m["selection"].values()))
+            held = f" (subjects {_value(first['val_subjects'])})" if isinstance(first["val_subjects"], list) else ""
             lines += ["", f"Selection, {key}: trained on {first['train_samples']} samples, validated on "
-                          f"{first['val_samples']} ({json.dumps(first['val_subjects'])}); {sel}. "
+                          f"{first['val_samples']}{held}; {sel}. "
                           f"Final runs: {m['seconds'] / len(m['overall']['values']):.0f} s per seed."]
         for key, m in res["models"].items():
-            lines += ["", f"Per class, {key} (test samples, accuracy mean ± 95%):", "",
-                      "| class | samples | accuracy |", "|---|---:|---:|"]
+            lines += ["", f"Per class, {key} (test samples; accuracy in %, mean ± 95% over the seeds):", "",
+                      "| class | test samples | accuracy |", "|---|---:|---:|"]
             lines += [f"| {c} | {m['class_samples'][c]} | {pct(s)} |" for c, s in m["per_class"].items()]
             if m["per_subject"]:
-                lines += ["", f"Per test subject, {key}:", "", "| subject | accuracy |", "|---|---:|"]
+                lines += ["", f"Per test subject, {key} (accuracy in %, mean ± 95% over the seeds):", "",
+                          "| subject | accuracy |", "|---|---:|"]
                 lines += [f"| {s} | {pct(v)} |" for s, v in m["per_subject"].items()]
+            else:
+                lines += ["", f"Per subject, {key}: not tabulated (one image per subject; every image's "
+                              f"prediction is in the per-seed reports of the JSON)."]
         lines.append("")
     return "\n".join(lines) + "\n"
+
+
+def _missing(store: Store, proto: Protocol, model: str, size: str) -> str:
+    """The runs of (model, size) not yet in the store, in words ('' when all are there)."""
+    sel = [f"lr {lr:g}" for lr in proto.lrs if store.get(f"{proto.name}/{model}-{size}/select/lr{lr:g}") is None]
+    fin = [f"seed {seed}" for seed in proto.seeds
+           if store.get(f"{proto.name}/{model}-{size}/final/seed{seed}") is None]
+    return "; ".join(x for x in (f"selection at {', '.join(sel)} not run" if sel else "",
+                                 f"final {', '.join(fin)} not run" if fin else "") if x)
 
 
 def main() -> None:
@@ -275,14 +327,20 @@ def main() -> None:
     ap.add_argument("--only", choices=sorted(PROTOCOLS), nargs="+", default=sorted(PROTOCOLS))
     ap.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     ap.add_argument("--out", type=Path, default=RESULTS / "utkinect_recognizers.json")
+    ap.add_argument("--table-only", action="store_true",
+                    help="train nothing: tabulate the finished runs of the JSON (models with runs missing "
+                         "are listed as not finished)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     store = Store(args.out)
-    store.data["machine"] = {"processor": platform.processor() or platform.machine(), "cpu_count": os.cpu_count(),
-                             "torch": torch.__version__, "threads": args.threads, "python": sys.version.split()[0]}
+    if not args.table_only:
+        store.data["machine"] = {"processor": platform.processor() or platform.machine(),
+                                 "cpu_count": os.cpu_count(), "torch": torch.__version__,
+                                 "threads": args.threads, "python": sys.version.split()[0]}
     store.data["command"] = COMMAND
     store.data.setdefault("results", {})
     loaders = {"utkinect": load_utkinect, "syrip": load_syrip}
+    unfinished: dict[str, dict[str, str]] = {}
     for name in args.only:
         proto = PROTOCOLS[name]
         train, test, info = loaders[name](args.data)
@@ -290,13 +348,17 @@ def main() -> None:
                                           "val_fraction": proto.val_fraction, "seeds": proto.seeds,
                                           "batch_size": proto.batch_size}, "models": {}}
         for model, size in proto.models:
+            missing = _missing(store, proto, model, size) if args.table_only else ""
+            if missing:
+                unfinished.setdefault(name, {})[f"{model}-{size}"] = missing
+                continue
             chosen, details = select(store, proto, train, model, size)
             runs = final(store, proto, train, test, model, size, chosen)
             res["models"][f"{model}-{size}"] = {"chosen": chosen, "selection": details, **aggregate(runs),
                                                 "seconds": sum(r["seconds"] for r in runs)}
-            store.data["results"][name] = res
-            store.save()
-    (args.out.with_suffix(".md")).write_text(markdown(store), encoding="utf-8")
+        store.data["results"][name] = res
+        store.save()
+    (args.out.with_suffix(".md")).write_text(markdown(store, unfinished), encoding="utf-8")
     _log(f"wrote {args.out} and {args.out.with_suffix('.md')}")
 
 
