@@ -6,8 +6,9 @@ import pytest
 
 from infagenc.data import MotionSet
 from infagenc.loop.config import ConfigError, RunConfig
-from infagenc.loop.runner import balanced_requests, derive_seed, run
+from infagenc.loop.runner import balanced_requests, derive_seed, load_real, run
 from infagenc.loop.selection import central_count
+from test_readers_fixtures import write_utkinect
 
 TINY = {
     "data": {"frames": 8, "demo_subjects": 3, "demo_per_class": 3, "test_fraction": 0.34},
@@ -133,3 +134,13 @@ def test_balanced_requests_and_seeds():
     req = balanced_requests(3, 8, 60)
     assert [c for c, _ in req] == [0, 0, 0, 1, 1, 1, 2, 2] and all(t == 60 for _, t in req)
     assert derive_seed(0, "sample", 1) == derive_seed(0, "sample", 1) != derive_seed(0, "sample", 2)
+
+
+def test_reading_real_data_honours_progress(tmp_path, capsys):
+    """A run started without progress bars reads its data without the reader's bar too."""
+    write_utkinect(tmp_path / "utk", {"s01_e01": [("walk", "10", "20")], "s02_e01": [("throw", "12", "30")]})
+    cfg = RunConfig.from_dict({"data": {"path": str(tmp_path / "utk")}})
+    ms = load_real(cfg, progress=False)
+    assert len(ms) == 2 and "UTKinect takes" not in capsys.readouterr().err
+    load_real(cfg, progress=True)
+    assert "UTKinect takes" in capsys.readouterr().err

@@ -74,15 +74,21 @@ class Splits:
 
 
 # ------------------------------------------------------------------------- data
-def load_real(cfg: RunConfig) -> MotionSet:
+def load_real(cfg: RunConfig, progress: bool = True) -> MotionSet:
+    """The configured real data set (the built-in demo set when ``data.path`` is unset);
+    ``progress`` goes to readers that show a progress bar."""
     d = cfg.data
     if d.path is None:
         ms = make_demo(num_subjects=d.demo_subjects, per_class=d.demo_per_class, seed=d.demo_seed,
                        rep=d.rep or "rot6d")
     else:
-        from ..data.readers import read
+        from ..data.readers import locate, read, reader_options
 
-        ms = read(d.path, d.format, on_bad=d.on_bad, **d.options)
+        fmt, path = (d.format, d.path) if d.format else locate(d.path)
+        options = dict(d.options)
+        if "progress" in reader_options(fmt):
+            options.setdefault("progress", progress)
+        ms = read(path, fmt, on_bad=d.on_bad, **options)
     if not ms.labelled:
         raise ValueError(f"{d.path}: the InfAGenC loop needs labelled data (this set has no classes)")
     if d.rep is not None and d.rep != ms.rep:
@@ -90,10 +96,10 @@ def load_real(cfg: RunConfig) -> MotionSet:
     return ms
 
 
-def prepare_data(cfg: RunConfig) -> Splits:
+def prepare_data(cfg: RunConfig, progress: bool = True) -> Splits:
     """Read, preprocess (fixed length, root, scale) and split by subject (train / val / test)."""
     d = cfg.data
-    ms = load_real(cfg)
+    ms = load_real(cfg, progress)
     ms = fixed_length(ms, d.frames, d.resample)
     if d.root != "none":
         ms = root_relative(ms, d.root)
@@ -132,7 +138,7 @@ class _Run:
             return Splits(MotionSet.load(f.root / "data" / "train.npz"),
                           MotionSet.load(val) if val.exists() else None,
                           MotionSet.load(f.root / "data" / "test.npz"))
-        sp = prepare_data(self.cfg)
+        sp = prepare_data(self.cfg, self.progress)
         sp.train.save(f.path("data", "train.npz"))
         sp.test.save(f.path("data", "test.npz"))
         if sp.val is not None:
