@@ -57,30 +57,28 @@ def per_class_accuracy(labels, pred, num_classes: int) -> np.ndarray:
     return np.divide(np.diag(cm), n, out=np.full(num_classes, np.nan), where=n > 0)
 
 
-def per_group_accuracy(labels, pred, groups) -> dict[str, tuple[float, int]]:
-    """{group: (accuracy, number of samples)} for a per-sample group array (e.g. subjects), sorted by group."""
+def _groups(labels, pred, groups):
+    """(labels, pred, [(group, mask), ...] sorted by group) for a per-sample group array."""
     labels, pred = _check(labels, pred)
     groups = np.asarray(groups).astype(str).reshape(-1)
     if groups.shape != labels.shape:
         raise ValueError(f"{groups.shape[0]} groups for {labels.shape[0]} samples")
-    out = {}
-    for g in sorted(set(groups.tolist())):
-        m = groups == g
-        out[g] = (float((labels[m] == pred[m]).mean()), int(m.sum()))
-    return out
+    return labels, pred, [(g, groups == g) for g in sorted(set(groups.tolist()))]
+
+
+def per_group_accuracy(labels, pred, groups) -> dict[str, tuple[float, int]]:
+    """{group: (accuracy, number of samples)} for a per-sample group array (e.g. subjects), sorted by group."""
+    labels, pred, masks = _groups(labels, pred, groups)
+    return {g: (float((labels[m] == pred[m]).mean()), int(m.sum())) for g, m in masks}
 
 
 def per_group_class_accuracy(labels, pred, groups, num_classes: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """{group: ((K,) accuracy per true class, (K,) samples per class)} for a per-sample
     group array (e.g. subjects: the paper's per-subject x class Tables 5/6), sorted by
     group; NaN where a group has no sample of a class."""
-    labels, pred = _check(labels, pred)
-    groups = np.asarray(groups).astype(str).reshape(-1)
-    if groups.shape != labels.shape:
-        raise ValueError(f"{groups.shape[0]} groups for {labels.shape[0]} samples")
+    labels, pred, masks = _groups(labels, pred, groups)
     out = {}
-    for g in sorted(set(groups.tolist())):
-        m = groups == g
+    for g, m in masks:
         cm = confusion_matrix(labels[m], pred[m], num_classes)
         n = cm.sum(axis=1)
         out[g] = (np.divide(np.diag(cm), n, out=np.full(num_classes, np.nan), where=n > 0), n)
