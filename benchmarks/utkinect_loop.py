@@ -87,6 +87,9 @@ def collect() -> dict:
             "generation_vs_test": None if metrics is None else {
                 k: metrics["vs_test"]["generated"][k]["mean"] for k in ("fid", "accuracy", "diversity",
                                                                       "multimodality")},
+            "real_test_reference": None if metrics is None else {
+                **{k: metrics["vs_test"]["real"][k]["mean"] for k in ("accuracy", "diversity", "multimodality")},
+                "fid_real_train_vs_real_test": metrics.get("fid_real_train_vs_real_test")},
             "timing": json.loads((rd / "timing.json").read_text()) if (rd / "timing.json").exists() else None,
         })
     return {"rows": rows}
@@ -121,6 +124,76 @@ def table(res: dict) -> str:
     return "\n".join(lines)
 
 
+def _pct(x) -> str:
+    return "-" if x is None else f"{100 * x:.1f}"
+
+
+def _num(x, fmt=".2f") -> str:
+    return "-" if x is None else format(x, fmt)
+
+
+def _fid(x) -> float | None:
+    return x["mean"] if isinstance(x, dict) else x
+
+
+def per_run_table(res: dict) -> str:
+    lines = ["| mode | seed | Real | Syn | Real+Syn | pool | CAS, last round | generated: accuracy | FID | "
+             "diversity | multimodality | wall time (min) |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in res["rows"]:
+        a, g = r["test_accuracy"], r["generation_vs_test"] or {}
+        wall = sum(r["timing"]["sessions"]) / 60 if r.get("timing") else None
+        lines.append(f"| {r['mode']} | {r['seed']} | {_pct(a.get('real'))} | {_pct(a.get('syn'))} | "
+                     f"{_pct(a.get('real_syn'))} | {r['synthetic_samples'] if r['synthetic_samples'] else '-'} | "
+                     f"{_num(r['cas_last_round'])} | {_pct(g.get('accuracy'))} | {_num(g.get('fid'), '.1f')} | "
+                     f"{_num(g.get('diversity'))} | {_num(g.get('multimodality'))} | {_num(wall, '.0f')} |")
+    refs = [r["real_test_reference"] for r in res["rows"] if r.get("real_test_reference")]
+    if refs:
+        mean = lambda k: sum(_fid(x[k]) for x in refs) / len(refs)  # noqa: E731
+        lines += ["", f"Real test set under the same evaluators (mean over the {len(refs)} runs): accuracy "
+                      f"{100 * mean('accuracy'):.1f}, diversity {mean('diversity'):.2f}, multimodality "
+                      f"{mean('multimodality'):.2f}; FID real train vs real test "
+                      f"{mean('fid_real_train_vs_real_test'):.1f}."]
+    return "\n".join(lines)
+
+
+def per_class_table(res: dict) -> str:
+    """Per-class test accuracy, mean over seeds, for each mode's Real and Real+Syn."""
+    cols = [(m, k) for m in MODES for k in ("real", "real_syn")
+            if any(r["mode"] == m and k in r["per_class"] for r in res["rows"])]
+    cols = [c for c in cols if not (c[1] == "real" and c[0] != cols[0][0])]  # Real is shared by the modes
+    if not cols:
+        return ""
+    classes = next(iter(r["per_class"][cols[0][1]] for r in res["rows"] if cols[0][1] in r["per_class"]))
+    head = ["Real" if k == "real" else f"Real+Syn, {m}" for m, k in cols]
+    lines = ["| class | " + " | ".join(head) + " |", "|---|" + "---:|" * len(cols)]
+    for c in classes:
+        cells = []
+        for m, k in cols:
+            v = [r["per_class"][k][c] for r in res["rows"] if r["mode"] == m and k in r["per_class"]]
+            cells.append(f"{100 * sum(v) / len(v):.1f}" if v else "-")
+        lines.append(f"| {c} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def markdown(res: dict) -> str:
+    env = res["environment"]
+    return ("# InfAGenC on UTKinect-Action3D (cross-subject)\n\n"
+            f"Command: `{res['command']}`; config `benchmarks/configs/utkinect.toml`. Machine: "
+            f"{env.get('processor')}, {env.get('cpu_count')} cores, torch {env.get('torch')}, no GPU; "
+            "each run on 1 thread, two runs side by side. Test accuracy (%) on the even subjects (99 "
+            "segments), mean ± 95% interval (1.96·std/√n over run seeds; every seed in brackets). Real: "
+            "recognizer trained on the real training subjects; Syn: on synthetic samples only (the "
+            "recycled pool, or for the baseline as many fresh samples as real ones, classes balanced); "
+            "Real+Syn: on both. For one seed the modes share the split, the pre-trained models and the "
+            "Real recognizer, so the difference column is paired.\n\n" + table(res) +
+            "\n\n## Every run\n\nGeneration metrics against the real test set, evaluator: the run's Real "
+            "recognizer (trained on real training subjects only, never the loop's critic), R = 20 repeats "
+            "(means shown; intervals in each run's `evaluation/metrics.json`). Pool: synthetic samples "
+            "recycled into the training set by the end of the loop. CAS: the critic's accuracy on the "
+            "samples of the last round's best epoch.\n\n" + per_run_table(res) +
+            "\n\n## Per class (mean over seeds)\n\n" + per_class_table(res) + "\n")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description="InfAGenC loop ablations on UTKinect-Action3D cross-subject")
     ap.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
@@ -141,8 +214,7 @@ def main(argv=None) -> int:
     res["environment"] = environment()
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "utkinect_loop.json").write_text(json.dumps(res, indent=2, default=float) + "\n")
-    md = ("# InfAGenC on UTKinect-Action3D (cross-subject)\n\nTest accuracy (%) on the even subjects, "
-          "mean ± 95% interval over run seeds (every seed in brackets).\n\n" + table(res) + "\n")
+    md = markdown(res)
     (RESULTS / "utkinect_loop.md").write_text(md)
     print(md)
     return 0
