@@ -46,6 +46,14 @@ from infagenc.viz import plot_curves, snapshot_grid
 REPO = Path(__file__).resolve().parents[1]
 
 
+def shown(path: Path) -> str:
+    """``path`` relative to the repository's parent (``../shared/...``) when it is below it."""
+    try:
+        return "../" + path.resolve().relative_to(REPO.parent.resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
 def datasets(utk_dir: Path) -> dict[str, tuple[MotionSet | None, bool, str]]:
     """name -> (motion set or None, model the translation?, how it was prepared)."""
     out = {"demo": (fixed_length(make_demo(seed=0), 60), True,
@@ -55,10 +63,10 @@ def datasets(utk_dir: Path) -> dict[str, tuple[MotionSet | None, bool, str]]:
 
         ms = read(utk_dir, progress=False)
         out["utkinect"] = (fixed_length(root_relative(ms), 30), False,
-                           f"{utk_dir}: xyz, kinect20, root-relative per frame, resampled to 30 frames "
+                           f"{shown(utk_dir)}: xyz, kinect20, root-relative per frame, resampled to 30 frames "
                            f"({len(ms.exclusions)} segment(s) excluded by the reader)")
     else:
-        out["utkinect"] = (None, False, f"skipped: {utk_dir} is absent")
+        out["utkinect"] = (None, False, f"skipped: {shown(utk_dir)} is absent")
     return out
 
 
