@@ -4,8 +4,8 @@ size, fp32 and bf16; plus ms to sample a batch of 16 (no gradients).
 
 Not a test. Writes benchmarks/results/speed_generator.json (or --out).
 
-    PYTHONPATH=src python benchmarks/speed_generator.py            # this CPU
-    PYTHONPATH=src python benchmarks/speed_generator.py --device cuda --out benchmarks/results/speed_generator_gpu.json
+    python benchmarks/speed_generator.py            # this CPU
+    python benchmarks/speed_generator.py --device cuda --out benchmarks/results/speed_generator_gpu.json
 
 Reference (SPEC §8 / issue 4): the released code takes ~4.3 s per batch (it skins a full
 6890-vertex mesh per frame); a previous measurement of the paper-size model on this kind
