@@ -2,12 +2,14 @@
 
     python benchmarks/tables.py
 
-Each block of README.md between ``<!-- BEGIN results/NAME.md -->`` and
+First ``results/speed.md`` is written from the speed JSONs (recognizers, generator, loop),
+which have no page of their own. Each block of README.md between ``<!-- BEGIN results/NAME.md -->`` and
 ``<!-- END results/NAME.md -->`` is replaced by the current content of that file (its
 first heading dropped); everything else in README.md is left as written.
 """
 from __future__ import annotations
 
+import json
 import re
 import sys
 from pathlib import Path
@@ -25,7 +27,61 @@ def _body(path: Path) -> str:
     return "\n".join(lines).strip() + "\n"
 
 
+def _load(name: str) -> dict | None:
+    path = HERE / "results" / name
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+
+
+def speed_markdown() -> str:
+    """Tables of the three speed benchmarks' JSONs (whichever exist)."""
+    out = ["# Speed", ""]
+    rec = _load("speed_recognizers.json")
+    if rec:
+        m = rec["machine"]
+        out += ["## Recognizers", "", f"`{rec['command']}`: {rec['what']}. {m['processor']}, {m['cpu_count']} "
+                f"cores, {m['torch_threads']} torch thread(s), torch {m['torch']}.", "",
+                "| model | size | parameters | precision | device | train ms / batch | inference ms / batch |",
+                "|---|---|---:|---|---|---:|---:|"]
+        out += [f"| {r['model']} | {r['size']} | {r['params']:,} | {r['precision']} | {r['device']} | "
+                f"{r['train_ms']:.0f} | {r['infer_ms']:.0f} |" for r in rec["rows"]]
+        out.append("")
+    gen = _load("speed_generator.json")
+    if gen:
+        out += ["## Generator", "", f"{gen['benchmark']}; {gen['device_name']} ({gen['device']}), "
+                f"{gen['cpu_count']} cores, {gen['torch_threads']} torch thread(s), torch {gen['torch']}. "
+                f"Forward kinematics (forward + backward) {gen['fk_forward_backward_ms_per_batch']:.0f} ms a "
+                f"batch. The released code took {gen['reference']['released_code_s_per_batch']} s a batch "
+                "(SPEC §8).", "",
+                "| size | parameters | precision | train ms / batch (median) | sampling ms / 16 samples |",
+                "|---|---:|---|---:|---:|"]
+        out += [f"| {r['size']} | {r['parameters']:,} | {r['precision']} | {r['train_ms_per_batch_median']:.0f} | "
+                f"{r['sample_ms_per_batch16_median']:.0f} |" for r in gen["results"]]
+        out.append("")
+    loop = _load("loop_speed.json")
+    if loop:
+        env = loop["environment"]
+        out += ["## Loop", "", f"`{loop['command']}` (last command; rows of earlier commands are kept); "
+                f"{env.get('processor')}, {env.get('cpu_count')} cores, {env.get('torch_threads')} torch "
+                f"thread(s), device {env.get('device') or 'cpu'}. Seconds per loop epoch; selection and critic "
+                "update happen once a window and are spread over its epochs. Overhead = everything but "
+                "generator training, over generator training (target <= 25%).", "",
+                "| config | data scale | training samples | precision | generator training | generation | "
+                "scoring | selection | critic update | wall / epoch | overhead | peak RSS (MB) |",
+                "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        for r in loop["rows"]:
+            e = r["per_epoch_s"]
+            out.append(f"| {r['config']} | {r['scale']}x | {r['train_samples']} | {r['precision']} | "
+                       f"{e['gen_train']:.2f} | {e['generate']:.2f} | {e['score']:.2f} | {e['select']:.2f} | "
+                       f"{e['critic_update']:.2f} | {r['loop_wall_per_epoch_s']:.2f} | "
+                       f"{100 * r['overhead_ratio']:.0f}% | {r['peak_rss_mb']:.0f} |")
+        out.append("")
+    return "\n".join(out)
+
+
 def regenerate(readme: Path = HERE / "README.md") -> str:
+    speed = speed_markdown()
+    if speed.strip() != "# Speed":
+        (HERE / "results" / "speed.md").write_text(speed, encoding="utf-8")
     text = readme.read_text(encoding="utf-8")
     new = BLOCK.sub(lambda m: m.group(1) + _body(HERE / m.group(2)) + m.group(4), text)
     readme.write_text(new, encoding="utf-8")
