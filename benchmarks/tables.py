@@ -24,7 +24,8 @@ def _body(path: Path) -> str:
     lines = path.read_text(encoding="utf-8").splitlines()
     if lines and lines[0].startswith("# "):
         lines = lines[1:]
-    return "\n".join(lines).strip() + "\n"
+    body = "\n".join(lines).strip() + "\n"
+    return re.sub(r"\]\((?!https?:|/|#|results/)", "](results/", body)  # links of results/*.md -> from README
 
 
 def _load(name: str) -> dict | None:
@@ -78,10 +79,43 @@ def speed_markdown() -> str:
     return "\n".join(out)
 
 
+def generator_markdown() -> str:
+    """One row per ``results/generator_evidence/<name>/summary.json``."""
+    rows = []
+    for path in sorted((HERE / "results" / "generator_evidence").glob("*/summary.json")):
+        d = json.loads(path.read_text(encoding="utf-8"))
+        c, name = d["config"], path.parent.name
+        raw = d["raw_position_check"]
+        pics = " ".join(f"[{p}](generator_evidence/{name}/{p}.png)" for p in ("real_vs_generated", "curves", "eval_curves"))
+        rows.append(f"| {name} | {d['rep']}, {d['samples']} sequences x {d['frames']} frames | "
+                    f"{c['lambda_kl']:g} ({c['kl_reduction']}) | {d['epochs']} | {d['first']['rec']:.4f} -> "
+                    f"{d['last']['rec']:.4f} | {d['eval_rec_first_last'][0]:.4f} -> {d['eval_rec_first_last'][1]:.4f} | "
+                    f"{raw['real']['diversity']:.2f} / {raw['generated']['diversity']:.2f} | "
+                    f"{raw['real']['multimodality']:.2f} / {raw['generated']['multimodality']:.2f} | "
+                    f"{d['train_seconds'] / 60:.0f} | {pics} |")
+    if not rows:
+        return ""
+    return "\n".join([
+        "# Generator evidence", "",
+        "`python benchmarks/generator_evidence.py --epochs 300 --lr 1e-3` (and `--kl-reduction sum --kl-weight "
+        "1e-5 --tag releasedkl --only demo`): small pre-norm CVAE (2 layers, d 64), batch 16, CPU, 1 thread. "
+        "Reconstruction error (MSE of the representation) on the training sequences, per training epoch and "
+        "with z = mu (eval, first evaluation after 10 epochs -> last). Diversity and multimodality here are "
+        "computed on raw joint positions (flattened sequences), real / generated: a crude collapse check, "
+        "not the recognizer-feature metrics of the paper (those are in the loop results). This is evidence that "
+        "the generator trains, not a recognition experiment: the UTKinect generator sees all 199 segments.", "",
+        "| run | data | KL weight (reduction) | epochs | train rec | eval rec (z = mu) | diversity real / gen | "
+        "multimodality real / gen | minutes | pictures |",
+        "|---|---|---|---:|---|---|---|---|---:|---|", *rows, ""])
+
+
 def regenerate(readme: Path = HERE / "README.md") -> str:
     speed = speed_markdown()
     if speed.strip() != "# Speed":
         (HERE / "results" / "speed.md").write_text(speed, encoding="utf-8")
+    gen = generator_markdown()
+    if gen:
+        (HERE / "results" / "generator_evidence.md").write_text(gen, encoding="utf-8")
     text = readme.read_text(encoding="utf-8")
     new = BLOCK.sub(lambda m: m.group(1) + _body(HERE / m.group(2)) + m.group(4), text)
     readme.write_text(new, encoding="utf-8")
