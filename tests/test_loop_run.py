@@ -109,6 +109,33 @@ def test_resume_refuses_a_different_config(distance_run):
         run(tiny(theta=0.5), out, progress=False)
 
 
+def test_a_run_started_by_an_older_version_resumes(distance_run, tmp_path):
+    """A stored config without an option added later (its default then applies) is the same config."""
+    import shutil
+
+    out, _ = distance_run
+    old = tmp_path / "old"
+    shutil.copytree(out, old)
+    stored = json.loads((old / "config.json").read_text())
+    del stored["loop"]["sample_dropout"]
+    (old / "config.json").write_text(json.dumps(stored))
+    run(tiny(), old, progress=False)  # everything is done: nothing is recomputed, nothing refused
+    stored["loop"]["no_such_option"] = 1
+    (old / "config.json").write_text(json.dumps(stored))
+    with pytest.raises(ValueError, match="different config"):
+        run(tiny(), old, progress=False)
+
+
+def test_sampling_dropout_changes_the_loop_samples(distance_run, tmp_path):
+    out, _ = distance_run
+    run(tiny(sample_dropout=0.5), tmp_path / "drop", progress=False, stop_after_rounds=1)
+    a = json.loads((out / "rounds/round_001/scores.json").read_text())
+    b = json.loads((tmp_path / "drop" / "rounds/round_001/scores.json").read_text())
+    assert [c["confidence"] for c in a["candidates"]] != [c["confidence"] for c in b["candidates"]]
+    with pytest.raises(ValueError, match="sample_dropout"):
+        tiny(sample_dropout=1.0)
+
+
 def test_baseline_and_random_ablations(tmp_path):
     base = run(tiny(selection="none"), tmp_path / "none", progress=False)
     assert not (tmp_path / "none" / "rounds").exists()  # nothing recycled

@@ -76,8 +76,14 @@ class LoopConfig:
     keep_fraction: float = 0.5
     selection: str = "distance"  # distance | random | none (the baseline VAE: no recycling)
     critic_update_epochs: int = 3
+    # sampling-time dropout in the decoder for the loop's samples, the baseline's synthetic set
+    # and the evaluation's samples ("Generative Data Augmentation for Skeleton Action
+    # Recognition": diversity for fidelity); 0 = off, as in the paper
+    sample_dropout: float = 0.0
 
     def __post_init__(self):
+        if not 0.0 <= self.sample_dropout < 1.0:
+            raise ValueError(f"loop.sample_dropout must lie in [0, 1), got {self.sample_dropout}")
         if self.selection not in SELECTION_MODES:
             raise ValueError(f"loop.selection must be one of {SELECTION_MODES}, got {self.selection!r}")
         if self.window < 1 or self.epochs < 1:

@@ -52,6 +52,7 @@ def evaluate_run(folder, sp, cfg, device, progress: bool = True) -> dict:
     syn = sample_motionset(gen.model, gen.spec, balanced_requests(sp.train.num_classes, ev.repeats * n_ref,
                                                                   cfg.data.frames),
                            seed=derive_seed(ev.seed, "evaluation"), precision=cfg.precision,
+                           dropout=cfg.loop.sample_dropout or None,
                            provenance={"run": cfg.name, "epoch": gen.epoch, "round": -1},
                            progress=progress)
     kw = dict(R=ev.repeats, seed=ev.seed, num_pairs=ev.diversity_pairs, pairs_per_class=ev.multimodality_pairs,

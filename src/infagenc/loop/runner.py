@@ -230,7 +230,7 @@ class _Run:
                 losses = gen.train_epoch(gen_ts)
                 t1 = time.perf_counter()
                 syn = sample_motionset(gen.model, gen.spec, requests, seed=derive_seed(cfg.seed, "sample", t),
-                                       precision=cfg.precision,
+                                       precision=cfg.precision, dropout=lc.sample_dropout or None,
                                        provenance={"run": cfg.name, "epoch": t, "round": r + 1})
                 t2 = time.perf_counter()
                 pr = predict(critic.model, syn, batch_size=eval_bs, precision=cfg.precision)
@@ -312,6 +312,7 @@ class _Run:
         total = (cfg.final.syn_per_class * k) if cfg.final.syn_per_class else len(sp.train)
         syn = sample_motionset(gen.model, gen.spec, balanced_requests(k, total, cfg.data.frames),
                                seed=derive_seed(cfg.seed, "baseline_syn"), precision=cfg.precision,
+                               dropout=cfg.loop.sample_dropout or None,
                                provenance={"run": cfg.name, "epoch": cfg.loop.epochs, "round": 0})
         syn.save(path)
         return syn
@@ -397,6 +398,15 @@ def _summarise_seeds(per_seed: list[dict], seeds, class_names) -> dict:
             "per_seed": [{"seed": s, "overall": d["overall_accuracy"]} for s, d in zip(seeds, per_seed)]}
 
 
+def _resolved_again(stored: dict) -> dict | None:
+    """A stored config resolved by this version (options added since get their defaults, so
+    a run started by an older version resumes); None if it no longer resolves."""
+    try:
+        return RunConfig.from_dict(stored).to_dict()
+    except (ValueError, TypeError):
+        return None
+
+
 def run(cfg: RunConfig, run_dir: str | Path, *, progress: bool = True,
         stop_after_rounds: int | None = None) -> dict:
     """Run (or resume) the whole pipeline in ``run_dir``; returns a summary dict.
@@ -409,7 +419,7 @@ def run(cfg: RunConfig, run_dir: str | Path, *, progress: bool = True,
     folder = RunFolder(run_dir)
     existing = folder.read_json("config.json")
     resolved = cfg.to_dict()
-    if existing is not None and existing != resolved:
+    if existing is not None and _resolved_again(existing) != resolved:
         raise ValueError(f"{folder.config_path} holds a different config: resume with the same config, "
                          f"or use a new run folder")
     folder.write_json("config.json", resolved)
