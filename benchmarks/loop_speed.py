@@ -82,6 +82,7 @@ def measure(name: str, scale: int, windows: int, precision: str, progress: bool)
     overhead = (tot["time_generate"] + tot["time_score"] + tot["time_select"] + tot["time_critic_update"])
     return {
         "config": name, "scale": scale, "precision": precision, "train_samples": len(sp.train),
+        "device": str(r.device), "torch_threads": torch.get_num_threads(),
         "frames": cfg.data.frames, "epochs": n, "windows": windows,
         "per_epoch_s": {k.replace("time_", ""): v / n for k, v in tot.items()},
         "loop_wall_s": wall, "loop_wall_per_epoch_s": wall / n,

@@ -62,16 +62,16 @@ def speed_markdown() -> str:
     if loop:
         env = loop["environment"]
         out += ["## Loop", "", f"`{loop['command']}` (last command; rows of earlier commands are kept); "
-                f"{env.get('processor')}, {env.get('cpu_count')} cores, {env.get('torch_threads')} torch "
-                f"thread(s), device {env.get('device') or 'cpu'}. Seconds per loop epoch; selection and critic "
+                f"{env.get('processor')}, {env.get('cpu_count')} cores, device {env.get('device') or 'cpu'}. Seconds per loop epoch; selection and critic "
                 "update happen once a window and are spread over its epochs. Overhead = everything but "
                 "generator training, over generator training (target <= 25%).", "",
-                "| config | data scale | training samples | precision | generator training | generation | "
+                "| config | data scale | training samples | precision | threads | generator training | generation | "
                 "scoring | selection | critic update | wall / epoch | overhead | peak RSS (MB) |",
-                "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+                "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
         for r in loop["rows"]:
             e = r["per_epoch_s"]
             out.append(f"| {r['config']} | {r['scale']}x | {r['train_samples']} | {r['precision']} | "
+                       f"{r.get('torch_threads', env.get('torch_threads'))} | "
                        f"{e['gen_train']:.2f} | {e['generate']:.2f} | {e['score']:.2f} | {e['select']:.2f} | "
                        f"{e['critic_update']:.2f} | {r['loop_wall_per_epoch_s']:.2f} | "
                        f"{100 * r['overhead_ratio']:.0f}% | {r['peak_rss_mb']:.0f} |")
