@@ -138,10 +138,10 @@ def _fid(x) -> float | None:
 
 def per_run_table(res: dict) -> str:
     lines = ["| mode | seed | Real | Syn | Real+Syn | pool | CAS, last round | generated: accuracy | FID | "
-             "diversity | multimodality | wall time (min) |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "diversity | multimodality | time, all phases (min) |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in res["rows"]:
         a, g = r["test_accuracy"], r["generation_vs_test"] or {}
-        wall = sum(r["timing"]["sessions"]) / 60 if r.get("timing") else None
+        wall = sum(r["timing"]["phases"].values()) / 60 if r.get("timing") else None  # summed over sessions
         lines.append(f"| {r['mode']} | {r['seed']} | {_pct(a.get('real'))} | {_pct(a.get('syn'))} | "
                      f"{_pct(a.get('real_syn'))} | {r['synthetic_samples'] if r['synthetic_samples'] else '-'} | "
                      f"{_num(r['cas_last_round'])} | {_pct(g.get('accuracy'))} | {_num(g.get('fid'), '.1f')} | "
@@ -190,7 +190,8 @@ def markdown(res: dict) -> str:
             "recognizer (trained on real training subjects only, never the loop's critic), R = 20 repeats "
             "(means shown; intervals in each run's `evaluation/metrics.json`). Pool: synthetic samples "
             "recycled into the training set by the end of the loop. CAS: the critic's accuracy on the "
-            "samples of the last round's best epoch.\n\n" + per_run_table(res) +
+            "samples of the last round's best epoch. Time: every phase's wall time summed over the run's sessions "
+            "(1 thread, with other runs on the cores; most of it is the final recognizers' training).\n\n" + per_run_table(res) +
             "\n\n## Per class (mean over seeds)\n\n" + per_class_table(res) + "\n")
 
 
