@@ -44,6 +44,7 @@ import json
 import math
 import os
 import platform
+import re
 import sys
 import time
 from dataclasses import dataclass
@@ -237,7 +238,6 @@ def pct(s: dict) -> str:
 
 def _data_path(text: str) -> str:
     """Absolute paths of the machine the run was on -> relative to the data folder."""
-    import re
     return re.sub(r"\S*/shared/data/", "../shared/data/", text)
 
 
