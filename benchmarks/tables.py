@@ -62,7 +62,8 @@ def speed_markdown() -> str:
     if loop:
         env = loop["environment"]
         out += ["## Loop", "", f"`{loop['command']}` (last command; rows of earlier commands are kept); "
-                f"{env.get('processor')}, {env.get('cpu_count')} cores, device {env.get('device') or 'cpu'}. Seconds per loop epoch; selection and critic "
+                f"{env.get('processor')}, {env.get('cpu_count')} cores, device {env.get('device') or 'cpu'}. "
+                "Seconds per loop epoch; selection and critic "
                 "update happen once a window and are spread over its epochs. Overhead = everything but "
                 "generator training, over generator training (target <= 25%).", "",
                 "| config | data scale | training samples | precision | threads | generator training | generation | "

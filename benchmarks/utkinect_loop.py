@@ -138,7 +138,8 @@ def _fid(x) -> float | None:
 
 def per_run_table(res: dict) -> str:
     lines = ["| mode | seed | Real | Syn | Real+Syn | pool | CAS, last round | generated: accuracy | FID | "
-             "diversity | multimodality | time, all phases (min) |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "diversity | multimodality | time, all phases (min) |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in res["rows"]:
         a, g = r["test_accuracy"], r["generation_vs_test"] or {}
         wall = sum(r["timing"]["phases"].values()) / 60 if r.get("timing") else None  # summed over sessions
