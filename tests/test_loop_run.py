@@ -171,3 +171,30 @@ def test_reading_real_data_honours_progress(tmp_path, capsys):
     assert len(ms) == 2 and "UTKinect takes" not in capsys.readouterr().err
     load_real(cfg, progress=True)
     assert "UTKinect takes" in capsys.readouterr().err
+
+
+def test_a_fixed_test_file_replaces_the_subject_split(tmp_path):
+    """data.test_path (SyRIP's train200 -> validate500 protocol): all of path trains, the
+    test file tests, both preprocessed alike; overlapping subjects or other classes refuse."""
+    from infagenc.data.demo import make_demo
+    from infagenc.loop.runner import prepare_data
+
+    ms = make_demo(num_subjects=3, per_class=2, seed=0, rep="xyz")
+    subjects = sorted(set(ms.subjects.tolist()))
+    ms.select(subjects=subjects[:2]).save(tmp_path / "train.npz")
+    ms.select(subjects=subjects[2:]).save(tmp_path / "test.npz")
+    data = {"path": str(tmp_path / "train.npz"), "test_path": str(tmp_path / "test.npz"), "frames": 8}
+    sp = prepare_data(RunConfig.from_dict({"data": data}), progress=False)
+    assert sorted(set(sp.train.subjects.tolist())) == subjects[:2] and len(sp.train) == 2 * 2 * len(ms.class_names)
+    assert sorted(set(sp.test.subjects.tolist())) == subjects[2:] and sp.test.data.shape[1] == 8
+    assert np.allclose(sp.test.data[:, :, 0], 0.0)  # root-relative per frame, as the training set
+
+    ms.select(subjects=subjects[1:]).save(tmp_path / "overlap.npz")
+    with pytest.raises(ValueError, match=subjects[1]):
+        prepare_data(RunConfig.from_dict({"data": {**data, "test_path": str(tmp_path / "overlap.npz")}}), False)
+    fewer = make_demo(num_subjects=3, per_class=2, seed=0, rep="xyz", classes=ms.class_names[:2])
+    fewer.select(subjects=subjects[2:]).save(tmp_path / "fewer.npz")
+    with pytest.raises(ValueError, match="fewer.npz.*differ"):
+        prepare_data(RunConfig.from_dict({"data": {**data, "test_path": str(tmp_path / "fewer.npz")}}), False)
+    with pytest.raises(ValueError, match="excludes data.test_subjects"):
+        RunConfig.from_dict({"data": {**data, "test_subjects": ["x"]}})

@@ -29,7 +29,9 @@ class DataConfig:
 
     ``path`` None means the built-in made-up demo set (``demo_*`` options).
     Test subjects are given explicitly (``test_subjects``) or drawn by ``split_seed``
-    (``test_fraction`` of the subjects). Validation subjects (``val_fraction`` of the
+    (``test_fraction`` of the subjects); or the test set is a file of its own
+    (``test_path``, e.g. SyRIP's ``validate500.json``, read with the same format and options),
+    and all of ``path`` is for training. Validation subjects (``val_fraction`` of the
     training subjects) are used for the critic's target-accuracy stop and for choosing
     settings; the test subjects are only ever used for the final numbers.
     """
@@ -43,6 +45,7 @@ class DataConfig:
     root: str = "per_frame"  # per_frame | first_frame | none
     normalize_scale: bool = False  # positions only: each sequence's mean bone length -> 1
     test_subjects: tuple[str, ...] | None = None
+    test_path: str | None = None  # a fixed test set; excludes test_subjects
     test_fraction: float = 0.3
     val_fraction: float = 0.0
     split_seed: int = 0
@@ -56,6 +59,8 @@ class DataConfig:
             raise ValueError(f"data.root must be per_frame, first_frame or none, got {self.root!r}")
         if self.resample not in ("resample", "crop"):
             raise ValueError(f"data.resample must be 'resample' or 'crop', got {self.resample!r}")
+        if self.test_path is not None and (self.path is None or self.test_subjects is not None):
+            raise ValueError("data.test_path needs data.path and excludes data.test_subjects")
         if not 0.0 < self.test_fraction < 1.0 and self.test_subjects is None:
             raise ValueError("data.test_fraction must lie in (0, 1)")
         if not 0.0 <= self.val_fraction < 1.0:

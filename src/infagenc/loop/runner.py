@@ -74,38 +74,51 @@ class Splits:
 
 
 # ------------------------------------------------------------------------- data
-def load_real(cfg: RunConfig, progress: bool = True) -> MotionSet:
-    """The configured real data set (the built-in demo set when ``data.path`` is unset);
-    ``progress`` goes to readers that show a progress bar."""
+def load_real(cfg: RunConfig, progress: bool = True, *, test: bool = False) -> MotionSet:
+    """The configured real data set (the built-in demo set when ``data.path`` is unset), or
+    with ``test`` the fixed test set of ``data.test_path``; ``progress`` goes to readers that
+    show a progress bar."""
     d = cfg.data
-    if d.path is None:
+    if test and d.test_path is None:
+        raise ValueError("data.test_path is not set")
+    where = d.test_path if test else d.path
+    if where is None:
         ms = make_demo(num_subjects=d.demo_subjects, per_class=d.demo_per_class, seed=d.demo_seed,
                        rep=d.rep or "rot6d")
     else:
         from ..data.readers import locate, read, reader_options
 
-        fmt, path = (d.format, d.path) if d.format else locate(d.path)
+        fmt, path = (d.format, where) if d.format else locate(where)
         options = dict(d.options)
         if "progress" in reader_options(fmt):
             options.setdefault("progress", progress)
         ms = read(path, fmt, on_bad=d.on_bad, **options)
     if not ms.labelled:
-        raise ValueError(f"{d.path}: the InfAGenC loop needs labelled data (this set has no classes)")
+        raise ValueError(f"{where}: the InfAGenC loop needs labelled data (this set has no classes)")
     if d.rep is not None and d.rep != ms.rep:
         ms = ms.to_rep(d.rep)
     return ms
 
 
 def prepare_data(cfg: RunConfig, progress: bool = True) -> Splits:
-    """Read, preprocess (fixed length, root, scale) and split by subject (train / val / test)."""
+    """Read, preprocess (fixed length, root, scale) and split by subject (train / val / test);
+    with ``data.test_path`` the test set is that file, preprocessed the same way."""
     d = cfg.data
-    ms = load_real(cfg, progress)
-    ms = fixed_length(ms, d.frames, d.resample)
-    if d.root != "none":
-        ms = root_relative(ms, d.root)
-    if d.normalize_scale:
-        ms = normalize_scale(ms)
-    if d.test_subjects is not None:
+
+    def prepared(ms: MotionSet) -> MotionSet:
+        ms = fixed_length(ms, d.frames, d.resample)
+        if d.root != "none":
+            ms = root_relative(ms, d.root)
+        return normalize_scale(ms) if d.normalize_scale else ms
+
+    ms = prepared(load_real(cfg, progress))
+    if d.test_path is not None:
+        train, test = ms, prepared(load_real(cfg, progress, test=True))
+        if test.class_names != train.class_names or test.layout.name != train.layout.name or test.rep != train.rep:
+            raise ValueError(f"{d.test_path}: the test set's classes / layout / representation "
+                             f"({test.class_names}, {test.layout.name}, {test.rep}) differ from those of "
+                             f"{d.path} ({train.class_names}, {train.layout.name}, {train.rep})")
+    elif d.test_subjects is not None:
         train, test = split_by_subjects(ms, d.test_subjects)
     else:
         train, test = holdout_subjects(ms, d.test_fraction, seed=d.split_seed)
