@@ -54,7 +54,7 @@ import numpy as np
 import torch
 
 from infagenc.data.motionset import MotionSet
-from infagenc.data.preprocess import fixed_length, normalize_scale, root_relative
+from infagenc.data.preprocess import fill_unlabelled, fixed_length, normalize_scale, root_relative
 from infagenc.data.readers.coco import read_coco
 from infagenc.data.readers.utkinect import read_utkinect
 from infagenc.data.splits import holdout_subjects, split_by_subjects
@@ -97,22 +97,10 @@ def load_utkinect(data: Path) -> tuple[MotionSet, MotionSet, dict]:
     return train, test, info
 
 
-def _fill_unlabelled(ms: MotionSet) -> tuple[MotionSet, int]:
-    """Keypoints with visibility 0 -> mean of the image's labelled keypoints."""
-    data = ms.data.copy()
-    hidden = ms.conf == 0
-    for i, t in zip(*np.nonzero(hidden.any(axis=2))):
-        seen = ~hidden[i, t]
-        if not seen.any():
-            raise ValueError(f"sample {ms.names[i]!r}: no labelled keypoint")
-        data[i, t, hidden[i, t]] = data[i, t, seen].mean(axis=0)
-    return ms.with_data(data), int(hidden.sum())
-
-
 def load_syrip(data: Path) -> tuple[MotionSet, MotionSet, dict]:
     folder = data / "syrip" / "2d_gt"
-    train, n_tr = _fill_unlabelled(read_coco(folder / "train200.json"))
-    test, n_te = _fill_unlabelled(read_coco(folder / "validate500.json", class_names=train.class_names))
+    train, n_tr = fill_unlabelled(read_coco(folder / "train200.json"))
+    test, n_te = fill_unlabelled(read_coco(folder / "validate500.json", class_names=train.class_names))
     train, test = (normalize_scale(root_relative(s)) for s in (train, test))
     info = {"train_samples": len(train), "test_samples": len(test),
             "train_class_counts": train.class_counts(), "test_class_counts": test.class_counts(),

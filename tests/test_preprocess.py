@@ -3,8 +3,8 @@ import pytest
 
 from infagenc.data import DataError
 from infagenc.data.demo import make_demo
-from infagenc.data.preprocess import (align_view, check_samples, fixed_length, normalize_scale, resample_sequence,
-                                      root_relative)
+from infagenc.data.preprocess import (align_view, check_samples, fill_unlabelled, fixed_length, normalize_scale,
+                                      resample_sequence, root_relative)
 
 
 def test_resample_sequence_is_linear_and_keeps_endpoints():
@@ -94,3 +94,27 @@ def test_check_samples_too_short():
     assert all("too short" in e.reason for e in out.exclusions)
     assert len(out) + len(out.exclusions) == len(ms)
     assert (out.lengths >= 15).all()
+
+
+def test_fill_unlabelled_uses_the_frames_labelled_keypoints():
+    from dataclasses import replace
+
+    from infagenc.data.motionset import MotionSet
+
+    v = 17  # coco17, 2D, one frame per sample
+    a = np.arange(v * 2, dtype=np.float32).reshape(1, v, 2)
+    conf = np.full((1, v), 2.0, np.float32)
+    conf[0, [3, 5]] = 0  # not labelled: placeholders -45
+    a[0, [3, 5]] = -45
+    b = np.ones((1, v, 2), np.float32)
+    ms = MotionSet.from_sequences([a, b], [0, 1], ["x", "y"], ["p", "q"], ["img1", "img2"], "coco17", rep="xy",
+                                  conf=[conf, np.full((1, v), 1.0, np.float32)])
+    out, n = fill_unlabelled(ms)
+    assert n == 2
+    labelled = np.delete(a[0], [3, 5], axis=0)
+    assert np.allclose(out.data[0, 0, 3], labelled.mean(axis=0)) and np.allclose(out.data[0, 0, 5], out.data[0, 0, 3])
+    assert np.array_equal(np.delete(out.data[0, 0], [3, 5], axis=0), labelled) and np.array_equal(out.data[1], b)
+    assert fill_unlabelled(replace(out, conf=None))[1] == 0
+    blind = replace(ms, conf=np.zeros_like(ms.conf))
+    with pytest.raises(ValueError, match="img1"):
+        fill_unlabelled(blind)

@@ -25,7 +25,7 @@ from ..skeleton.rotations import convert
 from .errors import DataError, Exclusion, check_on_bad
 from .motionset import MotionSet
 
-__all__ = ["fixed_length", "root_relative", "normalize_scale", "align_view", "check_samples",
+__all__ = ["fixed_length", "fill_unlabelled", "root_relative", "normalize_scale", "align_view", "check_samples",
            "resample_sequence"]
 
 
@@ -100,6 +100,24 @@ def fixed_length(ms: MotionSet, num_frames: int, mode: str = "resample", *, crop
         out.notes.append(f"fixed_length(crop, {num_frames}): {short} sequences shorter than the window "
                          f"were resampled to {num_frames} frames")
     return out
+
+
+def fill_unlabelled(ms: MotionSet) -> tuple[MotionSet, int]:
+    """Keypoints marked not labelled (``conf == 0``, e.g. COCO visibility 0, whose
+    coordinates are placeholders such as SyRIP's -45) -> the mean of the same frame's
+    labelled keypoints; returns the filled set and how many keypoints were filled. A set
+    without ``conf`` is returned as it is. A frame with no labelled keypoint raises,
+    naming the sample: there is nothing to fill it from."""
+    if ms.conf is None:
+        return ms, 0
+    hidden = (ms.conf == 0) & ms.frame_mask()[:, :, None]
+    data = ms.data.copy()
+    for i, t in zip(*np.nonzero(hidden.any(axis=2))):
+        seen = ~hidden[i, t]
+        if not seen.any():
+            raise ValueError(f"sample {ms.names[i]!r}, frame {t}: no labelled keypoint to fill the others from")
+        data[i, t, hidden[i, t]] = data[i, t, seen].mean(axis=0)
+    return ms.with_data(data), int(hidden.sum())
 
 
 def root_relative(ms: MotionSet, mode: str = "per_frame") -> MotionSet:
