@@ -148,8 +148,10 @@ def test_summary_interval_formula():
     assert s.std == pytest.approx(std)
     assert s.ci95 == pytest.approx(1.96 * std / 2.0)
     assert s.format(2) == f"2.50 ± {1.96 * std / 2:.2f}"
+    assert s.ci95_t == pytest.approx(3.182446 * std / 2.0)  # t(0.975, 3 dof) from a printed table
+    assert s.to_dict()["ci95_t"] == s.ci95_t
     one = Summary.from_values([3.0])
-    assert one.mean == 3.0 and math.isnan(one.std) and math.isnan(one.ci95)
+    assert one.mean == 3.0 and math.isnan(one.std) and math.isnan(one.ci95) and math.isnan(one.ci95_t)
 
 
 def test_repeat_uses_independent_seeded_streams():
