@@ -79,7 +79,7 @@ class Protocol:
 PROTOCOLS = {
     "utkinect": Protocol("utkinect", (("stgcn", "paper"), ("msg3d", "slim"), ("msg3d", "paper")),
                          (1e-3, 3e-3), 50, 0.4),
-    "syrip": Protocol("syrip", (("stgcn", "paper"),), (1e-3, 3e-3), 80, 0.2),
+    "syrip": Protocol("syrip", (("stgcn", "paper"), ("stgcn", "slim")), (1e-3, 3e-3), 80, 0.2),
 }
 
 

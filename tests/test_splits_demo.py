@@ -3,7 +3,7 @@ import pytest
 
 from infagenc.data.demo import DEMO_CLASSES, make_demo
 from infagenc.data.preprocess import root_relative
-from infagenc.data.splits import holdout_subjects, split_by_subjects, subject_kfold
+from infagenc.data.splits import holdout_subjects, per_class_subset, split_by_subjects, subject_kfold
 
 
 def test_demo_is_seeded_and_labelled():
@@ -40,3 +40,17 @@ def test_subject_splits_are_disjoint():
         assert not set(a.subjects) & set(b.subjects)
         seen += sorted(set(b.subjects))
     assert sorted(seen) == sorted(set(ms.subjects))
+
+
+def test_per_class_subset_draws_k_of_every_class():
+    ms = make_demo(num_subjects=3, per_class=2, seed=0, rep="xyz")  # 6 samples per class
+    one = per_class_subset(ms, 1, seed=0)
+    assert len(one) == len(ms.class_names) and sorted(one.labels.tolist()) == list(range(len(ms.class_names)))
+    five = per_class_subset(ms, 5, seed=0)
+    assert all(n == 5 for n in five.class_counts().values())
+    assert set(five.names) <= set(ms.names) and len(set(five.names)) == len(five)
+    assert list(per_class_subset(ms, 5, seed=0).names) == list(five.names)
+    draws = {tuple(per_class_subset(ms, 1, seed=s).names) for s in range(6)}
+    assert len(draws) > 1  # the seed chooses
+    with pytest.raises(ValueError, match="fewer than k = 7"):
+        per_class_subset(ms, 7, seed=0)

@@ -3,7 +3,8 @@
 * :func:`split_by_subjects` - explicit test subjects (e.g. UTKinect even subjects);
 * :func:`holdout_subjects` - a seeded random fraction of subjects (e.g. validation
   subjects carved out of the training subjects, for choosing settings);
-* :func:`subject_kfold` - k folds over subjects, seeded.
+* :func:`subject_kfold` - k folds over subjects, seeded;
+* :func:`per_class_subset` - k samples of every class (one- and few-shot training sets).
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import numpy as np
 
 from .motionset import MotionSet
 
-__all__ = ["split_by_subjects", "holdout_subjects", "subject_kfold", "assert_disjoint"]
+__all__ = ["split_by_subjects", "holdout_subjects", "subject_kfold", "per_class_subset", "assert_disjoint"]
 
 
 def assert_disjoint(a: MotionSet, b: MotionSet) -> None:
@@ -55,3 +56,21 @@ def subject_kfold(ms: MotionSet, k: int, *, seed: int) -> Iterator[tuple[MotionS
     perm = rng.permutation(subjects)
     for fold in np.array_split(perm, k):
         yield split_by_subjects(ms, fold)
+
+
+def per_class_subset(ms: MotionSet, k: int, *, seed: int) -> MotionSet:
+    """``k`` samples of every class drawn without replacement (seeded), in the set's order:
+    a one-shot (k = 1) or few-shot training set. A class with fewer than ``k`` samples
+    raises, naming it (nothing is silently short)."""
+    if k < 1:
+        raise ValueError(f"k must be at least 1, got {k}")
+    if not ms.labelled:
+        raise ValueError("a per-class subset needs labelled data")
+    rng = np.random.default_rng(seed)
+    keep = []
+    for c, name in enumerate(ms.class_names):
+        idx = np.flatnonzero(ms.labels == c)
+        if len(idx) < k:
+            raise ValueError(f"class {name!r} has {len(idx)} samples, fewer than k = {k}")
+        keep.append(rng.choice(idx, size=k, replace=False))
+    return ms.subset(np.sort(np.concatenate(keep)))

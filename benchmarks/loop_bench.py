@@ -1,0 +1,233 @@
+"""Shared machinery of the loop benchmarks (``utkinect_loop.py``, ``syrip_loop.py``): one
+``infagenc run`` per (mode, seed) in ``benchmarks/runs/<protocol>/<mode>_s<seed>/`` (not
+committed; an interrupted run resumes), then ``results/<protocol>_loop.json`` (every run:
+config, test accuracy of every training set, generation metrics, timings, machine) and
+``results/<protocol>_loop.md``.
+
+For a given seed the three modes share the data split, the pre-trained critic and
+generator and the Real recognizer (same derived seeds), so the Real column is the same
+across modes and "Real+Syn - Real" is a paired difference. Intervals: mean ± 1.96·std/√n
+over run seeds (sample std), and in brackets Student's t interval (n - 1 degrees of
+freedom), the honest one for a handful of seeds.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from infagenc.config import merge_dicts, read_config_file
+from infagenc.loop.config import RunConfig
+from infagenc.loop.runfolder import environment
+from infagenc.loop.runner import run
+from infagenc.metrics.stats import Summary
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+RESULTS = HERE / "results"
+DATA = REPO.parent / "shared" / "data"
+MODES = ("none", "random", "distance")
+LABEL = {"none": "baseline VAE (no recycling)", "random": "random selection", "distance": "distance selection"}
+
+
+@dataclass(frozen=True)
+class Protocol:
+    name: str  # runs/<name>/, results/<name>_loop.*
+    title: str
+    config: Path
+    intro: str  # the paragraph under the title (split, test set, what the columns are)
+    data: Callable[[Path, Path], dict]  # (data root, runs folder) -> the config's "data" overrides
+    default_seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
+
+    @property
+    def runs(self) -> Path:
+        return HERE / "runs" / self.name
+
+    @property
+    def command(self) -> str:
+        return f"python benchmarks/{self.name}_loop.py"
+
+
+def config(p: Protocol, mode: str, seed: int, data_root: Path) -> RunConfig:
+    d = merge_dicts(read_config_file(p.config), {"name": f"{p.name}-{mode}-s{seed}", "seed": seed,
+                                                 "data": p.data(data_root, p.runs), "loop": {"selection": mode}})
+    return RunConfig.from_dict(d)
+
+
+def _finished_runs(p: Protocol) -> list[tuple[str, int]]:
+    out = []
+    for d in sorted(p.runs.glob("*_s*")):
+        mode, _, seed = d.name.rpartition("_s")
+        if mode in MODES and seed.isdigit():
+            out.append((mode, int(seed)))
+    return sorted(out, key=lambda ms: (MODES.index(ms[0]), ms[1]))
+
+
+def collect(p: Protocol) -> dict:
+    """Every finished run under the protocol's runs folder."""
+    rows = []
+    for mode, seed in _finished_runs(p):
+        rd = p.runs / f"{mode}_s{seed}"
+        summ = rd / "recognition" / "summary.json"
+        if not summ.exists():
+            continue
+        rec = json.loads(summ.read_text())
+        metrics = json.loads((rd / "evaluation" / "metrics.json").read_text()) \
+            if (rd / "evaluation" / "metrics.json").exists() else None
+        rounds = json.loads((rd / "rounds.json").read_text())
+        per_class = {}
+        for name in ("real", "syn", "real_syn"):
+            rep = rd / "recognition" / name / "seed_0" / "report.json"
+            if rep.exists():
+                r = json.loads(rep.read_text())
+                per_class[name] = {c["class"]: c["accuracy"] for c in r["per_class"]}
+        rows.append({
+            "mode": mode, "seed": seed, "run_dir": str(rd.relative_to(REPO)),
+            "test_accuracy": {k: (v["overall"]["mean"] if "overall" in v else None) for k, v in rec.items()},
+            "per_class": per_class,
+            "synthetic_samples": rounds[-1].get("pool_size") if rounds and mode != "none" else None,
+            "cas_last_round": rounds[-1]["best_cas"] if rounds else None,
+            "generation_vs_test": None if metrics is None else {
+                k: metrics["vs_test"]["generated"][k]["mean"] for k in ("fid", "accuracy", "diversity",
+                                                                      "multimodality")},
+            "real_test_reference": None if metrics is None else {
+                **{k: metrics["vs_test"]["real"][k]["mean"] for k in ("accuracy", "diversity", "multimodality")},
+                "fid_real_train_vs_real_test": metrics.get("fid_real_train_vs_real_test")},
+            "timing": json.loads((rd / "timing.json").read_text()) if (rd / "timing.json").exists() else None,
+        })
+    return {"rows": rows}
+
+
+def _interval(values: list[float], signed: bool = False) -> str:
+    """``mean ± ci95 [t: ±ci95_t]`` in percent (one value: just the value)."""
+    if len(values) == 1:
+        return f"{100 * values[0]:{'+' if signed else ''}.1f}"
+    s = Summary.from_values(values)
+    return f"{100 * s.mean:{'+' if signed else ''}.1f} ± {100 * s.ci95:.1f} [t: ±{100 * s.ci95_t:.1f}]"
+
+
+def table(res: dict) -> str:
+    lines = ["| mode | seeds | Real | Syn | Real+Syn | Real+Syn - Real (paired) | synthetic samples |",
+             "|---|---|---|---|---|---|---|"]
+    for mode in MODES:
+        rows = [r for r in res["rows"] if r["mode"] == mode]
+        if not rows:
+            continue
+
+        def cell(key):
+            v = [r["test_accuracy"].get(key) for r in rows]
+            v = [x for x in v if x is not None]
+            if not v:
+                return "-"
+            return _interval(v) + (f" ({', '.join(f'{100 * x:.1f}' for x in v)})" if len(v) > 1 else "")
+
+        diffs = [r["test_accuracy"]["real_syn"] - r["test_accuracy"]["real"] for r in rows
+                 if r["test_accuracy"].get("real_syn") is not None]
+        syn = [r["synthetic_samples"] for r in rows if r["synthetic_samples"] is not None]
+        lines.append(f"| {LABEL[mode]} | {', '.join(str(r['seed']) for r in rows)} | {cell('real')} | {cell('syn')} | "
+                     f"{cell('real_syn')} | {_interval(diffs, signed=True) if diffs else '-'} | "
+                     f"{', '.join(map(str, syn)) if syn else '-'} |")
+    return "\n".join(lines)
+
+
+def _pct(x) -> str:
+    return "-" if x is None else f"{100 * x:.1f}"
+
+
+def _num(x, fmt=".2f") -> str:
+    return "-" if x is None else format(x, fmt)
+
+
+def _fid(x) -> float | None:
+    return x["mean"] if isinstance(x, dict) else x
+
+
+def per_run_table(res: dict) -> str:
+    lines = ["| mode | seed | Real | Syn | Real+Syn | pool | CAS, last round | generated: accuracy | FID | "
+             "diversity | multimodality | time, all phases (min) |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in res["rows"]:
+        a, g = r["test_accuracy"], r["generation_vs_test"] or {}
+        wall = sum(r["timing"]["phases"].values()) / 60 if r.get("timing") else None  # summed over sessions
+        lines.append(f"| {r['mode']} | {r['seed']} | {_pct(a.get('real'))} | {_pct(a.get('syn'))} | "
+                     f"{_pct(a.get('real_syn'))} | {r['synthetic_samples'] if r['synthetic_samples'] else '-'} | "
+                     f"{_num(r['cas_last_round'])} | {_pct(g.get('accuracy'))} | {_num(g.get('fid'), '.1f')} | "
+                     f"{_num(g.get('diversity'))} | {_num(g.get('multimodality'))} | {_num(wall, '.0f')} |")
+    refs = [r["real_test_reference"] for r in res["rows"] if r.get("real_test_reference")]
+    if refs:
+        mean = lambda k: sum(_fid(x[k]) for x in refs) / len(refs)  # noqa: E731
+        lines += ["", f"Real test set under the same evaluators (mean over the {len(refs)} runs): accuracy "
+                      f"{100 * mean('accuracy'):.1f}, diversity {mean('diversity'):.2f}, multimodality "
+                      f"{mean('multimodality'):.2f}; FID real train vs real test "
+                      f"{mean('fid_real_train_vs_real_test'):.1f}."]
+    return "\n".join(lines)
+
+
+def per_class_table(res: dict) -> str:
+    """Per-class test accuracy, mean over seeds, for each mode's Real and Real+Syn."""
+    cols = [(m, k) for m in MODES for k in ("real", "real_syn")
+            if any(r["mode"] == m and k in r["per_class"] for r in res["rows"])]
+    cols = [c for c in cols if not (c[1] == "real" and c[0] != cols[0][0])]  # Real is shared by the modes
+    if not cols:
+        return ""
+    classes = next(iter(r["per_class"][cols[0][1]] for r in res["rows"] if cols[0][1] in r["per_class"]))
+    head = ["Real" if k == "real" else f"Real+Syn, {m}" for m, k in cols]
+    lines = ["| class | " + " | ".join(head) + " |", "|---|" + "---:|" * len(cols)]
+    for c in classes:
+        cells = []
+        for m, k in cols:
+            v = [r["per_class"][k][c] for r in res["rows"] if r["mode"] == m and k in r["per_class"]]
+            cells.append(f"{100 * sum(v) / len(v):.1f}" if v else "-")
+        lines.append(f"| {c} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def markdown(p: Protocol, res: dict) -> str:
+    env = res["environment"]
+    return (f"# {p.title}\n\n"
+            f"Command: `{res['command']}`; config `benchmarks/configs/{p.config.name}`. Machine: "
+            f"{env.get('processor')}, {env.get('cpu_count')} cores, torch {env.get('torch')}, no GPU; "
+            "each run on 1 thread, two runs side by side. " + p.intro +
+            " Mean ± 95% interval over run seeds (1.96·std/√n; in brackets Student's t interval, n - 1 "
+            "degrees of freedom; every seed in parentheses). Real: recognizer trained on the real training "
+            "set; Syn: on synthetic samples only (the recycled pool, or for the baseline as many fresh "
+            "samples as real ones, classes balanced); Real+Syn: on both. For one seed the modes share the "
+            "split, the pre-trained models and the Real recognizer, so the difference column is paired.\n\n"
+            + table(res) +
+            "\n\n## Every run\n\nGeneration metrics against the real test set, evaluator: the run's Real "
+            "recognizer (trained on real training data only, never the loop's critic), R = 20 repeats "
+            "(means shown; intervals in each run's `evaluation/metrics.json`). Pool: synthetic samples "
+            "recycled into the training set by the end of the loop. CAS: the critic's accuracy on the "
+            "samples of the last round's best epoch. Time: every phase's wall time summed over the run's "
+            "sessions (1 thread, with other runs on the cores).\n\n" + per_run_table(res) +
+            "\n\n## Per class (mean over seeds)\n\n" + per_class_table(res) + "\n")
+
+
+def main(p: Protocol, argv=None, doc: str | None = None) -> int:
+    ap = argparse.ArgumentParser(description=doc or p.title)
+    ap.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
+    ap.add_argument("--seeds", nargs="+", type=int, default=list(p.default_seeds))
+    ap.add_argument("--data-root", type=Path, default=DATA, help=f"folder holding the data (default {DATA})")
+    ap.add_argument("--table-only", action="store_true", help="rebuild the results from finished runs")
+    ap.add_argument("--no-progress", action="store_true")
+    a = ap.parse_args(argv)
+    if not a.table_only:
+        for seed in a.seeds:
+            for mode in a.modes:
+                t0 = time.perf_counter()
+                run(config(p, mode, seed, a.data_root), p.runs / f"{mode}_s{seed}", progress=not a.no_progress)
+                print(f"{mode} seed {seed}: {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+    res = collect(p)
+    res["command"] = p.command
+    res["config"] = read_config_file(p.config)
+    res["environment"] = environment()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / f"{p.name}_loop.json").write_text(json.dumps(res, indent=2, default=float) + "\n")
+    md = markdown(p, res)
+    (RESULTS / f"{p.name}_loop.md").write_text(md)
+    print(md)
+    return 0
