@@ -6,13 +6,13 @@ Real+Syn under the three ablation modes of the loop.
     python benchmarks/syrip_loop.py --modes distance --seeds 0 1
     python benchmarks/syrip_loop.py --table-only
 
-Data: ``<data-root>/syrip/2d_gt/train200.json`` and ``validate500.json`` (COCO keypoints of
-single images, one "subject" per image). Keypoints marked not labelled (visibility 0; 5 in
-train200, 8 in validate500) carry placeholder coordinates; they are set to the mean of the
-image's labelled keypoints (``infagenc.data.preprocess.fill_unlabelled``) and the two sets
-are written to ``benchmarks/runs/syrip/data/*.npz``, which the runs read
-(``data.path`` / ``data.test_path``); root-relative positions and scaling are the run's
-(``benchmarks/configs/syrip.toml``). See ``loop_bench.py`` for what is written.
+Data: ``<data-root>/syrip/2d_gt/train200.json`` (``data.path``) and ``validate500.json``
+(``data.test_path``): COCO keypoints of single images, one "subject" per image. Keypoints
+marked not labelled (visibility 0; 5 in train200, 8 in validate500) carry placeholder
+coordinates; ``data.unlabelled = "fill"`` sets them to the mean of the image's labelled
+keypoints (``infagenc.data.preprocess.fill_unlabelled``), as the recognizer benchmark
+does. Everything else is in ``benchmarks/configs/syrip.toml``; see ``loop_bench.py`` for
+what is written.
 """
 from __future__ import annotations
 
@@ -21,23 +21,12 @@ from pathlib import Path
 
 from loop_bench import HERE, Protocol, main
 
-from infagenc.data.preprocess import fill_unlabelled
-from infagenc.data.readers.coco import read_coco
-
 
 def data(root: Path, runs: Path) -> dict:
-    folder = root / "syrip" / "2d_gt"
+    folder = (root / "syrip" / "2d_gt").resolve()
     if not (folder / "train200.json").is_file():
         raise SystemExit(f"SyRIP not found at {folder} (pass --data-root, the folder holding syrip/)")
-    out = runs / "data"
-    paths = {"path": out / "train200.npz", "test_path": out / "validate500.npz"}
-    if not all(p.is_file() for p in paths.values()):
-        train, _ = fill_unlabelled(read_coco(folder / "train200.json"))
-        test, _ = fill_unlabelled(read_coco(folder / "validate500.json", class_names=train.class_names))
-        out.mkdir(parents=True, exist_ok=True)
-        train.save(paths["path"])
-        test.save(paths["test_path"])
-    return {k: str(v.resolve()) for k, v in paths.items()}
+    return {"path": str(folder / "train200.json"), "test_path": str(folder / "validate500.json")}
 
 
 PROTOCOL = Protocol(

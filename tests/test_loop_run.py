@@ -193,8 +193,46 @@ def test_a_fixed_test_file_replaces_the_subject_split(tmp_path):
     with pytest.raises(ValueError, match=subjects[1]):
         prepare_data(RunConfig.from_dict({"data": {**data, "test_path": str(tmp_path / "overlap.npz")}}), False)
     fewer = make_demo(num_subjects=3, per_class=2, seed=0, rep="xyz", classes=ms.class_names[:2])
-    fewer.select(subjects=subjects[2:]).save(tmp_path / "fewer.npz")
-    with pytest.raises(ValueError, match="fewer.npz.*differ"):
-        prepare_data(RunConfig.from_dict({"data": {**data, "test_path": str(tmp_path / "fewer.npz")}}), False)
+    fewer.select(subjects=subjects[:2]).save(tmp_path / "fewer.npz")
+    with pytest.raises(ValueError, match="test.npz: the test set has classes the training set .*fewer.npz lacks"):
+        prepare_data(RunConfig.from_dict({"data": {**data, "path": str(tmp_path / "fewer.npz")}}), False)
+    shuffled = make_demo(num_subjects=3, per_class=2, seed=0, rep="xyz", classes=ms.class_names[::-1])
+    shuffled.select(subjects=subjects[2:]).save(tmp_path / "reversed.npz")
+    sp2 = prepare_data(RunConfig.from_dict({"data": {**data, "test_path": str(tmp_path / "reversed.npz")}}), False)
+    assert sp2.test.class_names == sp.train.class_names  # matched by name, not by position
+    names = lambda s: [s.class_names[i] for i in s.labels]  # noqa: E731
+    assert names(sp2.test) == [shuffled.class_names[i] for i in shuffled.select(subjects=subjects[2:]).labels]
     with pytest.raises(ValueError, match="excludes data.test_subjects"):
         RunConfig.from_dict({"data": {**data, "test_subjects": ["x"]}})
+
+
+def test_unlabelled_keypoints_are_kept_filled_or_refused(tmp_path):
+    """Keypoints with confidence 0 (COCO visibility 0): data.unlabelled keep / fill / error;
+    the confidences are dropped, so real and synthetic sets concatenate."""
+    from dataclasses import replace
+
+    from infagenc.data.demo import make_demo
+    from infagenc.loop.runner import prepare_data
+
+    ms = make_demo(num_subjects=3, per_class=2, seed=0, rep="xyz")
+    conf = np.ones(ms.data.shape[:3], np.float32)
+    conf[0, :, 5] = 0  # one joint of the first sample never labelled
+    placeholder = ms.data.copy()
+    placeholder[0, :, 5] = -45.0
+    replace(ms, data=placeholder, conf=conf).save(tmp_path / "c.npz")
+    base = {"path": str(tmp_path / "c.npz"), "frames": 8, "root": "none", "test_fraction": 0.34}
+    first = ms.names[0]
+
+    def prepared(how):
+        sp = prepare_data(RunConfig.from_dict({"data": {**base, "unlabelled": how}}), progress=False)
+        both = MotionSet.concat([sp.train, sp.test])
+        return both.subset(np.flatnonzero(both.names == first)), both
+
+    kept, both = prepared("keep")
+    assert both.conf is None and np.allclose(kept.data[0, :, 5], -45.0)
+    assert f"{int(ms.lengths[0])} keypoints with confidence 0 kept as the file gives them" in both.notes
+    filled, _ = prepared("fill")
+    others = np.delete(filled.data[0], 5, axis=1)
+    assert np.allclose(filled.data[0, :, 5], others.mean(axis=1), atol=1e-5)
+    with pytest.raises(ValueError, match=f"c.npz: .*confidence 0.*{first}"):
+        prepared("error")

@@ -50,6 +50,7 @@ class DataConfig:
     val_fraction: float = 0.0
     split_seed: int = 0
     on_bad: str = "skip"
+    unlabelled: str = "keep"  # keep | fill | error (keypoints with confidence 0)
     demo_subjects: int = 6
     demo_per_class: int = 6
     demo_seed: int = 0
@@ -59,6 +60,8 @@ class DataConfig:
             raise ValueError(f"data.root must be per_frame, first_frame or none, got {self.root!r}")
         if self.resample not in ("resample", "crop"):
             raise ValueError(f"data.resample must be 'resample' or 'crop', got {self.resample!r}")
+        if self.unlabelled not in ("keep", "fill", "error"):
+            raise ValueError(f"data.unlabelled must be keep, fill or error, got {self.unlabelled!r}")
         if self.test_path is not None and (self.path is None or self.test_subjects is not None):
             raise ValueError("data.test_path needs data.path and excludes data.test_subjects")
         if not 0.0 < self.test_fraction < 1.0 and self.test_subjects is None:

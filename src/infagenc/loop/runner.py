@@ -38,7 +38,7 @@ from tqdm.auto import tqdm
 
 from ..data.demo import make_demo
 from ..data.motionset import MotionSet
-from ..data.preprocess import fixed_length, normalize_scale, root_relative
+from ..data.preprocess import fill_unlabelled, fixed_length, normalize_scale, root_relative
 from ..data.splits import assert_disjoint, holdout_subjects, split_by_subjects
 from ..metrics.stats import Summary
 from ..train.device import resolve_device
@@ -100,24 +100,51 @@ def load_real(cfg: RunConfig, progress: bool = True, *, test: bool = False) -> M
     return ms
 
 
+def _unlabelled(ms: MotionSet, how: str, where: str | None) -> MotionSet:
+    """Keypoints with confidence 0 kept / filled / refused (``data.unlabelled``); the
+    confidences are dropped afterwards (the models use positions only, and synthetic
+    samples have none)."""
+    if ms.conf is None:
+        return ms
+    hidden = (ms.conf == 0) & ms.frame_mask()[:, :, None]
+    n = int(hidden.sum())
+    if n and how == "error":
+        bad = [str(ms.names[i]) for i in np.flatnonzero(hidden.any(axis=(1, 2)))]
+        raise ValueError(f"{where}: {n} keypoints have confidence 0 (not labelled) in {len(bad)} samples, "
+                         f"e.g. {', '.join(bad[:5])}; set data.unlabelled = 'fill' or 'keep'")
+    if n and how == "fill":
+        ms, _ = fill_unlabelled(ms)
+        note = f"{n} keypoints with confidence 0 filled with the mean of their frame's labelled keypoints"
+    else:
+        note = f"{n} keypoints with confidence 0 kept as the file gives them" if n else ""
+    out = replace(ms, conf=None)
+    if note:
+        out.notes.append(note)
+    return out
+
+
 def prepare_data(cfg: RunConfig, progress: bool = True) -> Splits:
     """Read, preprocess (fixed length, root, scale) and split by subject (train / val / test);
     with ``data.test_path`` the test set is that file, preprocessed the same way."""
     d = cfg.data
 
-    def prepared(ms: MotionSet) -> MotionSet:
+    def prepared(ms: MotionSet, where: str | None) -> MotionSet:
+        ms = _unlabelled(ms, d.unlabelled, where)
         ms = fixed_length(ms, d.frames, d.resample)
         if d.root != "none":
             ms = root_relative(ms, d.root)
         return normalize_scale(ms) if d.normalize_scale else ms
 
-    ms = prepared(load_real(cfg, progress))
+    ms = prepared(load_real(cfg, progress), d.path)
     if d.test_path is not None:
-        train, test = ms, prepared(load_real(cfg, progress, test=True))
-        if test.class_names != train.class_names or test.layout.name != train.layout.name or test.rep != train.rep:
-            raise ValueError(f"{d.test_path}: the test set's classes / layout / representation "
-                             f"({test.class_names}, {test.layout.name}, {test.rep}) differ from those of "
-                             f"{d.path} ({train.class_names}, {train.layout.name}, {train.rep})")
+        train, test = ms, prepared(load_real(cfg, progress, test=True), d.test_path)
+        if test.layout.name != train.layout.name or test.rep != train.rep:
+            raise ValueError(f"{d.test_path}: the test set's layout / representation ({test.layout.name}, "
+                             f"{test.rep}) differ from those of {d.path} ({train.layout.name}, {train.rep})")
+        try:  # the same classes, matched by name (a file may list them in another order)
+            test = test.relabel(train.class_names)
+        except ValueError as e:
+            raise ValueError(f"{d.test_path}: the test set has classes the training set {d.path} lacks: {e}") from None
     elif d.test_subjects is not None:
         train, test = split_by_subjects(ms, d.test_subjects)
     else:
@@ -160,6 +187,10 @@ class _Run:
                                            "val": None if sp.val is None else sp.val.summary()})
         f.log(f"data: train {len(sp.train)} ({len(set(sp.train.subjects))} subjects), test {len(sp.test)} "
               f"({len(set(sp.test.subjects))} subjects), val {0 if sp.val is None else len(sp.val)}")
+        for part, ms in (("train", sp.train), ("test", sp.test)):
+            for note in ms.notes:
+                if "confidence 0" in note:
+                    f.log(f"data ({part}): {note}")
         f.mark_done("data")
         return sp
 
