@@ -134,6 +134,19 @@ def table(res: dict) -> str:
     return "\n".join(lines)
 
 
+def mode_differences(res: dict) -> str:
+    """Real+Syn of one mode minus another's, paired by seed (the seeds both have)."""
+    acc = {(r["mode"], r["seed"]): r["test_accuracy"].get("real_syn") for r in res["rows"]}
+    parts = []
+    for a, b in (("distance", "none"), ("random", "none"), ("distance", "random")):
+        seeds = sorted(s for m, s in acc if m == a and acc.get((b, s)) is not None and acc[(a, s)] is not None)
+        if len(seeds) > 1:
+            d = [acc[(a, s)] - acc[(b, s)] for s in seeds]
+            parts.append(f"{a} − {b}: {_interval(d, signed=True)} ({len(seeds)} seeds: "
+                         f"{', '.join(f'{100 * x:+.1f}' for x in d)})")
+    return ("Real+Syn, one mode minus another, paired by seed: " + "; ".join(parts) + ".") if parts else ""
+
+
 def _pct(x) -> str:
     return "-" if x is None else f"{100 * x:.1f}"
 
@@ -197,7 +210,7 @@ def markdown(p: Protocol, res: dict) -> str:
             "set; Syn: on synthetic samples only (the recycled pool, or for the baseline as many fresh "
             "samples as real ones, classes balanced); Real+Syn: on both. For one seed the modes share the "
             "split, the pre-trained models and the Real recognizer, so the difference column is paired.\n\n"
-            + table(res) +
+            + table(res) + "\n\n" + mode_differences(res) +
             "\n\n## Every run\n\nGeneration metrics against the real test set, evaluator: the run's Real "
             "recognizer (trained on real training data only, never the loop's critic), R = 20 repeats "
             "(means shown; intervals in each run's `evaluation/metrics.json`). Pool: synthetic samples "
