@@ -191,16 +191,19 @@ def plot(res: dict, path: Path) -> None:
 
     rows = res["rows"]
     fig, ax = plt.subplots(figsize=(6, 4))
-    for k in sorted({r["k"] for r in rows}):
+    shots = sorted({r["k"] for r in rows})
+    for i, k in enumerate(shots):
+        dx = 3.0 * (i - (len(shots) - 1) / 2)  # side by side, so the intervals do not hide each other
         counts = sorted({r["syn_per_class"] for r in rows if r["k"] == k})
         ss = [_summary(rows, k, n) for n in counts]
         mean = [100 * s.mean for s in ss]
         err = [0.0 if s.R < 2 else 100 * s.ci95_t for s in ss]
-        ax.errorbar(counts, mean, yerr=err, marker="o", capsize=4, label=f"{k} real / class")
-        for r in rows:
-            if r["k"] == k:
-                ax.plot(r["syn_per_class"], 100 * r["test_accuracy"], ".", color="grey", alpha=0.5)
+        line = ax.errorbar([n + dx for n in counts], mean, yerr=err, marker="o", capsize=4, label=f"{k} real / class")
+        seeds = [r for r in rows if r["k"] == k]
+        ax.plot([r["syn_per_class"] + dx for r in seeds], [100 * r["test_accuracy"] for r in seeds], ".",
+                color=line[0].get_color(), alpha=0.45)
     ax.axhline(10, ls=":", color="grey", label="chance")
+    ax.set_ylim(0, 100)  # a t-interval of 2-3 seeds can reach past the possible range
     ax.set_xlabel("synthetic samples per class")
     ax.set_ylabel("test accuracy (%), even subjects")
     ax.set_title("UTKinect few-shot: mean ± 95% t-interval over seeds (dots: seeds)", fontsize=9)
