@@ -204,7 +204,7 @@ def markdown(p: Protocol, res: dict) -> str:
     return (f"# {p.title}\n\n"
             f"Command: `{res['command']}`; config `benchmarks/configs/{p.config.name}`. Machine: "
             f"{env.get('processor')}, {env.get('cpu_count')} cores, torch {env.get('torch')}, no GPU; "
-            "each run on 1 thread, two runs side by side. " + p.intro +
+            "each run on 1 thread, with 2-4 runs or benchmarks side by side on the 2 cores. " + p.intro +
             " Mean ± 95% interval over run seeds (1.96·std/√n; in brackets Student's t interval, n - 1 "
             "degrees of freedom; every seed in parentheses). Real: recognizer trained on the real training "
             "set; Syn: on synthetic samples only (the recycled pool, or for the baseline as many fresh "
