@@ -9,6 +9,12 @@ generator and the Real recognizer (same derived seeds), so the Real column is th
 across modes and "Real+Syn - Real" is a paired difference. Intervals: mean ± 1.96·std/√n
 over run seeds (sample std), and in brackets Student's t interval (n - 1 degrees of
 freedom), the honest one for a handful of seeds.
+
+``--recognizer NAME`` trains one of the protocol's other final recognizers (e.g. MS-G3D
+beside the runs' ST-GCN) on finished runs, with the runs' own splits and synthetic sets
+(:func:`infagenc.loop.runner.recognize_run`; results in ``<run>/recognition_<model>-<size>/``).
+Its Real recognizer depends on the seed only, so it is trained in one mode's folder and
+shared by the modes of that seed (``--train-sets``).
 """
 from __future__ import annotations
 
@@ -16,14 +22,15 @@ import argparse
 import json
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 from infagenc.config import merge_dicts, read_config_file
 from infagenc.loop.config import RunConfig
 from infagenc.loop.runfolder import environment
-from infagenc.loop.runner import run
+from infagenc.loop.runner import recognize_run, run
+from infagenc.train.recognizer import RecognizerConfig
 from infagenc.metrics.stats import Summary
 
 HERE = Path(__file__).resolve().parent
@@ -42,6 +49,9 @@ class Protocol:
     intro: str  # the paragraph under the title (split, test set, what the columns are)
     data: Callable[[Path, Path], dict]  # (data root, runs folder) -> the config's "data" overrides
     default_seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
+    # other final recognizers: name -> RecognizerConfig fields (chosen on validation subjects)
+    other_recognizers: dict = field(default_factory=dict)
+    other_notes: str = ""  # how the other recognizers' settings were chosen
 
     @property
     def runs(self) -> Path:
@@ -98,8 +108,51 @@ def collect(p: Protocol) -> dict:
                 **{k: metrics["vs_test"]["real"][k]["mean"] for k in ("accuracy", "diversity", "multimodality")},
                 "fid_real_train_vs_real_test": metrics.get("fid_real_train_vs_real_test")},
             "timing": json.loads((rd / "timing.json").read_text()) if (rd / "timing.json").exists() else None,
+            "other_recognizers": _other_results(rd),
         })
     return {"rows": rows}
+
+
+def _other_results(rd: Path) -> dict:
+    """{"msg3d-slim": {"real": acc, "real_syn": acc, ...}} from ``recognition_<model>-<size>/``."""
+    out = {}
+    for d in sorted(rd.glob("recognition_*")):
+        sets = {}
+        for name in ("real", "syn", "real_syn"):
+            rep = d / name / "seed_0" / "report.json"
+            if rep.exists():
+                sets[name] = json.loads(rep.read_text())["overall_accuracy"]
+        if sets:
+            out[d.name.removeprefix("recognition_")] = sets
+    return out
+
+
+def other_table(res: dict, rec: str) -> str:
+    """Test accuracy of another final recognizer; its Real is shared by the modes of a seed."""
+    acc = {(r["mode"], r["seed"]): r.get("other_recognizers", {}).get(rec, {}) for r in res["rows"]}
+    real = {s: a["real"] for (m, s), a in acc.items() if "real" in a}
+    lines = ["| mode | seeds | Real | Syn | Real+Syn | Real+Syn - Real (paired) |", "|---|---|---|---|---|---|"]
+    for mode in MODES:
+        seeds = sorted(s for m, s in acc if m == mode and acc[(m, s)])
+        if not seeds:
+            continue
+
+        def cell(vals):
+            if not vals:
+                return "-"
+            return _interval(vals) + (f" ({', '.join(f'{100 * x:.1f}' for x in vals)})" if len(vals) > 1 else "")
+
+        rs = [acc[(mode, s)]["real_syn"] for s in seeds if "real_syn" in acc[(mode, s)]]
+        diffs = [acc[(mode, s)]["real_syn"] - real[s] for s in seeds if "real_syn" in acc[(mode, s)] and s in real]
+        lines.append(f"| {LABEL[mode]} | {', '.join(map(str, seeds))} | "
+                     f"{cell([real[s] for s in seeds if s in real])} | "
+                     f"{cell([acc[(mode, s)]['syn'] for s in seeds if 'syn' in acc[(mode, s)]])} | {cell(rs)} | "
+                     f"{_interval(diffs, signed=True) if diffs else '-'} |")
+    return "\n".join(lines)
+
+
+def other_recognizer_names(res: dict) -> list[str]:
+    return sorted({k for r in res["rows"] for k in r.get("other_recognizers", {})})
 
 
 def _interval(values: list[float], signed: bool = False) -> str:
@@ -199,6 +252,16 @@ def per_class_table(res: dict) -> str:
     return "\n".join(lines)
 
 
+def other_sections(p: Protocol, res: dict) -> str:
+    out = ""
+    for rec in other_recognizer_names(res):
+        out += (f"\n\n## Final recognizer {rec}\n\nThe same runs (splits, recycled pools, baseline samples), "
+                f"final recognizer {rec} instead of the runs' own (command: `{p.command} --recognizer "
+                f"{rec.split('-')[0]}`). {p.other_notes} For one seed the modes share its Real "
+                f"recognizer.\n\n" + other_table(res, rec))
+    return out
+
+
 def markdown(p: Protocol, res: dict) -> str:
     env = res["environment"]
     return (f"# {p.title}\n\n"
@@ -210,7 +273,7 @@ def markdown(p: Protocol, res: dict) -> str:
             "set; Syn: on synthetic samples only (the recycled pool, or for the baseline as many fresh "
             "samples as real ones, classes balanced); Real+Syn: on both. For one seed the modes share the "
             "split, the pre-trained models and the Real recognizer, so the difference column is paired.\n\n"
-            + table(res) + "\n\n" + mode_differences(res) +
+            + table(res) + "\n\n" + mode_differences(res) + other_sections(p, res) +
             "\n\n## Every run\n\nGeneration metrics against the real test set, evaluator: the run's Real "
             "recognizer (trained on real training data only, never the loop's critic), R = 20 repeats "
             "(means shown; intervals in each run's `evaluation/metrics.json`). Pool: synthetic samples "
@@ -227,8 +290,19 @@ def main(p: Protocol, argv=None, doc: str | None = None) -> int:
     ap.add_argument("--data-root", type=Path, default=DATA, help=f"folder holding the data (default {DATA})")
     ap.add_argument("--table-only", action="store_true", help="rebuild the results from finished runs")
     ap.add_argument("--no-progress", action="store_true")
+    ap.add_argument("--recognizer", choices=sorted(p.other_recognizers) or None,
+                    help="train this other final recognizer on the finished runs instead of running the loop")
+    ap.add_argument("--train-sets", nargs="+", choices=("real", "syn", "real_syn"),
+                    default=["real", "syn", "real_syn"], help="with --recognizer: which training sets")
     a = ap.parse_args(argv)
-    if not a.table_only:
+    if a.recognizer and not a.table_only:
+        rc = RecognizerConfig(**p.other_recognizers[a.recognizer])
+        for seed in a.seeds:
+            for mode in a.modes:
+                t0 = time.perf_counter()
+                recognize_run(p.runs / f"{mode}_s{seed}", rc, train_sets=a.train_sets, progress=not a.no_progress)
+                print(f"{a.recognizer} on {mode} seed {seed}: {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+    elif not a.table_only:
         for seed in a.seeds:
             for mode in a.modes:
                 t0 = time.perf_counter()

@@ -136,6 +136,43 @@ def test_sampling_dropout_changes_the_loop_samples(distance_run, tmp_path):
         tiny(sample_dropout=1.0)
 
 
+def test_another_recognizer_on_a_finished_run(distance_run, tmp_path):
+    """recognize_run: the run's split and pool, another model, results beside the run's own."""
+    import shutil
+
+    from infagenc.loop.runner import recognize_run
+    from infagenc.train.recognizer import RecognizerConfig
+
+    out, summary = distance_run
+    rd = tmp_path / "copy"
+    shutil.copytree(out, rd)
+    own = json.loads((rd / "recognition" / "summary.json").read_text())
+    rc = RecognizerConfig(model="msg3d", size="slim", epochs=1, batch_size=8)
+    res = recognize_run(rd, rc, train_sets=["real", "real_syn"], progress=False)
+    assert set(res) == {"real", "real_syn"}
+    folder = rd / "recognition_msg3d-slim"
+    assert json.loads((folder / "summary.json").read_text()) == json.loads(json.dumps(res))
+    rep = json.loads((folder / "real_syn" / "seed_0" / "report.json").read_text())
+    pool, train = MotionSet.load(rd / "synthetic.npz"), MotionSet.load(rd / "data/train.npz")
+    assert rep["train_size"] == len(train) + len(pool)
+    assert rep["samples"] == len(MotionSet.load(rd / "data/test.npz"))
+    # the run's own results are untouched; a second call reads the reports back
+    assert json.loads((rd / "recognition" / "summary.json").read_text()) == own
+    (folder / "real" / "seed_0" / "report.json").write_text(json.dumps({**rep, "overall_accuracy": 0.123}))
+    again = recognize_run(rd, rc, train_sets=["real"], progress=False)
+    assert again["real"]["per_seed"][0]["overall"] == 0.123
+    with pytest.raises(ValueError, match="own final phase"):
+        recognize_run(rd, rc, out="recognition", progress=False)
+    with pytest.raises(ValueError, match="unknown"):
+        recognize_run(rd, rc, train_sets=["test"], progress=False)
+    unfinished = tmp_path / "unfinished"
+    run(tiny(), unfinished, progress=False, stop_after_rounds=1)
+    with pytest.raises(ValueError, match="not finished"):
+        recognize_run(unfinished, rc, progress=False)
+    with pytest.raises(FileNotFoundError, match="not a run folder"):
+        recognize_run(tmp_path / "nothing", rc, progress=False)
+
+
 def test_baseline_and_random_ablations(tmp_path):
     base = run(tiny(selection="none"), tmp_path / "none", progress=False)
     assert not (tmp_path / "none" / "rounds").exists()  # nothing recycled

@@ -48,7 +48,7 @@ from .config import RunConfig
 from .runfolder import RunFolder, environment
 from .selection import best_epoch, cas, select
 
-__all__ = ["run", "prepare_data", "derive_seed", "balanced_requests", "Splits"]
+__all__ = ["run", "recognize_run", "prepare_data", "derive_seed", "balanced_requests", "Splits"]
 
 
 def derive_seed(seed: int, *keys) -> int:
@@ -365,43 +365,94 @@ class _Run:
         f, cfg = self.folder, self.cfg
         if f.phase_done("final"):
             return f.read_json("recognition/summary.json")
-        sets = {"real": sp.train}
-        if syn is not None and len(syn):
-            syn = syn.relabel(sp.train.class_names)
-            sets["syn"] = syn
-            sets["real_syn"] = MotionSet.concat([sp.train, syn])
-        results: dict[str, dict] = {}
-        for name in cfg.final.train_sets:
-            if name not in sets:
-                results[name] = {"skipped": "no synthetic samples were selected"}
-                f.log(f"final recognition on {name}: skipped (no synthetic samples)")
-                continue
-            per_seed = []
-            for s in cfg.final.seeds:
-                out = f.root / "recognition" / name / f"seed_{s}"
-                done = out / "report.json"
-                if done.exists():
-                    per_seed.append(_read(done))
-                    continue
-                rc = replace(cfg.final.recognizer, seed=derive_seed(cfg.seed, "final", name, s),
-                             device=str(self.device), precision=cfg.precision)
-                model = new_recognizer(rc, sp.train.layout, sp.train.channels, sp.train.num_classes)
-                trainer = RecognizerTrainer(model, rc, self.device)
-                hist = trainer.fit(sets[name], sp.val, progress=self.progress)
-                report = evaluate(trainer.model, sp.test, batch_size=rc.eval_batch_size, precision=cfg.precision)
-                write_report(report, out, title=f"{name}, seed {s}")
-                if name == "real" and s == cfg.final.seeds[0]:
-                    trainer.save(f.checkpoint("evaluator"), meta={"trained_on": "real train only"})
-                d = _read(done)
-                d["history"] = hist
-                d["train_size"] = len(sets[name])
-                f.write_json(str(done.relative_to(f.root)), d)
-                per_seed.append(d)
-                f.log(f"final recognition on {name}, seed {s}: test accuracy {d['overall_accuracy']:.4f}")
-            results[name] = _summarise_seeds(per_seed, cfg.final.seeds, sp.train.class_names)
-        f.write_json("recognition/summary.json", results)
+        results = _final_recognition(f, cfg, sp, syn, cfg.final.recognizer, cfg.final.train_sets,
+                                     cfg.final.seeds, self.device, "recognition", self.progress,
+                                     evaluator=True)
         f.mark_done("final")
         return results
+
+
+def _final_recognition(f: RunFolder, cfg: RunConfig, sp: Splits, syn: MotionSet | None, recognizer,
+                       train_sets, seeds, device, out: str, progress: bool, evaluator: bool = False) -> dict:
+    """Fresh recognizers trained on each of ``train_sets`` (real / syn / real_syn), one per
+    seed, tested on the held-out subjects; every seed's report in ``<out>/<set>/seed_<s>/``
+    (a seed already reported is read back, so an interrupted phase resumes), the summary in
+    ``<out>/summary.json``. The training seed is derived from the run seed, the set and the
+    seed only, so for one run seed every selection mode trains the same Real recognizer."""
+    sets = {"real": sp.train}
+    if syn is not None and len(syn):
+        syn = syn.relabel(sp.train.class_names)
+        sets["syn"] = syn
+        sets["real_syn"] = MotionSet.concat([sp.train, syn])
+    label = "" if out == "recognition" else f" ({recognizer.model}-{recognizer.size})"
+    results: dict[str, dict] = {}
+    for name in train_sets:
+        if name not in sets:
+            results[name] = {"skipped": "no synthetic samples were selected"}
+            f.log(f"final recognition{label} on {name}: skipped (no synthetic samples)")
+            continue
+        per_seed = []
+        for s in seeds:
+            done = f.root / out / name / f"seed_{s}" / "report.json"
+            if done.exists():
+                per_seed.append(_read(done))
+                continue
+            rc = replace(recognizer, seed=derive_seed(cfg.seed, "final", name, s),
+                         device=str(device), precision=cfg.precision)
+            model = new_recognizer(rc, sp.train.layout, sp.train.channels, sp.train.num_classes)
+            trainer = RecognizerTrainer(model, rc, device)
+            hist = trainer.fit(sets[name], sp.val, progress=progress)
+            report = evaluate(trainer.model, sp.test, batch_size=rc.eval_batch_size, precision=cfg.precision)
+            write_report(report, done.parent, title=f"{name}, seed {s}")
+            if evaluator and name == "real" and s == seeds[0]:
+                trainer.save(f.checkpoint("evaluator"), meta={"trained_on": "real train only"})
+            d = _read(done)
+            d["history"] = hist
+            d["train_size"] = len(sets[name])
+            f.write_json(str(done.relative_to(f.root)), d)
+            per_seed.append(d)
+            f.log(f"final recognition{label} on {name}, seed {s}: test accuracy {d['overall_accuracy']:.4f}")
+        results[name] = _summarise_seeds(per_seed, seeds, sp.train.class_names)
+    f.write_json(f"{out}/summary.json", results)
+    return results
+
+
+def recognize_run(run_dir: str | Path, recognizer, *, out: str | None = None, train_sets=None,
+                  seeds=None, progress: bool = True) -> dict:
+    """Final recognition of a finished run with another recognizer (e.g. MS-G3D beside the
+    run's ST-GCN): the run's own data split and synthetic set (the recycled pool, or the
+    baseline's fresh samples), the protocol of the run's final phase, results in
+    ``<run_dir>/<out>/`` (default ``recognition_<model>-<size>``). ``recognizer`` is a
+    :class:`~infagenc.models.RecognizerConfig`; ``train_sets`` and ``seeds`` default to the
+    run's. Resumes per seed like the run itself."""
+    folder = RunFolder(run_dir)
+    stored = folder.read_json("config.json")
+    if stored is None:
+        raise FileNotFoundError(f"{folder.config_path} not found: {run_dir} is not a run folder")
+    cfg = RunConfig.from_dict(stored)
+    if not folder.phase_done("final"):
+        raise ValueError(f"{run_dir}: the run has not finished its final phase; finish it first "
+                         f"(run it again with the same config)")
+    out = out or f"recognition_{recognizer.model}-{recognizer.size}"
+    if out == "recognition":
+        raise ValueError("out='recognition' is the run's own final phase; choose another folder name")
+    train_sets = tuple(train_sets or cfg.final.train_sets)
+    bad = set(train_sets) - {"real", "syn", "real_syn"}
+    if bad:
+        raise ValueError(f"train_sets: unknown {sorted(bad)}")
+    if cfg.threads is not None:
+        torch.set_num_threads(cfg.threads)
+    device = resolve_device(cfg.device)
+    root = folder.root
+    val = root / "data" / "val.npz"
+    sp = Splits(MotionSet.load(root / "data" / "train.npz"), MotionSet.load(val) if val.exists() else None,
+                MotionSet.load(root / "data" / "test.npz"))
+    syn = _load_or_none(root / "synthetic.npz")
+    if syn is None and cfg.loop.selection == "none" and set(train_sets) - {"real"}:
+        raise ValueError(f"{root / 'synthetic.npz'} is missing: the baseline's synthetic set was not kept")
+    folder.log(f"final recognition with {recognizer.model}-{recognizer.size} into {out}/")
+    return _final_recognition(folder, cfg, sp, syn, recognizer, train_sets, tuple(seeds or cfg.final.seeds),
+                              device, out, progress)
 
 
 class _Stopped(Exception):
