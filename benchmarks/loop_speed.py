@@ -5,6 +5,7 @@ scoring, selection and critic update; loop overhead relative to generator traini
     python benchmarks/loop_speed.py --config demo        # the demo's CPU-friendly config
     python benchmarks/loop_speed.py --scale 1 4 16       # cost growth with data size
     python benchmarks/loop_speed.py --precision bf16
+    python benchmarks/loop_speed.py --score-fraction 0.25 --eval-batch-size 16   # the cheaper scoring
 
 Data: the demo generator's made-up infant actions (smpl24, rot6d, 60 frames), enough
 subjects for 310 training sequences at scale 1 (the paper's InfActPrimitive size, SPEC §8),
@@ -46,10 +47,14 @@ PAPER = {  # SPEC §8: 310 sequences, 60 frames, 24 joints rot6d, 8-layer CVAE d
 }
 
 
-def _config(name: str, windows: int, precision: str) -> RunConfig:
+def _config(name: str, windows: int, precision: str, score_fraction: float = 1.0,
+            eval_batch_size: int | None = None) -> RunConfig:
     base = PAPER if name == "paper" else merge_dicts(demo_config(), {"name": "speed-demo"})
-    d = merge_dicts(base, {"pretrain_generator_epochs": 0, "precision": precision,
-                           "critic": {"epochs": 1, "target_accuracy": None},
+    critic = {"epochs": 1, "target_accuracy": None}
+    if eval_batch_size:
+        critic["eval_batch_size"] = eval_batch_size
+    d = merge_dicts(base, {"pretrain_generator_epochs": 0, "precision": precision, "critic": critic,
+                           "loop": {"score_fraction": score_fraction},
                            "evaluation": {"enabled": False}})
     w = d["loop"]["window"] if "window" in d.get("loop", {}) else 10
     d = merge_dicts(d, {"loop": {"epochs": w * windows, "window": w}})
@@ -63,8 +68,9 @@ def _sized(ms: MotionSet, n: int | None, scale: int) -> MotionSet:
     return ms if scale == 1 else MotionSet.concat([ms] * scale)
 
 
-def measure(name: str, scale: int, windows: int, precision: str, progress: bool) -> dict:
-    cfg = _config(name, windows, precision)
+def measure(name: str, scale: int, windows: int, precision: str, progress: bool,
+            score_fraction: float = 1.0, eval_batch_size: int | None = None) -> dict:
+    cfg = _config(name, windows, precision, score_fraction, eval_batch_size)
     with tempfile.TemporaryDirectory() as tmp:
         r = _Run(cfg, RunFolder(tmp), progress)
         sp = r.data()
@@ -78,10 +84,13 @@ def measure(name: str, scale: int, windows: int, precision: str, progress: bool)
         rounds = json.loads((Path(tmp) / "rounds.json").read_text())
     n = len(epochs)
     tot = {k: sum(e[k] for e in epochs) for k in ("time_gen_train", "time_generate", "time_score")}
-    tot.update({k: sum(rd.get(k, 0.0) for rd in rounds) for k in ("time_select", "time_critic_update")})
-    overhead = (tot["time_generate"] + tot["time_score"] + tot["time_select"] + tot["time_critic_update"])
+    tot.update({k: sum(rd.get(k, 0.0) for rd in rounds)
+                for k in ("time_rescore", "time_select", "time_critic_update")})
+    overhead = (tot["time_generate"] + tot["time_score"] + tot["time_rescore"] + tot["time_select"]
+                + tot["time_critic_update"])
     return {
         "config": name, "scale": scale, "precision": precision, "train_samples": len(sp.train),
+        "score_fraction": cfg.loop.score_fraction, "eval_batch_size": cfg.critic.eval_batch_size,
         "device": str(r.device), "torch_threads": torch.get_num_threads(),
         "frames": cfg.data.frames, "epochs": n, "windows": windows,
         "per_epoch_s": {k.replace("time_", ""): v / n for k, v in tot.items()},
@@ -92,6 +101,11 @@ def measure(name: str, scale: int, windows: int, precision: str, progress: bool)
     }
 
 
+def _key(r: dict) -> tuple:
+    """Rows of the same setting replace each other (rows written before an option existed have its default)."""
+    return (r["config"], r["scale"], r["precision"], r.get("score_fraction", 1.0), r.get("eval_batch_size", 64))
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--config", choices=["paper", "demo"], default="paper")
@@ -99,24 +113,30 @@ def main(argv=None) -> int:
     ap.add_argument("--windows", type=int, default=1)
     ap.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    ap.add_argument("--score-fraction", type=float, default=1.0,
+                    help="loop.score_fraction: share of each epoch's samples scored (1 = the paper)")
+    ap.add_argument("--eval-batch-size", type=int, default=None, help="the critic's inference batch size")
     ap.add_argument("--no-progress", action="store_true")
     a = ap.parse_args(argv)
     if a.threads:
         torch.set_num_threads(a.threads)
-    rows = [measure(a.config, s, a.windows, a.precision, not a.no_progress) for s in a.scale]
+    rows = [measure(a.config, s, a.windows, a.precision, not a.no_progress, a.score_fraction, a.eval_batch_size)
+            for s in a.scale]
+    for r in rows:
+        r["command"] = "python benchmarks/loop_speed.py " + " ".join(sys.argv[1:] if argv is None else argv)
     old = json.loads(RESULTS.read_text()) if RESULTS.exists() else {"rows": []}
-    keep = [r for r in old["rows"] if (r["config"], r["scale"], r["precision"]) not in
-            {(x["config"], x["scale"], x["precision"]) for x in rows}]
+    keep = [r for r in old["rows"] if _key(r) not in {_key(x) for x in rows}]
     out = {"command": "python benchmarks/loop_speed.py " + " ".join(sys.argv[1:] if argv is None else argv),
            "environment": environment(), "rows": keep + rows}
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(out, indent=2) + "\n")
-    print(f"{'config':6} {'scale':>5} {'prec':5} {'N':>5}  {'gen_train':>9} {'generate':>8} {'score':>7} "
-          f"{'select':>7} {'critic':>7}  {'overhead':>8}  {'peak MB':>7}")
+    print(f"{'config':6} {'scale':>5} {'prec':5} {'N':>5} {'frac':>5}  {'gen_train':>9} {'generate':>8} "
+          f"{'score':>7} {'rescore':>7} {'select':>7} {'critic':>7}  {'overhead':>8}  {'peak MB':>7}")
     for r in rows:
         p = r["per_epoch_s"]
-        print(f"{r['config']:6} {r['scale']:>5} {r['precision']:5} {r['train_samples']:>5}  {p['gen_train']:9.2f} "
-              f"{p['generate']:8.2f} {p['score']:7.2f} {p['select']:7.2f} {p['critic_update']:7.2f}  "
+        print(f"{r['config']:6} {r['scale']:>5} {r['precision']:5} {r['train_samples']:>5} {r['score_fraction']:5.2f}  "
+              f"{p['gen_train']:9.2f} {p['generate']:8.2f} {p['score']:7.2f} {p['rescore']:7.2f} {p['select']:7.2f} "
+              f"{p['critic_update']:7.2f}  "
               f"{100 * r['overhead_ratio']:7.1f}%  {r['peak_rss_mb']:7.0f}")
     return 0
 

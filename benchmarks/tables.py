@@ -66,14 +66,20 @@ def speed_markdown() -> str:
                 "Seconds per loop epoch; selection and critic "
                 "update happen once a window and are spread over its epochs. Overhead = everything but "
                 "generator training, over generator training (target <= 25%).", "",
-                "| config | data scale | training samples | precision | threads | generator training | generation | "
-                "scoring | selection | critic update | wall / epoch | overhead | peak RSS (MB) |",
-                "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+                "Score fraction: `loop.score_fraction` (1 = the paper, every epoch's N_t samples scored; "
+                "below 1 a class-balanced share is scored per epoch and the best epoch's full set once: "
+                "'rescoring'); eval batch: the critic's inference batch.", "",
+                "| config | data scale | training samples | precision | threads | score fraction | eval batch | "
+                "generator training | generation | scoring | rescoring | selection | critic update | wall / epoch | "
+                "overhead | peak RSS (MB) |",
+                "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
         for r in loop["rows"]:
             e = r["per_epoch_s"]
             out.append(f"| {r['config']} | {r['scale']}x | {r['train_samples']} | {r['precision']} | "
-                       f"{r.get('torch_threads', env.get('torch_threads'))} | "
-                       f"{e['gen_train']:.2f} | {e['generate']:.2f} | {e['score']:.2f} | {e['select']:.2f} | "
+                       f"{r.get('torch_threads', env.get('torch_threads'))} | {r.get('score_fraction', 1.0):g} | "
+                       f"{r.get('eval_batch_size', 64)} | "
+                       f"{e['gen_train']:.2f} | {e['generate']:.2f} | {e['score']:.2f} | {e.get('rescore', 0.0):.2f} | "
+                       f"{e['select']:.2f} | "
                        f"{e['critic_update']:.2f} | {r['loop_wall_per_epoch_s']:.2f} | "
                        f"{100 * r['overhead_ratio']:.0f}% | {r['peak_rss_mb']:.0f} |")
         out.append("")

@@ -136,6 +136,35 @@ def test_sampling_dropout_changes_the_loop_samples(distance_run, tmp_path):
         tiny(sample_dropout=1.0)
 
 
+def test_scoring_a_fraction_finds_the_best_epoch_and_selects_from_its_full_set(distance_run, tmp_path):
+    out, _ = distance_run
+    train = MotionSet.load(out / "data/train.npz")
+    n = len(train)
+    half = tmp_path / "half"
+    run(tiny(score_fraction=0.5), half, progress=False, stop_after_rounds=1)
+    epochs = json.loads((half / "epochs.json").read_text())
+    assert all(e["scored"] == max(train.num_classes, round(0.5 * n)) < n for e in epochs)
+    rnd = json.loads((half / "rounds.json").read_text())[0]
+    assert 0.0 <= rnd["best_cas_all"] <= 1.0 and rnd["time_rescore"] > 0
+    scores = json.loads((half / "rounds/round_001/scores.json").read_text())
+    assert len(scores["candidates"]) == n  # the selection sees all N_t samples of the best epoch
+    chosen = MotionSet.load(half / "rounds/round_001/selected.npz")
+    assert set(chosen.epoch) <= {rnd["best_epoch"]}
+    # a fraction that rounds to all N_t regenerates the best epoch's samples from its kept
+    # weights: the same samples, and (weights restored afterwards) the same later rounds
+    same = tmp_path / "same"
+    run(tiny(score_fraction=0.999), same, progress=False)
+    for r in (1, 2):
+        a = json.loads((out / f"rounds/round_{r:03d}/scores.json").read_text())
+        b = json.loads((same / f"rounds/round_{r:03d}/scores.json").read_text())
+        assert a == b
+    assert [e["cas"] for e in json.loads((out / "epochs.json").read_text())] == \
+        [e["cas"] for e in json.loads((same / "epochs.json").read_text())]
+    assert all(r["best_cas_all"] == r["best_cas"] for r in json.loads((same / "rounds.json").read_text()))
+    with pytest.raises(ValueError, match="score_fraction"):
+        tiny(score_fraction=0.0)
+
+
 def test_another_recognizer_on_a_finished_run(distance_run, tmp_path):
     """recognize_run: the run's split and pool, another model, results beside the run's own."""
     import shutil

@@ -88,8 +88,16 @@ class LoopConfig:
     # and the evaluation's samples ("Generative Data Augmentation for Skeleton Action
     # Recognition": diversity for fidelity); 0 = off, as in the paper
     sample_dropout: float = 0.0
+    # fraction of the N_t samples generated and scored every epoch to find the window's
+    # best-CAS epoch (classes balanced, at least one per class); below 1 the full N_t samples
+    # of the best epoch are generated (same sampling seed) from a copy of the generator kept
+    # at that epoch, and scored once, for the selection. 1 = the paper (all N_t every epoch).
+    # It cuts the scoring cost per window from `window` to `window * fraction + 1` full sets.
+    score_fraction: float = 1.0
 
     def __post_init__(self):
+        if not 0.0 < self.score_fraction <= 1.0:
+            raise ValueError(f"loop.score_fraction must lie in (0, 1], got {self.score_fraction}")
         if not 0.0 <= self.sample_dropout < 1.0:
             raise ValueError(f"loop.sample_dropout must lie in [0, 1), got {self.sample_dropout}")
         if self.selection not in SELECTION_MODES:

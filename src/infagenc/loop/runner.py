@@ -14,7 +14,10 @@ The loop (SPEC §4), for each epoch t of each window:
 1. train the generator one epoch on X_train (real + the samples recycled so far);
 2. generate N_t samples, classes balanced (default N_t = number of real training samples);
 3. score them with the critic M: CAS(t) = fraction predicted as their conditioning class.
-   Only the window's best-CAS epoch's samples, probabilities and features are kept;
+   Only the window's best-CAS epoch's samples, probabilities and features are kept.
+   (``score_fraction < 1``: CAS(t) on a class-balanced fraction of N_t; the generator's
+   weights at the window's best epoch are kept, and its N_t samples generated from them
+   and scored once at the window's end - the same selection inputs for less scoring);
 At the end of each window (a "round"), unless ``selection == "none"`` (the baseline VAE):
 4-6. filter the best epoch's samples on confidence and select by distance to the REAL
    training samples in M's feature space (or at random, the ablation) -
@@ -259,6 +262,9 @@ class _Run:
         real = sp.train
         n_t = lc.samples_per_epoch or len(real)
         requests = balanced_requests(real.num_classes, n_t, cfg.data.frames)
+        probing = lc.score_fraction < 1.0
+        probe = balanced_requests(real.num_classes, max(real.num_classes, round(lc.score_fraction * n_t)),
+                                  cfg.data.frames) if probing else requests
         x_train = real if pool is None else MotionSet.concat([real, pool])
         gen_ts = gen.tensors(x_train)
         eval_bs = self.critic_cfg.eval_batch_size
@@ -266,16 +272,20 @@ class _Run:
 
         bar = tqdm(total=lc.epochs, initial=done * lc.window, desc=f"loop ({lc.selection})",
                    disable=not self.progress)
+        def generate(t: int, reqs, r: int) -> MotionSet:
+            return sample_motionset(gen.model, gen.spec, reqs, seed=derive_seed(cfg.seed, "sample", t),
+                                    precision=cfg.precision, dropout=lc.sample_dropout or None,
+                                    provenance={"run": cfg.name, "epoch": t, "round": r + 1})
+
         for r in range(done, lc.rounds):
             best = None  # (epoch, cas, samples, predictions) of the best epoch so far in this window
+            best_state = None  # with score_fraction < 1: the generator's weights at that epoch
             cas_window: dict[int, float] = {}
             for t in range(r * lc.window + 1, (r + 1) * lc.window + 1):
                 t0 = time.perf_counter()
                 losses = gen.train_epoch(gen_ts)
                 t1 = time.perf_counter()
-                syn = sample_motionset(gen.model, gen.spec, requests, seed=derive_seed(cfg.seed, "sample", t),
-                                       precision=cfg.precision, dropout=lc.sample_dropout or None,
-                                       provenance={"run": cfg.name, "epoch": t, "round": r + 1})
+                syn = generate(t, probe, r)
                 t2 = time.perf_counter()
                 pr = predict(critic.model, syn, batch_size=eval_bs, precision=cfg.precision)
                 c = cas(pr.pred, syn.labels)
@@ -283,7 +293,9 @@ class _Run:
                 cas_window[t] = c
                 if best is None or c > best[1]:
                     best = (t, c, syn, pr)
-                rec = {"epoch": t, "round": r + 1, "cas": c,
+                    if probing and lc.selection != "none":
+                        best_state = {k: v.detach().clone() for k, v in gen.model.state_dict().items()}
+                rec = {"epoch": t, "round": r + 1, "cas": c, "scored": len(syn),
                        **{f"gen_{k}": v for k, v in losses.items() if k != "epoch"},
                        "time_gen_train": t1 - t0, "time_generate": t2 - t1, "time_score": t3 - t2}
                 epochs_log.append(rec)
@@ -293,6 +305,14 @@ class _Run:
             b_epoch, b_cas, syn, pr = best
             assert b_epoch == best_epoch(cas_window)
             rrec = {"round": r + 1, "best_epoch": b_epoch, "best_cas": b_cas, "selection": lc.selection}
+            if best_state is not None:  # the best epoch's full N_t samples, from its kept weights
+                t0 = time.perf_counter()
+                now = {k: v.detach().clone() for k, v in gen.model.state_dict().items()}
+                gen.model.load_state_dict(best_state)
+                syn = generate(b_epoch, requests, r)
+                gen.model.load_state_dict(now)
+                pr = predict(critic.model, syn, batch_size=eval_bs, precision=cfg.precision)
+                rrec.update({"best_cas_all": cas(pr.pred, syn.labels), "time_rescore": time.perf_counter() - t0})
             if lc.selection != "none":
                 t0 = time.perf_counter()
                 if real_feat is None:
