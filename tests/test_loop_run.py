@@ -292,12 +292,15 @@ def test_unlabelled_keypoints_are_kept_filled_or_refused(tmp_path):
     def prepared(how):
         sp = prepare_data(RunConfig.from_dict({"data": {**base, "unlabelled": how}}), progress=False)
         both = MotionSet.concat([sp.train, sp.test])
-        return both.subset(np.flatnonzero(both.names == first)), both
+        return both.subset(np.flatnonzero(both.names == first)), both, sp
 
-    kept, both = prepared("keep")
+    kept, both, sp = prepared("keep")
     assert both.conf is None and np.allclose(kept.data[0, :, 5], -45.0)
-    assert f"{int(ms.lengths[0])} keypoints with confidence 0 kept as the file gives them" in both.notes
-    filled, _ = prepared("fill")
+    note = f"{int(ms.lengths[0])} keypoints with confidence 0 kept as the file gives them"
+    assert note in both.notes
+    assert sp.notes == (f"training data: {note}",)  # what the run log gets
+    filled, _, sp = prepared("fill")
+    assert len(sp.notes) == 1 and "filled with the mean" in sp.notes[0]
     others = np.delete(filled.data[0], 5, axis=1)
     assert np.allclose(filled.data[0, :, 5], others.mean(axis=1), atol=1e-5)
     with pytest.raises(ValueError, match=f"c.npz: .*confidence 0.*{first}"):

@@ -25,7 +25,7 @@ from ..skeleton.rotations import convert
 from .errors import DataError, Exclusion, check_on_bad
 from .motionset import MotionSet
 
-__all__ = ["fixed_length", "fill_unlabelled", "root_relative", "normalize_scale", "align_view", "check_samples",
+__all__ = ["fixed_length", "unlabelled_mask", "fill_unlabelled", "root_relative", "normalize_scale", "align_view", "check_samples",
            "resample_sequence"]
 
 
@@ -102,6 +102,14 @@ def fixed_length(ms: MotionSet, num_frames: int, mode: str = "resample", *, crop
     return out
 
 
+def unlabelled_mask(ms: MotionSet) -> np.ndarray:
+    """(N, T, V) bool: keypoints marked not labelled (``conf == 0``) in valid frames; all
+    False for a set without ``conf``."""
+    if ms.conf is None:
+        return np.zeros(ms.data.shape[:3], dtype=bool)
+    return (ms.conf == 0) & ms.frame_mask()[:, :, None]
+
+
 def fill_unlabelled(ms: MotionSet) -> tuple[MotionSet, int]:
     """Keypoints marked not labelled (``conf == 0``, e.g. COCO visibility 0, whose
     coordinates are placeholders such as SyRIP's -45) -> the mean of the same frame's
@@ -110,7 +118,7 @@ def fill_unlabelled(ms: MotionSet) -> tuple[MotionSet, int]:
     naming the sample: there is nothing to fill it from."""
     if ms.conf is None:
         return ms, 0
-    hidden = (ms.conf == 0) & ms.frame_mask()[:, :, None]
+    hidden = unlabelled_mask(ms)
     data = ms.data.copy()
     for i, t in zip(*np.nonzero(hidden.any(axis=2))):
         seen = ~hidden[i, t]

@@ -41,7 +41,7 @@ from tqdm.auto import tqdm
 
 from ..data.demo import make_demo
 from ..data.motionset import MotionSet
-from ..data.preprocess import fill_unlabelled, fixed_length, normalize_scale, root_relative
+from ..data.preprocess import fill_unlabelled, fixed_length, normalize_scale, root_relative, unlabelled_mask
 from ..data.splits import assert_disjoint, holdout_subjects, split_by_subjects
 from ..metrics.stats import Summary
 from ..train.device import resolve_device
@@ -74,6 +74,7 @@ class Splits:
     train: MotionSet
     val: MotionSet | None
     test: MotionSet
+    notes: tuple[str, ...] = ()  # what preparing the data changed (for the run log)
 
 
 # ------------------------------------------------------------------------- data
@@ -103,13 +104,13 @@ def load_real(cfg: RunConfig, progress: bool = True, *, test: bool = False) -> M
     return ms
 
 
-def _unlabelled(ms: MotionSet, how: str, where: str | None) -> MotionSet:
+def _unlabelled(ms: MotionSet, how: str, where: str | None) -> tuple[MotionSet, str]:
     """Keypoints with confidence 0 kept / filled / refused (``data.unlabelled``); the
     confidences are dropped afterwards (the models use positions only, and synthetic
-    samples have none)."""
+    samples have none). Returns the set and a note of what was done ("" if nothing)."""
     if ms.conf is None:
-        return ms
-    hidden = (ms.conf == 0) & ms.frame_mask()[:, :, None]
+        return ms, ""
+    hidden = unlabelled_mask(ms)
     n = int(hidden.sum())
     if n and how == "error":
         bad = [str(ms.names[i]) for i in np.flatnonzero(hidden.any(axis=(1, 2)))]
@@ -123,16 +124,19 @@ def _unlabelled(ms: MotionSet, how: str, where: str | None) -> MotionSet:
     out = replace(ms, conf=None)
     if note:
         out.notes.append(note)
-    return out
+    return out, note
 
 
 def prepare_data(cfg: RunConfig, progress: bool = True) -> Splits:
     """Read, preprocess (fixed length, root, scale) and split by subject (train / val / test);
     with ``data.test_path`` the test set is that file, preprocessed the same way."""
     d = cfg.data
+    notes: list[str] = []
 
     def prepared(ms: MotionSet, where: str | None) -> MotionSet:
-        ms = _unlabelled(ms, d.unlabelled, where)
+        ms, note = _unlabelled(ms, d.unlabelled, where)
+        if note:
+            notes.append(f"{'test' if where is not None and where == d.test_path else 'training'} data: {note}")
         ms = fixed_length(ms, d.frames, d.resample)
         if d.root != "none":
             ms = root_relative(ms, d.root)
@@ -160,7 +164,7 @@ def prepare_data(cfg: RunConfig, progress: bool = True) -> Splits:
     empty = [c for c, n in train.class_counts().items() if n == 0]
     if empty:
         raise ValueError(f"classes {empty} have no training samples after the subject split")
-    return Splits(train, val, test)
+    return Splits(train, val, test, tuple(notes))
 
 
 # ---------------------------------------------------------------------- the run
@@ -190,10 +194,8 @@ class _Run:
                                            "val": None if sp.val is None else sp.val.summary()})
         f.log(f"data: train {len(sp.train)} ({len(set(sp.train.subjects))} subjects), test {len(sp.test)} "
               f"({len(set(sp.test.subjects))} subjects), val {0 if sp.val is None else len(sp.val)}")
-        for part, ms in (("train", sp.train), ("test", sp.test)):
-            for note in ms.notes:
-                if "confidence 0" in note:
-                    f.log(f"data ({part}): {note}")
+        for note in sp.notes:
+            f.log(note)
         f.mark_done("data")
         return sp
 
