@@ -48,11 +48,13 @@ PAPER = {  # SPEC §8: 310 sequences, 60 frames, 24 joints rot6d, 8-layer CVAE d
 
 
 def _config(name: str, windows: int, precision: str, score_fraction: float = 1.0,
-            eval_batch_size: int | None = None) -> RunConfig:
+            eval_batch_size: int | None = None, critic_size: str | None = None) -> RunConfig:
     base = PAPER if name == "paper" else merge_dicts(demo_config(), {"name": "speed-demo"})
     critic = {"epochs": 1, "target_accuracy": None}
     if eval_batch_size:
         critic["eval_batch_size"] = eval_batch_size
+    if critic_size:
+        critic["size"] = critic_size
     d = merge_dicts(base, {"pretrain_generator_epochs": 0, "precision": precision, "critic": critic,
                            "loop": {"score_fraction": score_fraction},
                            "evaluation": {"enabled": False}})
@@ -69,8 +71,8 @@ def _sized(ms: MotionSet, n: int | None, scale: int) -> MotionSet:
 
 
 def measure(name: str, scale: int, windows: int, precision: str, progress: bool,
-            score_fraction: float = 1.0, eval_batch_size: int | None = None) -> dict:
-    cfg = _config(name, windows, precision, score_fraction, eval_batch_size)
+            score_fraction: float = 1.0, eval_batch_size: int | None = None, critic_size: str | None = None) -> dict:
+    cfg = _config(name, windows, precision, score_fraction, eval_batch_size, critic_size)
     with tempfile.TemporaryDirectory() as tmp:
         r = _Run(cfg, RunFolder(tmp), progress)
         sp = r.data()
@@ -91,6 +93,7 @@ def measure(name: str, scale: int, windows: int, precision: str, progress: bool,
     return {
         "config": name, "scale": scale, "precision": precision, "train_samples": len(sp.train),
         "score_fraction": cfg.loop.score_fraction, "eval_batch_size": cfg.critic.eval_batch_size,
+        "critic_size": cfg.critic.size,
         "device": str(r.device), "torch_threads": torch.get_num_threads(),
         "frames": cfg.data.frames, "epochs": n, "windows": windows,
         "per_epoch_s": {k.replace("time_", ""): v / n for k, v in tot.items()},
@@ -103,7 +106,8 @@ def measure(name: str, scale: int, windows: int, precision: str, progress: bool,
 
 def _key(r: dict) -> tuple:
     """Rows of the same setting replace each other (rows written before an option existed have its default)."""
-    return (r["config"], r["scale"], r["precision"], r.get("score_fraction", 1.0), r.get("eval_batch_size", 64))
+    return (r["config"], r["scale"], r["precision"], r.get("score_fraction", 1.0), r.get("eval_batch_size", 64),
+            r.get("critic_size") or r["resolved_config"]["critic"]["size"])
 
 
 def main(argv=None) -> int:
@@ -116,12 +120,14 @@ def main(argv=None) -> int:
     ap.add_argument("--score-fraction", type=float, default=1.0,
                     help="loop.score_fraction: share of each epoch's samples scored (1 = the paper)")
     ap.add_argument("--eval-batch-size", type=int, default=None, help="the critic's inference batch size")
+    ap.add_argument("--critic-size", choices=["paper", "slim"], default=None,
+                    help="the critic's size (default: the config's)")
     ap.add_argument("--no-progress", action="store_true")
     a = ap.parse_args(argv)
     if a.threads:
         torch.set_num_threads(a.threads)
-    rows = [measure(a.config, s, a.windows, a.precision, not a.no_progress, a.score_fraction, a.eval_batch_size)
-            for s in a.scale]
+    rows = [measure(a.config, s, a.windows, a.precision, not a.no_progress, a.score_fraction, a.eval_batch_size,
+                    a.critic_size) for s in a.scale]
     for r in rows:
         r["command"] = "python benchmarks/loop_speed.py " + " ".join(sys.argv[1:] if argv is None else argv)
     old = json.loads(RESULTS.read_text()) if RESULTS.exists() else {"rows": []}

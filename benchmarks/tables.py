@@ -69,14 +69,15 @@ def speed_markdown() -> str:
                 "Score fraction: `loop.score_fraction` (1 = the paper, every epoch's N_t samples scored; "
                 "below 1 a class-balanced share is scored per epoch and the best epoch's full set once: "
                 "'rescoring'); eval batch: the critic's inference batch.", "",
-                "| config | data scale | training samples | precision | threads | score fraction | eval batch | "
+                "| config | data scale | training samples | precision | threads | critic | score fraction | eval batch | "
                 "generator training | generation | scoring | rescoring | selection | critic update | wall / epoch | "
                 "overhead | peak RSS (MB) |",
-                "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+                "|---|---:|---:|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
         for r in loop["rows"]:
             e = r["per_epoch_s"]
             out.append(f"| {r['config']} | {r['scale']}x | {r['train_samples']} | {r['precision']} | "
-                       f"{r.get('torch_threads', env.get('torch_threads'))} | {r.get('score_fraction', 1.0):g} | "
+                       f"{r.get('torch_threads', env.get('torch_threads'))} | "
+                       f"{r.get('critic_size') or r['resolved_config']['critic']['size']} | {r.get('score_fraction', 1.0):g} | "
                        f"{r.get('eval_batch_size', 64)} | "
                        f"{e['gen_train']:.2f} | {e['generate']:.2f} | {e['score']:.2f} | {e.get('rescore', 0.0):.2f} | "
                        f"{e['select']:.2f} | "
