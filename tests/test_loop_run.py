@@ -190,6 +190,13 @@ def test_another_recognizer_on_a_finished_run(distance_run, tmp_path):
     (folder / "real" / "seed_0" / "report.json").write_text(json.dumps({**rep, "overall_accuracy": 0.123}))
     again = recognize_run(rd, rc, train_sets=["real"], progress=False)
     assert again["real"]["per_seed"][0]["overall"] == 0.123
+    # the CLI calls the same function (a new folder name: trains afresh)
+    from infagenc.cli import main
+
+    assert main(["recognizer", "on-run", "--run", str(rd), "--model", "stgcn", "--size", "slim", "--epochs", "1",
+                 "--batch-size", "8", "--train-sets", "real", "--out", "again", "--no-progress"]) == 0
+    cli = json.loads((rd / "again" / "real" / "seed_0" / "report.json").read_text())
+    assert cli["history"] and len(cli["history"]) == 1 and cli["train_size"] == len(train)
     with pytest.raises(ValueError, match="own final phase"):
         recognize_run(rd, rc, out="recognition", progress=False)
     with pytest.raises(ValueError, match="unknown"):

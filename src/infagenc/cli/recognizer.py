@@ -1,5 +1,7 @@
-"""``infagenc recognizer train|eval``: train an ST-GCN / MS-G3D on a labelled set, or
-evaluate a saved one; argument parsing only (the work is in :mod:`infagenc.train.recognizer`)."""
+"""``infagenc recognizer train|eval|on-run``: train an ST-GCN / MS-G3D on a labelled set,
+evaluate a saved one, or run the final recognition of a finished InfAGenC run with another
+recognizer; argument parsing only (the work is in :mod:`infagenc.train.recognizer` and
+:func:`infagenc.loop.runner.recognize_run`)."""
 from __future__ import annotations
 
 import argparse
@@ -21,6 +23,17 @@ def _train(args: argparse.Namespace) -> int:
                         root=None if args.root == "keep" else args.root, data_source=args.data,
                         progress=not args.no_progress)
     print(json.dumps(summary, indent=2))
+    return 0
+
+
+def _on_run(args: argparse.Namespace) -> int:
+    from ..loop.runner import recognize_run
+
+    cfg = RecognizerConfig(model=args.model, size=args.size, epochs=args.epochs, batch_size=args.batch_size,
+                           lr=args.lr, weight_decay=args.weight_decay)
+    res = recognize_run(args.run, cfg, out=args.out, train_sets=args.train_sets, seeds=args.seeds,
+                        progress=not args.no_progress)
+    print(json.dumps({k: (v["overall"] if "overall" in v else v) for k, v in res.items()}, indent=2))
     return 0
 
 
@@ -82,3 +95,21 @@ def register(subparsers) -> None:
     e.add_argument("--out", required=True, help="output folder")
     _common(e)
     e.set_defaults(func=_eval)
+
+    o = sub.add_parser("on-run", help="final recognition of a finished `infagenc run` with another recognizer",
+                       description="Train this recognizer on the run's Real, Syn and Real+Syn sets (its own split "
+                                   "and synthetic samples, its seeds) and test it on the run's held-out subjects; "
+                                   "results in RUN/recognition_<model>-<size>/ (or --out), beside the run's own.")
+    o.add_argument("--run", required=True, help="a finished run folder")
+    o.add_argument("--model", choices=sorted(RECOGNIZERS), default=d.model, help=f"default {d.model}")
+    o.add_argument("--size", choices=SIZES, default=d.size, help=f"paper or slim (default {d.size})")
+    o.add_argument("--epochs", type=int, default=d.epochs, help=f"training epochs (default {d.epochs})")
+    o.add_argument("--batch-size", type=int, default=d.batch_size, help=f"default {d.batch_size}")
+    o.add_argument("--lr", type=float, default=d.lr, help=f"Adam learning rate (default {d.lr})")
+    o.add_argument("--weight-decay", type=float, default=d.weight_decay, help=f"default {d.weight_decay}")
+    o.add_argument("--train-sets", nargs="+", choices=("real", "syn", "real_syn"), default=None,
+                   help="default: the run's final.train_sets")
+    o.add_argument("--seeds", nargs="+", type=int, default=None, help="default: the run's final.seeds")
+    o.add_argument("--out", default=None, help="folder name inside the run (default recognition_<model>-<size>)")
+    o.add_argument("--no-progress", action="store_true", help="no progress bars")
+    o.set_defaults(func=_on_run)
