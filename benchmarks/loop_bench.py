@@ -187,9 +187,12 @@ def table(res: dict) -> str:
     return "\n".join(lines)
 
 
-def mode_differences(res: dict) -> str:
-    """Real+Syn of one mode minus another's, paired by seed (the seeds both have)."""
-    acc = {(r["mode"], r["seed"]): r["test_accuracy"].get("real_syn") for r in res["rows"]}
+def mode_differences(res: dict, rec: str | None = None) -> str:
+    """Real+Syn of one mode minus another's, paired by seed (the seeds both have); ``rec``:
+    of another final recognizer."""
+    acc = {(r["mode"], r["seed"]): (r["test_accuracy"] if rec is None else
+                                    r.get("other_recognizers", {}).get(rec, {})).get("real_syn")
+           for r in res["rows"]}
     parts = []
     for a, b in (("distance", "none"), ("random", "none"), ("distance", "random")):
         seeds = sorted(s for m, s in acc if m == a and acc.get((b, s)) is not None and acc[(a, s)] is not None)
@@ -259,6 +262,8 @@ def other_sections(p: Protocol, res: dict) -> str:
                 f"final recognizer {rec} instead of the runs' own (command: `{p.command} --recognizer "
                 f"{rec.split('-')[0]}`). {p.other_notes} For one seed the modes share its Real "
                 f"recognizer.\n\n" + other_table(res, rec))
+        diffs = mode_differences(res, rec)
+        out += f"\n\n{diffs}" if diffs else ""
     return out
 
 
