@@ -53,6 +53,16 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
+def _model_args(p: argparse.ArgumentParser, d: RecognizerConfig) -> None:
+    """The model and its training settings (``train`` and ``on-run``)."""
+    p.add_argument("--model", choices=sorted(RECOGNIZERS), default=d.model, help=f"default {d.model}")
+    p.add_argument("--size", choices=SIZES, default=d.size, help=f"paper or slim (default {d.size})")
+    p.add_argument("--epochs", type=int, default=d.epochs, help=f"training epochs (default {d.epochs})")
+    p.add_argument("--batch-size", type=int, default=d.batch_size, help=f"default {d.batch_size}")
+    p.add_argument("--lr", type=float, default=d.lr, help=f"Adam learning rate (default {d.lr})")
+    p.add_argument("--weight-decay", type=float, default=d.weight_decay, help=f"default {d.weight_decay}")
+
+
 def register(subparsers) -> None:
     d = RecognizerConfig()
     p = subparsers.add_parser("recognizer", help="train / evaluate skeleton action recognizers (ST-GCN, MS-G3D)",
@@ -64,12 +74,7 @@ def register(subparsers) -> None:
                        description="Train a recognizer; writes config.json, recognizer.pt, history.json, "
                                    "report.json / report.md and confusion.png into --out.")
     t.add_argument("--data", required=True, help="labelled data set: .npz or any readable format (file or folder)")
-    t.add_argument("--model", choices=sorted(RECOGNIZERS), default=d.model, help=f"default {d.model}")
-    t.add_argument("--size", choices=SIZES, default=d.size, help=f"paper or slim (default {d.size})")
-    t.add_argument("--epochs", type=int, default=d.epochs, help=f"training epochs (default {d.epochs})")
-    t.add_argument("--batch-size", type=int, default=d.batch_size, help=f"default {d.batch_size}")
-    t.add_argument("--lr", type=float, default=d.lr, help=f"Adam learning rate (default {d.lr})")
-    t.add_argument("--weight-decay", type=float, default=d.weight_decay, help=f"default {d.weight_decay}")
+    _model_args(t, d)
     t.add_argument("--target-accuracy", type=float, default=None,
                    help="stop once validation (else training) accuracy reaches this, e.g. 0.85")
     t.add_argument("--frames", type=int, default=None, help="resample every sequence to N frames (default: keep)")
@@ -101,12 +106,7 @@ def register(subparsers) -> None:
                                    "and synthetic samples, its seeds) and test it on the run's held-out subjects; "
                                    "results in RUN/recognition_<model>-<size>/ (or --out), beside the run's own.")
     o.add_argument("--run", required=True, help="a finished run folder")
-    o.add_argument("--model", choices=sorted(RECOGNIZERS), default=d.model, help=f"default {d.model}")
-    o.add_argument("--size", choices=SIZES, default=d.size, help=f"paper or slim (default {d.size})")
-    o.add_argument("--epochs", type=int, default=d.epochs, help=f"training epochs (default {d.epochs})")
-    o.add_argument("--batch-size", type=int, default=d.batch_size, help=f"default {d.batch_size}")
-    o.add_argument("--lr", type=float, default=d.lr, help=f"Adam learning rate (default {d.lr})")
-    o.add_argument("--weight-decay", type=float, default=d.weight_decay, help=f"default {d.weight_decay}")
+    _model_args(o, d)
     o.add_argument("--train-sets", nargs="+", choices=("real", "syn", "real_syn"), default=None,
                    help="default: the run's final.train_sets")
     o.add_argument("--seeds", nargs="+", type=int, default=None, help="default: the run's final.seeds")
