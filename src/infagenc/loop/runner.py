@@ -274,6 +274,7 @@ class _Run:
 
         bar = tqdm(total=lc.epochs, initial=done * lc.window, desc=f"loop ({lc.selection})",
                    disable=not self.progress)
+
         def generate(t: int, reqs, r: int) -> MotionSet:
             return sample_motionset(gen.model, gen.spec, reqs, seed=derive_seed(cfg.seed, "sample", t),
                                     precision=cfg.precision, dropout=lc.sample_dropout or None,
