@@ -181,10 +181,7 @@ class _Run:
     def data(self) -> Splits:
         f = self.folder
         if f.phase_done("data"):
-            val = f.root / "data" / "val.npz"
-            return Splits(MotionSet.load(f.root / "data" / "train.npz"),
-                          MotionSet.load(val) if val.exists() else None,
-                          MotionSet.load(f.root / "data" / "test.npz"))
+            return _stored_splits(f)
         sp = prepare_data(self.cfg, self.progress)
         sp.train.save(f.path("data", "train.npz"))
         sp.test.save(f.path("data", "test.npz"))
@@ -467,9 +464,7 @@ def recognize_run(run_dir: str | Path, recognizer, *, out: str | None = None, tr
         torch.set_num_threads(cfg.threads)
     device = resolve_device(cfg.device)
     root = folder.root
-    val = root / "data" / "val.npz"
-    sp = Splits(MotionSet.load(root / "data" / "train.npz"), MotionSet.load(val) if val.exists() else None,
-                MotionSet.load(root / "data" / "test.npz"))
+    sp = _stored_splits(folder)
     syn = _load_or_none(root / "synthetic.npz")
     if syn is None and cfg.loop.selection == "none" and set(train_sets) - {"real"}:
         raise ValueError(f"{root / 'synthetic.npz'} is missing: the baseline's synthetic set was not kept")
@@ -492,6 +487,12 @@ def _read(path: Path) -> dict:
     import json
 
     return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def _stored_splits(f: RunFolder) -> Splits:
+    """The splits a run folder's data phase wrote (``data/train|val|test.npz``)."""
+    return Splits(MotionSet.load(f.root / "data" / "train.npz"), _load_or_none(f.root / "data" / "val.npz"),
+                  MotionSet.load(f.root / "data" / "test.npz"))
 
 
 def _load_or_none(path: Path) -> MotionSet | None:
