@@ -81,36 +81,45 @@ def collect(p: Protocol) -> dict:
     """Every finished run under the protocol's runs folder."""
     rows = []
     for mode, seed in _finished_runs(p):
-        rd = p.runs / f"{mode}_s{seed}"
-        summ = rd / "recognition" / "summary.json"
-        if not summ.exists():
-            continue
-        rec = json.loads(summ.read_text())
-        metrics = json.loads((rd / "evaluation" / "metrics.json").read_text()) \
-            if (rd / "evaluation" / "metrics.json").exists() else None
-        rounds = json.loads((rd / "rounds.json").read_text())
-        per_class = {}
-        for name in ("real", "syn", "real_syn"):
-            rep = rd / "recognition" / name / "seed_0" / "report.json"
-            if rep.exists():
-                r = json.loads(rep.read_text())
-                per_class[name] = {c["class"]: c["accuracy"] for c in r["per_class"]}
-        rows.append({
-            "mode": mode, "seed": seed, "run_dir": str(rd.relative_to(REPO)),
-            "test_accuracy": {k: (v["overall"]["mean"] if "overall" in v else None) for k, v in rec.items()},
-            "per_class": per_class,
-            "synthetic_samples": rounds[-1].get("pool_size") if rounds and mode != "none" else None,
-            "cas_last_round": rounds[-1]["best_cas"] if rounds else None,
-            "generation_vs_test": None if metrics is None else {
-                k: metrics["vs_test"]["generated"][k]["mean"] for k in ("fid", "accuracy", "diversity",
-                                                                      "multimodality")},
-            "real_test_reference": None if metrics is None else {
-                **{k: metrics["vs_test"]["real"][k]["mean"] for k in ("accuracy", "diversity", "multimodality")},
-                "fid_real_train_vs_real_test": metrics.get("fid_real_train_vs_real_test")},
-            "timing": json.loads((rd / "timing.json").read_text()) if (rd / "timing.json").exists() else None,
-            "other_recognizers": _other_results(rd),
-        })
+        row = run_row(p.runs / f"{mode}_s{seed}")
+        if row is not None:
+            rows.append({"mode": mode, "seed": seed, **row})
     return {"rows": rows}
+
+
+def run_row(rd: Path) -> dict | None:
+    """One finished run folder's numbers (None while its final recognition is missing): test
+    accuracy of every training set, per class, pool size, last CAS, generation metrics against
+    the test set, timings and other final recognizers."""
+    summ = rd / "recognition" / "summary.json"
+    if not summ.exists():
+        return None
+    rec = json.loads(summ.read_text())
+    metrics = json.loads((rd / "evaluation" / "metrics.json").read_text()) \
+        if (rd / "evaluation" / "metrics.json").exists() else None
+    rounds = json.loads((rd / "rounds.json").read_text())
+    mode = json.loads((rd / "config.json").read_text())["loop"]["selection"]
+    per_class = {}
+    for name in ("real", "syn", "real_syn"):
+        rep = rd / "recognition" / name / "seed_0" / "report.json"
+        if rep.exists():
+            r = json.loads(rep.read_text())
+            per_class[name] = {c["class"]: c["accuracy"] for c in r["per_class"]}
+    return {
+        "run_dir": str(rd.relative_to(REPO)),
+        "test_accuracy": {k: (v["overall"]["mean"] if "overall" in v else None) for k, v in rec.items()},
+        "per_class": per_class,
+        "synthetic_samples": rounds[-1].get("pool_size") if rounds and mode != "none" else None,
+        "cas_last_round": rounds[-1]["best_cas"] if rounds else None,
+        "generation_vs_test": None if metrics is None else {
+            k: metrics["vs_test"]["generated"][k]["mean"] for k in ("fid", "accuracy", "diversity",
+                                                                  "multimodality")},
+        "real_test_reference": None if metrics is None else {
+            **{k: metrics["vs_test"]["real"][k]["mean"] for k in ("accuracy", "diversity", "multimodality")},
+            "fid_real_train_vs_real_test": metrics.get("fid_real_train_vs_real_test")},
+        "timing": json.loads((rd / "timing.json").read_text()) if (rd / "timing.json").exists() else None,
+        "other_recognizers": _other_results(rd),
+    }
 
 
 def _other_results(rd: Path) -> dict:

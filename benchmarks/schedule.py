@@ -1,0 +1,199 @@
+"""Schedule study: the InfAGenC loop at the paper's model sizes on UTKinect-Action3D, with the
+paper's schedule (1100 generator pre-training + 200 loop epochs) and with that schedule cut
+to a fraction, to find a schedule that fits the CPU budget and to measure what it costs in
+quality (FID, accuracy of the generated samples, Real+Syn test accuracy) against the full one.
+
+    python benchmarks/schedule.py --fractions 1 0.25 0.1 --seeds 0     # run (or resume), then the table
+    python benchmarks/schedule.py --fractions 0.25 --score-fraction 0.25 --eval-batch-size 16
+    python benchmarks/schedule.py --table-only
+
+Protocol: ``benchmarks/configs/utkinect_paper.toml`` (the split, preprocessing and final
+recognizer of the UTKinect protocol; the paper's CVAE and ST-GCN critic) with distance
+selection. A schedule fraction f keeps everything but the lengths: round(1100 f) pre-training
+epochs and 10 x max(1, round(20 f)) loop epochs (windows of 10, as the paper). The generator's
+learning rate is not changed with the schedule (Adam, constant lr: the first E epochs of the
+full schedule's pre-training are an E-epoch pre-training). ``--score-fraction`` and
+``--eval-batch-size`` set ``loop.score_fraction`` and the critic's inference batch (the
+loop-overhead settings of ``loop_speed.py``). For one seed every variant shares the split,
+the pre-trained critic (same seed, same schedule) and the Real recognizer, so differences to
+the full schedule are paired. Runs go to ``benchmarks/runs/schedule/<variant>_s<seed>/``
+(not committed; an interrupted run resumes), results to ``results/schedule.json`` and ``.md``.
+Nothing here reads the test subjects to choose a setting: the variants are fixed in advance.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from infagenc.config import merge_dicts, read_config_file
+from infagenc.loop.config import RunConfig
+from infagenc.loop.runfolder import environment
+from infagenc.loop.runner import run
+
+from loop_bench import DATA, HERE, RESULTS, _num, _pct, run_row
+
+CONFIG = HERE / "configs" / "utkinect_paper.toml"
+RUNS = HERE / "runs" / "schedule"
+PAPER_PRETRAIN, PAPER_LOOP, WINDOW = 1100, 200, 10
+COMMAND = "python benchmarks/schedule.py"
+
+
+def schedule(fraction: float) -> tuple[int, int]:
+    """(pre-training epochs, loop epochs) of the paper's schedule cut to ``fraction``."""
+    if not 0 < fraction <= 1:
+        raise ValueError(f"schedule fraction must lie in (0, 1], got {fraction}")
+    return round(PAPER_PRETRAIN * fraction), WINDOW * max(1, round(PAPER_LOOP // WINDOW * fraction))
+
+
+def variant(fraction: float, score_fraction: float = 1.0, eval_batch_size: int | None = None) -> str:
+    """Folder name of a variant, e.g. ``f0.25`` or ``f0.25_sf0.25_eb16``."""
+    name = f"f{fraction:g}"
+    if score_fraction != 1:
+        name += f"_sf{score_fraction:g}"
+    if eval_batch_size:
+        name += f"_eb{eval_batch_size}"
+    return name
+
+
+def config(fraction: float, seed: int, data_root: Path, score_fraction: float = 1.0,
+           eval_batch_size: int | None = None, mode: str = "distance") -> RunConfig:
+    pre, loop = schedule(fraction)
+    path = (data_root / "utkinect" / "joints").resolve()
+    if not path.is_dir():
+        raise SystemExit(f"UTKinect not found at {path} (pass --data-root, the folder holding utkinect/)")
+    over = {"name": f"schedule-{variant(fraction, score_fraction, eval_batch_size)}-s{seed}", "seed": seed,
+            "data": {"path": str(path)}, "pretrain_generator_epochs": pre,
+            "loop": {"selection": mode, "epochs": loop, "window": WINDOW, "score_fraction": score_fraction}}
+    if eval_batch_size:
+        over["critic"] = {"eval_batch_size": eval_batch_size}
+    return RunConfig.from_dict(merge_dicts(read_config_file(CONFIG), over))
+
+
+def collect(runs: Path = RUNS) -> dict:
+    """Every finished run of the study, with the settings read back from its resolved config."""
+    rows = []
+    for rd in sorted(runs.glob("*_s*")):
+        row = run_row(rd)
+        if row is None:
+            continue
+        cfg = json.loads((rd / "config.json").read_text())
+        rows.append({"variant": rd.name.rpartition("_s")[0], "seed": cfg["seed"],
+                     "pretrain_epochs": cfg["pretrain_generator_epochs"], "loop_epochs": cfg["loop"]["epochs"],
+                     "score_fraction": cfg["loop"].get("score_fraction", 1.0),
+                     "eval_batch_size": cfg["critic"]["eval_batch_size"], **row,
+                     "fid_interval": _fid_interval(rd)})
+    rows.sort(key=lambda r: (r["seed"], -r["pretrain_epochs"] - r["loop_epochs"], -r["score_fraction"]))
+    return {"rows": rows}
+
+
+def _fid_interval(rd: Path) -> float | None:
+    """95% interval of the FID over the evaluation's repeats (sampling noise of one run)."""
+    m = rd / "evaluation" / "metrics.json"
+    if not m.exists():
+        return None
+    return json.loads(m.read_text())["vs_test"]["generated"]["fid"].get("ci95")
+
+
+def _minutes(r: dict, phase: str) -> float | None:
+    t = r.get("timing")
+    return None if not t or phase not in t["phases"] else t["phases"][phase] / 60
+
+
+def table(res: dict) -> str:
+    lines = ["| variant | seed | pre-training + loop epochs | score fraction | eval batch | Real | Syn | Real+Syn "
+             "| pool | CAS, last round | generated: accuracy | FID (± repeats) | diversity | multimodality "
+             "| critic pre-training | generator pre-training | loop | final recognizers + evaluation "
+             "| total (min) |",
+             "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in res["rows"]:
+        a, g = r["test_accuracy"], r["generation_vs_test"] or {}
+        tail = [(_minutes(r, "final_recognition") or 0) + (_minutes(r, "evaluation") or 0)]
+        total = sum(r["timing"]["phases"].values()) / 60 if r.get("timing") else None
+        fid = "-" if g.get("fid") is None else f"{g['fid']:.1f} ± {r['fid_interval'] or 0:.1f}"
+        lines.append(
+            f"| {r['variant']} | {r['seed']} | {r['pretrain_epochs']} + {r['loop_epochs']} | "
+            f"{r['score_fraction']:g} | {r['eval_batch_size']} | {_pct(a.get('real'))} | {_pct(a.get('syn'))} | "
+            f"{_pct(a.get('real_syn'))} | {r['synthetic_samples'] or '-'} | {_num(r['cas_last_round'])} | "
+            f"{_pct(g.get('accuracy'))} | {fid} | {_num(g.get('diversity'))} | {_num(g.get('multimodality'))} | "
+            f"{_num(_minutes(r, 'pretrain_critic'), '.1f')} | {_num(_minutes(r, 'pretrain_generator'), '.0f')} | "
+            f"{_num(_minutes(r, 'loop'), '.0f')} | {_num(tail[0], '.0f')} | {_num(total, '.0f')} |")
+    return "\n".join(lines)
+
+
+def differences(res: dict) -> str:
+    """Each variant minus the full schedule of the same seed (paired)."""
+    full = {r["seed"]: r for r in res["rows"] if r["pretrain_epochs"] == PAPER_PRETRAIN
+            and r["loop_epochs"] == PAPER_LOOP and r["score_fraction"] == 1}
+    out = []
+    for r in res["rows"]:
+        f = full.get(r["seed"])
+        if f is None or f is r:
+            continue
+        g, gf = r["generation_vs_test"] or {}, f["generation_vs_test"] or {}
+        parts = []
+        for key, label, scale in (("real_syn", "Real+Syn", 100), ("syn", "Syn", 100)):
+            x, y = r["test_accuracy"].get(key), f["test_accuracy"].get(key)
+            if x is not None and y is not None:
+                parts.append(f"{label} {scale * (x - y):+.1f}")
+        if g.get("accuracy") is not None and gf.get("accuracy") is not None:
+            parts.append(f"generated accuracy {100 * (g['accuracy'] - gf['accuracy']):+.1f}")
+        if g.get("fid") is not None and gf.get("fid") is not None:
+            parts.append(f"FID {g['fid'] - gf['fid']:+.1f}")
+        out.append(f"- {r['variant']}, seed {r['seed']}: " + ", ".join(parts))
+    if not out:
+        return "Differences to the full schedule: none yet (the full schedule's run has not finished)."
+    return "Each variant minus the full schedule, same seed (points; FID lower is better):\n\n" + "\n".join(out)
+
+
+def markdown(res: dict) -> str:
+    env = res["environment"]
+    return "\n\n".join([
+        "# Schedule study: the loop at the paper's model sizes on UTKinect-Action3D",
+        f"Command: `{res['command']}`; config `benchmarks/configs/utkinect_paper.toml`, distance selection; "
+        f"protocol in the docstring of `benchmarks/schedule.py`. Machine: {env.get('machine', '?')}, "
+        f"{env.get('cpu_count', '?')} cores, torch {env.get('torch', '?')}, no GPU; each run on 1 thread with "
+        "another run on the second core. Test accuracy (%) on the even subjects (99 segments). Generation "
+        "metrics against the real test set with the run's Real recognizer as evaluator (R = 20 repeats; the "
+        "FID's ± is the interval over those repeats, i.e. sampling noise of one trained generator, not the "
+        "spread between training seeds). Times: wall minutes per phase, summed over sessions.",
+        table(res),
+        differences(res),
+    ]) + "\n"
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--fractions", nargs="+", type=float, default=[1.0, 0.25, 0.1],
+                    help="schedule fractions of the paper's 1100 + 200 epochs (default 1 0.25 0.1)")
+    ap.add_argument("--seeds", nargs="+", type=int, default=[0])
+    ap.add_argument("--score-fraction", type=float, default=1.0, help="loop.score_fraction (default 1, the paper)")
+    ap.add_argument("--eval-batch-size", type=int, default=None, help="the critic's inference batch")
+    ap.add_argument("--data-root", type=Path, default=DATA, help=f"folder holding the data (default {DATA})")
+    ap.add_argument("--table-only", action="store_true", help="rebuild the results from finished runs")
+    ap.add_argument("--no-progress", action="store_true")
+    a = ap.parse_args(argv)
+    if not a.table_only:
+        for seed in a.seeds:
+            for f in a.fractions:
+                name = variant(f, a.score_fraction, a.eval_batch_size)
+                t0 = time.perf_counter()
+                run(config(f, seed, a.data_root, a.score_fraction, a.eval_batch_size), RUNS / f"{name}_s{seed}",
+                    progress=not a.no_progress)
+                print(f"{name} seed {seed}: {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+    res = collect()
+    res["command"] = COMMAND
+    res["config"] = read_config_file(CONFIG)
+    res["environment"] = environment()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "schedule.json").write_text(json.dumps(res, indent=2, default=float) + "\n")
+    md = markdown(res)
+    (RESULTS / "schedule.md").write_text(md)
+    print(md)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
