@@ -185,6 +185,9 @@ def test_another_recognizer_on_a_finished_run(distance_run, tmp_path):
     pool, train = MotionSet.load(rd / "synthetic.npz"), MotionSet.load(rd / "data/train.npz")
     assert rep["train_size"] == len(train) + len(pool)
     assert rep["samples"] == len(MotionSet.load(rd / "data/test.npz"))
+    assert (rep["recognizer"]["model"], rep["recognizer"]["size"], rep["recognizer"]["epochs"]) == ("msg3d", "slim", 1)
+    assert json.loads((rd / "recognition" / "real" / "seed_0" / "report.json").read_text())["recognizer"]["model"] \
+        == json.loads((rd / "config.json").read_text())["final"]["recognizer"]["model"]
     # the run's own results are untouched; a second call reads the reports back
     assert json.loads((rd / "recognition" / "summary.json").read_text()) == own
     (folder / "real" / "seed_0" / "report.json").write_text(json.dumps({**rep, "overall_accuracy": 0.123}))

@@ -39,6 +39,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from ..config import config_to_dict
 from ..data.demo import make_demo
 from ..data.motionset import MotionSet
 from ..data.preprocess import fill_unlabelled, fixed_length, normalize_scale, root_relative, unlabelled_mask
@@ -429,6 +430,7 @@ def _final_recognition(f: RunFolder, cfg: RunConfig, sp: Splits, syn: MotionSet 
             d = _read(done)
             d["history"] = hist
             d["train_size"] = len(sets[name])
+            d["recognizer"] = config_to_dict(rc)  # which model and settings produced this report
             f.write_json(str(done.relative_to(f.root)), d)
             per_seed.append(d)
             f.log(f"final recognition{label} on {name}, seed {s}: test accuracy {d['overall_accuracy']:.4f}")
