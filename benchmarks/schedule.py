@@ -4,6 +4,7 @@ to a fraction, to find a schedule that fits the CPU budget and to measure what i
 quality (FID, accuracy of the generated samples, Real+Syn test accuracy) against the full one.
 
     python benchmarks/schedule.py --fractions 1 0.25 0.1 --seeds 0     # run (or resume), then the table
+    python benchmarks/schedule.py --fractions 0.25 --lr 1e-3               # a cut schedule at a higher rate
     python benchmarks/schedule.py --fractions 0.25 --score-fraction 0.25 --eval-batch-size 16
     python benchmarks/schedule.py --table-only
 
@@ -11,8 +12,11 @@ Protocol: ``benchmarks/configs/utkinect_paper.toml`` (the split, preprocessing a
 recognizer of the UTKinect protocol; the paper's CVAE and ST-GCN critic) with distance
 selection. A schedule fraction f keeps everything but the lengths: round(1100 f) pre-training
 epochs and 10 x max(1, round(20 f)) loop epochs (windows of 10, as the paper). The generator's
-learning rate is not changed with the schedule (Adam, constant lr: the first E epochs of the
-full schedule's pre-training are an E-epoch pre-training). ``--score-fraction`` and
+learning rate stays the paper's 1e-4 unless ``--lr`` sets another (a variant of its own, fixed
+in advance: 1e-3 is the rate the CVAE study chose on validation subjects for a 300-epoch
+schedule). Adam runs at a constant rate, so a cut schedule is the full one stopped early: the
+first 100 pre-training epochs of the full run and of the f = 0.1 run have identical losses.
+``--score-fraction`` and
 ``--eval-batch-size`` set ``loop.score_fraction`` and the critic's inference batch (the
 loop-overhead settings of ``loop_speed.py``). For one seed every variant shares the split,
 the pre-trained critic (same seed, same schedule) and the Real recognizer, so differences to
@@ -48,9 +52,12 @@ def schedule(fraction: float) -> tuple[int, int]:
     return round(PAPER_PRETRAIN * fraction), WINDOW * max(1, round(PAPER_LOOP // WINDOW * fraction))
 
 
-def variant(fraction: float, score_fraction: float = 1.0, eval_batch_size: int | None = None) -> str:
-    """Folder name of a variant, e.g. ``f0.25`` or ``f0.25_sf0.25_eb16``."""
+def variant(fraction: float, score_fraction: float = 1.0, eval_batch_size: int | None = None,
+            lr: float | None = None) -> str:
+    """Folder name of a variant, e.g. ``f0.25``, ``f0.25_lr0.001`` or ``f0.25_sf0.25_eb16``."""
     name = f"f{fraction:g}"
+    if lr is not None:
+        name += f"_lr{lr:g}"
     if score_fraction != 1:
         name += f"_sf{score_fraction:g}"
     if eval_batch_size:
@@ -59,16 +66,18 @@ def variant(fraction: float, score_fraction: float = 1.0, eval_batch_size: int |
 
 
 def config(fraction: float, seed: int, data_root: Path, score_fraction: float = 1.0,
-           eval_batch_size: int | None = None, mode: str = "distance") -> RunConfig:
+           eval_batch_size: int | None = None, lr: float | None = None, mode: str = "distance") -> RunConfig:
     pre, loop = schedule(fraction)
     path = (data_root / "utkinect" / "joints").resolve()
     if not path.is_dir():
         raise SystemExit(f"UTKinect not found at {path} (pass --data-root, the folder holding utkinect/)")
-    over = {"name": f"schedule-{variant(fraction, score_fraction, eval_batch_size)}-s{seed}", "seed": seed,
+    over = {"name": f"schedule-{variant(fraction, score_fraction, eval_batch_size, lr)}-s{seed}", "seed": seed,
             "data": {"path": str(path)}, "pretrain_generator_epochs": pre,
             "loop": {"selection": mode, "epochs": loop, "window": WINDOW, "score_fraction": score_fraction}}
     if eval_batch_size:
         over["critic"] = {"eval_batch_size": eval_batch_size}
+    if lr is not None:
+        over["generator"] = {"lr": lr}
     return RunConfig.from_dict(merge_dicts(read_config_file(CONFIG), over))
 
 
@@ -83,9 +92,11 @@ def collect(runs: Path = RUNS) -> dict:
         rows.append({"variant": rd.name.rpartition("_s")[0], "seed": cfg["seed"],
                      "pretrain_epochs": cfg["pretrain_generator_epochs"], "loop_epochs": cfg["loop"]["epochs"],
                      "score_fraction": cfg["loop"].get("score_fraction", 1.0),
-                     "eval_batch_size": cfg["critic"]["eval_batch_size"], **row,
+                     "eval_batch_size": cfg["critic"]["eval_batch_size"], "generator_lr": cfg["generator"]["lr"],
+                     **row,
                      "fid_interval": _fid_interval(rd)})
-    rows.sort(key=lambda r: (r["seed"], -r["pretrain_epochs"] - r["loop_epochs"], -r["score_fraction"]))
+    rows.sort(key=lambda r: (r["seed"], -r["pretrain_epochs"] - r["loop_epochs"], r["generator_lr"],
+                             -r["score_fraction"]))
     return {"rows": rows}
 
 
@@ -103,30 +114,31 @@ def _minutes(r: dict, phase: str) -> float | None:
 
 
 def table(res: dict) -> str:
-    lines = ["| variant | seed | pre-training + loop epochs | score fraction | eval batch | Real | Syn | Real+Syn "
+    lines = ["| variant | seed | pre-training + loop epochs | generator lr | score fraction | eval batch | Real | Syn "
+             "| Real+Syn "
              "| pool | CAS, last round | generated: accuracy | FID (± repeats) | diversity | multimodality "
              "| critic pre-training | generator pre-training | loop | final recognizers + evaluation "
              "| total (min) |",
-             "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in res["rows"]:
         a, g = r["test_accuracy"], r["generation_vs_test"] or {}
-        tail = [(_minutes(r, "final_recognition") or 0) + (_minutes(r, "evaluation") or 0)]
+        tail = (_minutes(r, "final_recognition") or 0) + (_minutes(r, "evaluation") or 0)
         total = sum(r["timing"]["phases"].values()) / 60 if r.get("timing") else None
         fid = "-" if g.get("fid") is None else f"{g['fid']:.1f} ± {r['fid_interval'] or 0:.1f}"
         lines.append(
             f"| {r['variant']} | {r['seed']} | {r['pretrain_epochs']} + {r['loop_epochs']} | "
-            f"{r['score_fraction']:g} | {r['eval_batch_size']} | {_pct(a.get('real'))} | {_pct(a.get('syn'))} | "
+            f"{r['generator_lr']:g} | {r['score_fraction']:g} | {r['eval_batch_size']} | {_pct(a.get('real'))} | "
+            f"{_pct(a.get('syn'))} | "
             f"{_pct(a.get('real_syn'))} | {r['synthetic_samples'] or '-'} | {_num(r['cas_last_round'])} | "
             f"{_pct(g.get('accuracy'))} | {fid} | {_num(g.get('diversity'))} | {_num(g.get('multimodality'))} | "
             f"{_num(_minutes(r, 'pretrain_critic'), '.1f')} | {_num(_minutes(r, 'pretrain_generator'), '.0f')} | "
-            f"{_num(_minutes(r, 'loop'), '.0f')} | {_num(tail[0], '.0f')} | {_num(total, '.0f')} |")
+            f"{_num(_minutes(r, 'loop'), '.0f')} | {_num(tail, '.0f')} | {_num(total, '.0f')} |")
     return "\n".join(lines)
 
 
 def differences(res: dict) -> str:
     """Each variant minus the full schedule of the same seed (paired)."""
-    full = {r["seed"]: r for r in res["rows"] if r["pretrain_epochs"] == PAPER_PRETRAIN
-            and r["loop_epochs"] == PAPER_LOOP and r["score_fraction"] == 1}
+    full = {r["seed"]: r for r in res["rows"] if r["variant"] == variant(1.0)}
     out = []
     for r in res["rows"]:
         f = full.get(r["seed"])
@@ -171,6 +183,7 @@ def main(argv=None) -> int:
     ap.add_argument("--seeds", nargs="+", type=int, default=[0])
     ap.add_argument("--score-fraction", type=float, default=1.0, help="loop.score_fraction (default 1, the paper)")
     ap.add_argument("--eval-batch-size", type=int, default=None, help="the critic's inference batch")
+    ap.add_argument("--lr", type=float, default=None, help="the generator's learning rate (default: the paper's 1e-4)")
     ap.add_argument("--data-root", type=Path, default=DATA, help=f"folder holding the data (default {DATA})")
     ap.add_argument("--table-only", action="store_true", help="rebuild the results from finished runs")
     ap.add_argument("--no-progress", action="store_true")
@@ -178,9 +191,9 @@ def main(argv=None) -> int:
     if not a.table_only:
         for seed in a.seeds:
             for f in a.fractions:
-                name = variant(f, a.score_fraction, a.eval_batch_size)
+                name = variant(f, a.score_fraction, a.eval_batch_size, a.lr)
                 t0 = time.perf_counter()
-                run(config(f, seed, a.data_root, a.score_fraction, a.eval_batch_size), RUNS / f"{name}_s{seed}",
+                run(config(f, seed, a.data_root, a.score_fraction, a.eval_batch_size, a.lr), RUNS / f"{name}_s{seed}",
                     progress=not a.no_progress)
                 print(f"{name} seed {seed}: {time.perf_counter() - t0:.0f} s", file=sys.stderr)
     res = collect()
