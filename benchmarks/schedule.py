@@ -93,19 +93,10 @@ def collect(runs: Path = RUNS) -> dict:
                      "pretrain_epochs": cfg["pretrain_generator_epochs"], "loop_epochs": cfg["loop"]["epochs"],
                      "score_fraction": cfg["loop"].get("score_fraction", 1.0),
                      "eval_batch_size": cfg["critic"]["eval_batch_size"], "generator_lr": cfg["generator"]["lr"],
-                     **row,
-                     "fid_interval": _fid_interval(rd)})
+                     **row})
     rows.sort(key=lambda r: (r["seed"], -r["pretrain_epochs"] - r["loop_epochs"], r["generator_lr"],
                              -r["score_fraction"]))
     return {"rows": rows}
-
-
-def _fid_interval(rd: Path) -> float | None:
-    """95% interval of the FID over the evaluation's repeats (sampling noise of one run)."""
-    m = rd / "evaluation" / "metrics.json"
-    if not m.exists():
-        return None
-    return json.loads(m.read_text())["vs_test"]["generated"]["fid"].get("ci95")
 
 
 def _minutes(r: dict, phase: str) -> float | None:
@@ -124,7 +115,7 @@ def table(res: dict) -> str:
         a, g = r["test_accuracy"], r["generation_vs_test"] or {}
         tail = (_minutes(r, "final_recognition") or 0) + (_minutes(r, "evaluation") or 0)
         total = sum(r["timing"]["phases"].values()) / 60 if r.get("timing") else None
-        fid = "-" if g.get("fid") is None else f"{g['fid']:.1f} ± {r['fid_interval'] or 0:.1f}"
+        fid = "-" if g.get("fid") is None else f"{g['fid']:.1f} ± {r['fid_ci95'] or 0:.1f}"
         lines.append(
             f"| {r['variant']} | {r['seed']} | {r['pretrain_epochs']} + {r['loop_epochs']} | "
             f"{r['generator_lr']:g} | {r['score_fraction']:g} | {r['eval_batch_size']} | {_pct(a.get('real'))} | "
