@@ -237,14 +237,20 @@ def per_run_table(res: dict) -> str:
                      f"{_pct(a.get('real_syn'))} | {r['synthetic_samples'] if r['synthetic_samples'] else '-'} | "
                      f"{_num(r['cas_last_round'])} | {_pct(g.get('accuracy'))} | {_num(g.get('fid'), '.1f')} | "
                      f"{_num(g.get('diversity'))} | {_num(g.get('multimodality'))} | {_num(wall, '.0f')} |")
-    refs = [r["real_test_reference"] for r in res["rows"] if r.get("real_test_reference")]
-    if refs:
-        mean = lambda k: sum(_fid(x[k]) for x in refs) / len(refs)  # noqa: E731
-        lines += ["", f"Real test set under the same evaluators (mean over the {len(refs)} runs): accuracy "
-                      f"{100 * mean('accuracy'):.1f}, diversity {mean('diversity'):.2f}, multimodality "
-                      f"{mean('multimodality'):.2f}; FID real train vs real test "
-                      f"{mean('fid_real_train_vs_real_test'):.1f}."]
-    return "\n".join(lines)
+    ref = reference_line(res["rows"])
+    return "\n".join(lines + (["", ref] if ref else []))
+
+
+def reference_line(rows: list[dict]) -> str:
+    """The real test set under the runs' own evaluators (mean over the runs): what the
+    generation metrics of the generated samples compare with."""
+    refs = [r["real_test_reference"] for r in rows if r.get("real_test_reference")]
+    if not refs:
+        return ""
+    mean = lambda k: sum(_fid(x[k]) for x in refs) / len(refs)  # noqa: E731
+    return (f"Real test set under the same evaluators (mean over the {len(refs)} runs): accuracy "
+            f"{100 * mean('accuracy'):.1f}, diversity {mean('diversity'):.2f}, multimodality "
+            f"{mean('multimodality'):.2f}; FID real train vs real test {mean('fid_real_train_vs_real_test'):.1f}.")
 
 
 def per_class_table(res: dict) -> str:

@@ -37,7 +37,7 @@ from infagenc.loop.config import RunConfig
 from infagenc.loop.runfolder import environment
 from infagenc.loop.runner import run
 
-from loop_bench import DATA, HERE, RESULTS, _num, _pct, run_row
+from loop_bench import DATA, HERE, RESULTS, _num, _pct, reference_line, run_row
 
 CONFIG = HERE / "configs" / "utkinect_paper.toml"
 RUNS = HERE / "runs" / "schedule"
@@ -93,10 +93,18 @@ def collect(runs: Path = RUNS) -> dict:
                      "pretrain_epochs": cfg["pretrain_generator_epochs"], "loop_epochs": cfg["loop"]["epochs"],
                      "score_fraction": cfg["loop"].get("score_fraction", 1.0),
                      "eval_batch_size": cfg["critic"]["eval_batch_size"], "generator_lr": cfg["generator"]["lr"],
-                     **row})
+                     "pretraining_from": _shared(rd), **row})
     rows.sort(key=lambda r: (r["seed"], -r["pretrain_epochs"] - r["loop_epochs"], r["generator_lr"],
                              -r["score_fraction"]))
     return {"rows": rows}
+
+
+def _shared(rd: Path) -> dict | None:
+    """``pretraining_from.json``: the run's generator pre-training was not run in it but copied
+    from a longer run of the same seed (its partial checkpoint at this run's epoch count), which
+    the equivalence of cut schedules allows; the time column then says so instead of a time."""
+    p = rd / "pretraining_from.json"
+    return json.loads(p.read_text()) if p.exists() else None
 
 
 def _minutes(r: dict, phase: str) -> float | None:
@@ -115,6 +123,9 @@ def table(res: dict) -> str:
         a, g = r["test_accuracy"], r["generation_vs_test"] or {}
         tail = (_minutes(r, "final_recognition") or 0) + (_minutes(r, "evaluation") or 0)
         total = sum(r["timing"]["phases"].values()) / 60 if r.get("timing") else None
+        pre = _num(_minutes(r, "pretrain_generator"), ".0f")
+        if r["pretraining_from"]:  # not timed here: copied from the longer run (total excludes it)
+            pre, total = f"copied from {r['pretraining_from']['run']}", None
         fid = "-" if g.get("fid") is None else f"{g['fid']:.1f} ± {r['fid_ci95'] or 0:.1f}"
         lines.append(
             f"| {r['variant']} | {r['seed']} | {r['pretrain_epochs']} + {r['loop_epochs']} | "
@@ -122,7 +133,7 @@ def table(res: dict) -> str:
             f"{_pct(a.get('syn'))} | "
             f"{_pct(a.get('real_syn'))} | {r['synthetic_samples'] or '-'} | {_num(r['cas_last_round'])} | "
             f"{_pct(g.get('accuracy'))} | {fid} | {_num(g.get('diversity'))} | {_num(g.get('multimodality'))} | "
-            f"{_num(_minutes(r, 'pretrain_critic'), '.1f')} | {_num(_minutes(r, 'pretrain_generator'), '.0f')} | "
+            f"{_num(_minutes(r, 'pretrain_critic'), '.1f')} | {pre} | "
             f"{_num(_minutes(r, 'loop'), '.0f')} | {_num(tail, '.0f')} | {_num(total, '.0f')} |")
     return "\n".join(lines)
 
@@ -162,7 +173,7 @@ def markdown(res: dict) -> str:
         "metrics against the real test set with the run's Real recognizer as evaluator (R = 20 repeats; the "
         "FID's ± is the interval over those repeats, i.e. sampling noise of one trained generator, not the "
         "spread between training seeds). Times: wall minutes per phase, summed over sessions.",
-        table(res),
+        table(res) + ("\n\n" + reference_line(res["rows"]) if res["rows"] else ""),
         differences(res),
     ]) + "\n"
 
