@@ -16,6 +16,9 @@ learning rate stays the paper's 1e-4 unless ``--lr`` sets another (a variant of 
 in advance: 1e-3 is the rate the CVAE study chose on validation subjects for a 300-epoch
 schedule). Adam runs at a constant rate, so a cut schedule is the full one stopped early: the
 first 100 pre-training epochs of the full run and of the f = 0.1 run have identical losses.
+So a run may start from a longer run's partial pre-training checkpoint at its own epoch count
+(saved every 50 epochs) instead of repeating it; such a run folder holds a
+``pretraining_from.json`` naming the source, and its table row says so in place of a time.
 ``--score-fraction`` and
 ``--eval-batch-size`` set ``loop.score_fraction`` and the critic's inference batch (the
 loop-overhead settings of ``loop_speed.py``). For one seed every variant shares the split,
