@@ -90,8 +90,8 @@ def collect(p: Protocol) -> dict:
 def run_row(rd: Path) -> dict | None:
     """One finished run folder's numbers (None while its final recognition is missing): test
     accuracy of every training set, per class, pool size, last CAS, generation metrics against
-    the test set (and the FID's interval over the evaluation's repeats), timings and other final
-    recognizers."""
+    the test set (and the FID's interval over the evaluation's repeats) for samples from the final
+    generator and for the recycled pool, timings and other final recognizers."""
     summ = rd / "recognition" / "summary.json"
     if not summ.exists():
         return None
@@ -116,6 +116,10 @@ def run_row(rd: Path) -> dict | None:
             k: metrics["vs_test"]["generated"][k]["mean"] for k in ("fid", "accuracy", "diversity",
                                                                   "multimodality")},
         "fid_ci95": None if metrics is None else metrics["vs_test"]["generated"]["fid"].get("ci95"),
+        # the recycled pool (critic-filtered, selected) under the same evaluator
+        "pool_vs_test": None if metrics is None or "recycled_pool_vs_test" not in metrics else {
+            k: metrics["recycled_pool_vs_test"]["generated"][k]["mean"] for k in ("fid", "accuracy", "diversity",
+                                                                                "multimodality")},
         "real_test_reference": None if metrics is None else {
             **{k: metrics["vs_test"]["real"][k]["mean"] for k in ("accuracy", "diversity", "multimodality")},
             "fid_real_train_vs_real_test": metrics.get("fid_real_train_vs_real_test")},

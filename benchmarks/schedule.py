@@ -119,11 +119,13 @@ def table(res: dict) -> str:
     lines = ["| variant | seed | pre-training + loop epochs | generator lr | score fraction | eval batch | Real | Syn "
              "| Real+Syn "
              "| pool | CAS, last round | generated: accuracy | FID (± repeats) | diversity | multimodality "
+             "| pool: accuracy | pool: FID "
              "| critic pre-training | generator pre-training | loop | final recognizers + evaluation "
              "| total (min) |",
-             "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+             "---:|"]
     for r in res["rows"]:
-        a, g = r["test_accuracy"], r["generation_vs_test"] or {}
+        a, g, pool = r["test_accuracy"], r["generation_vs_test"] or {}, r.get("pool_vs_test") or {}
         tail = (_minutes(r, "final_recognition") or 0) + (_minutes(r, "evaluation") or 0)
         total = sum(r["timing"]["phases"].values()) / 60 if r.get("timing") else None
         pre = _num(_minutes(r, "pretrain_generator"), ".0f")
@@ -136,6 +138,7 @@ def table(res: dict) -> str:
             f"{_pct(a.get('syn'))} | "
             f"{_pct(a.get('real_syn'))} | {r['synthetic_samples'] or '-'} | {_num(r['cas_last_round'])} | "
             f"{_pct(g.get('accuracy'))} | {fid} | {_num(g.get('diversity'))} | {_num(g.get('multimodality'))} | "
+            f"{_pct(pool.get('accuracy'))} | {_num(pool.get('fid'), '.1f')} | "
             f"{_num(_minutes(r, 'pretrain_critic'), '.1f')} | {pre} | "
             f"{_num(_minutes(r, 'loop'), '.0f')} | {_num(tail, '.0f')} | {_num(total, '.0f')} |")
     return "\n".join(lines)
@@ -173,7 +176,8 @@ def markdown(res: dict) -> str:
         f"protocol in the docstring of `benchmarks/schedule.py`. Machine: {env.get('machine', '?')}, "
         f"{env.get('cpu_count', '?')} cores, torch {env.get('torch', '?')}, no GPU; each run on 1 thread with "
         "another run on the second core. Test accuracy (%) on the even subjects (99 segments). Generation "
-        "metrics against the real test set with the run's Real recognizer as evaluator (R = 20 repeats; the "
+        "metrics against the real test set with the run's Real recognizer as evaluator, for samples drawn from the "
+        "final generator's prior and, in the pool columns, for the recycled pool (R = 20 repeats; the "
         "FID's ± is the interval over those repeats, i.e. sampling noise of one trained generator, not the "
         "spread between training seeds). Times: wall minutes per phase, summed over sessions.",
         table(res) + ("\n\n" + reference_line(res["rows"]) if res["rows"] else ""),
