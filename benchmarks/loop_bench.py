@@ -338,9 +338,14 @@ def main(p: Protocol, argv=None, doc: str | None = None) -> int:
     res["command"] = p.command
     res["config"] = read_config_file(p.config)
     res["environment"] = environment()
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / f"{p.name}_loop.json").write_text(json.dumps(res, indent=2, default=float) + "\n")
-    md = markdown(p, res)
-    (RESULTS / f"{p.name}_loop.md").write_text(md)
-    print(md)
+    write_results(f"{p.name}_loop", res, markdown(p, res))
     return 0
+
+
+def write_results(name: str, res: dict, md: str) -> None:
+    """``results/<name>.json`` and ``.md`` (the page the README's tables are copied from); the
+    page is printed too."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / f"{name}.json").write_text(json.dumps(res, indent=2, default=float) + "\n")
+    (RESULTS / f"{name}.md").write_text(md)
+    print(md)

@@ -29,7 +29,7 @@ from infagenc.loop.evaluation import evaluate_generation
 from infagenc.loop.runfolder import environment
 from infagenc.train.recognizer import load_recognizer
 
-from loop_bench import HERE, RESULTS
+from loop_bench import HERE, write_results
 
 RUNS = HERE / "runs"
 COMMAND = "python benchmarks/root_offset.py"
@@ -55,8 +55,11 @@ def measure(run: str) -> dict:
     test = MotionSet.load(rd / "data" / "test.npz")
     pool = MotionSet.load(rd / "synthetic.npz")
     c = pool.layout.center  # the joint root_relative puts at the origin
+    bn = getattr(ev, "data_bn", None)  # ST-GCN / MS-G3D input normalisation (per joint and channel)
     row = {"run": run, "pool": len(pool), "root_abs_mean": float(np.abs(np.asarray(pool.data)[:, :, c]).mean()),
-           "real_root_abs_mean": float(np.abs(np.asarray(test.data)[:, :, c]).mean())}
+           "real_root_abs_mean": float(np.abs(np.asarray(test.data)[:, :, c]).mean()),
+           "evaluator_input_var_min": None if bn is None else float(bn.running_var.min()),
+           "evaluator_input_eps": None if bn is None else float(bn.eps)}
     for name, ms in (("as_generated", pool), ("root_recentred", root_relative(pool, "per_frame"))):
         g = evaluate_generation(ev, test, ms, reference="test", R=20, seed=0)["generated"]
         row[name] = {k: g[k]["mean"] for k in ("accuracy", "fid", "diversity")}
@@ -68,15 +71,23 @@ def markdown(res: dict) -> str:
              f"Command: `{res['command']}`; protocol in the script's docstring. Each run's synthetic training set "
              "(recycled pool; baseline: its fresh samples) against "
              "the real test set, the run's Real recognizer as evaluator (R = 20). Root: mean |coordinate| of the "
-             "root joint (real data: exactly 0 after the per-frame root-relative preprocessing).", "",
-             "| run | pool | root, mean abs | accuracy as generated | accuracy, root re-centred | FID as generated "
+             "root joint (real data: exactly 0 after the per-frame root-relative preprocessing). Input variance: "
+             "the smallest running variance of the evaluator's input batch norm (it divides by sqrt(variance + "
+             f"eps), eps {res['rows'][0]['evaluator_input_eps'] if res['rows'] else '-'}).", "",
+             "| run | pool | root, mean abs | input variance | accuracy as generated | accuracy, root re-centred "
+             "| FID as generated "
              "| FID, root re-centred | diversity as generated | diversity, root re-centred |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in res["rows"]:
         a, b = r["as_generated"], r["root_recentred"]
-        lines.append(f"| {r['run']} | {r['pool']} | {r['root_abs_mean']:.3f} | {100 * a['accuracy']:.1f} | {100 * b['accuracy']:.1f} | "
+        lines.append(f"| {r['run']} | {r['pool']} | {r['root_abs_mean']:.3f} | {_var(r['evaluator_input_var_min'])} | "
+                     f"{100 * a['accuracy']:.1f} | {100 * b['accuracy']:.1f} | "
                      f"{a['fid']:.1f} | {b['fid']:.1f} | {a['diversity']:.2f} | {b['diversity']:.2f} |")
     return "\n".join(lines) + "\n"
+
+
+def _var(v: float | None) -> str:
+    return "-" if v is None else f"{v:.1e}"
 
 
 def main(argv=None) -> int:
@@ -89,11 +100,7 @@ def main(argv=None) -> int:
         rows.append(measure(run))
         print(f"{run}: done", file=sys.stderr)
     res = {"command": COMMAND, "rows": rows, "environment": environment()}
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "root_offset.json").write_text(json.dumps(res, indent=2, default=float) + "\n")
-    md = markdown(res)
-    (RESULTS / "root_offset.md").write_text(md)
-    print(md)
+    write_results("root_offset", res, markdown(res))
     return 0
 
 

@@ -40,7 +40,7 @@ from infagenc.loop.config import RunConfig
 from infagenc.loop.runfolder import environment
 from infagenc.loop.runner import run
 
-from loop_bench import DATA, HERE, RESULTS, _num, _pct, reference_line, run_row
+from loop_bench import DATA, HERE, _num, _pct, reference_line, run_row, write_results
 
 CONFIG = HERE / "configs" / "utkinect_paper.toml"
 RUNS = HERE / "runs" / "schedule"
@@ -91,7 +91,7 @@ def collect(runs: Path = RUNS) -> dict:
         row = run_row(rd)
         if row is None:
             continue
-        cfg = json.loads((rd / "config.json").read_text())
+        cfg = _config(rd)
         rows.append({"variant": rd.name.rpartition("_s")[0], "seed": cfg["seed"],
                      "pretrain_epochs": cfg["pretrain_generator_epochs"], "loop_epochs": cfg["loop"]["epochs"],
                      "score_fraction": cfg["loop"].get("score_fraction", 1.0),
@@ -100,6 +100,33 @@ def collect(runs: Path = RUNS) -> dict:
     rows.sort(key=lambda r: (r["seed"], -r["pretrain_epochs"] - r["loop_epochs"], r["generator_lr"],
                              -r["score_fraction"]))
     return {"rows": rows}
+
+
+def equivalence(runs: Path = RUNS) -> list[dict]:
+    """Is a cut schedule the full one stopped early? Each cut run's pre-training losses (epoch
+    by epoch, exact) against the first epochs of the full run of the same seed and rate; runs
+    whose pre-training was copied are left out (they would agree trivially)."""
+    out = []
+    for full in sorted(runs.glob(f"{variant(1.0)}_s*")):
+        fh = _pretraining(full)
+        if fh is None:
+            continue
+        lr = _config(full)["generator"]["lr"]
+        for rd in sorted(runs.glob(f"*_s{full.name.rpartition('_s')[2]}")):
+            h = _pretraining(rd)
+            if rd == full or h is None or _shared(rd) or _config(rd)["generator"]["lr"] != lr:
+                continue
+            out.append({"run": rd.name, "full": full.name, "epochs": len(h), "identical": h == fh[:len(h)]})
+    return out
+
+
+def _config(rd: Path) -> dict:
+    return json.loads((rd / "config.json").read_text())
+
+
+def _pretraining(rd: Path) -> list | None:
+    p = rd / "pretrain_generator.json"
+    return json.loads(p.read_text())["history"] if p.exists() else None
 
 
 def _shared(rd: Path) -> dict | None:
@@ -182,7 +209,16 @@ def markdown(res: dict) -> str:
         "spread between training seeds). Times: wall minutes per phase, summed over sessions.",
         table(res) + ("\n\n" + reference_line(res["rows"]) if res["rows"] else ""),
         differences(res),
+        _equivalence_line(res.get("pretraining_equivalence") or []),
     ]) + "\n"
+
+
+def _equivalence_line(eq: list[dict]) -> str:
+    if not eq:
+        return "Cut schedule = full schedule stopped early: not checked yet (needs the full run's pre-training)."
+    return "Cut schedule = full schedule stopped early (pre-training losses, epoch by epoch, exact): " + "; ".join(
+        f"{e['run']}: {'identical' if e['identical'] else 'DIFFERENT'} to the first {e['epochs']} epochs of {e['full']}"
+        for e in eq) + "."
 
 
 def main(argv=None) -> int:
@@ -206,14 +242,11 @@ def main(argv=None) -> int:
                     progress=not a.no_progress)
                 print(f"{name} seed {seed}: {time.perf_counter() - t0:.0f} s", file=sys.stderr)
     res = collect()
+    res["pretraining_equivalence"] = equivalence()
     res["command"] = COMMAND
     res["config"] = read_config_file(CONFIG)
     res["environment"] = environment()
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "schedule.json").write_text(json.dumps(res, indent=2, default=float) + "\n")
-    md = markdown(res)
-    (RESULTS / "schedule.md").write_text(md)
-    print(md)
+    write_results("schedule", res, markdown(res))
     return 0
 
 
