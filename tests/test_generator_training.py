@@ -156,6 +156,39 @@ def test_xyz_data_bf16_and_rest_skeleton_rules(demo):
                                                                          trans=True))
 
 
+def test_samples_keep_the_training_data_root_constraint(tmp_path):
+    from infagenc.data.preprocess import root_relative
+    xyz = root_relative(make_demo(num_subjects=1, per_class=2, seed=1, rep="xyz", min_len=10, max_len=14))
+    c = xyz.layout.center
+    tr = GeneratorTrainer.from_motionset(xyz, cfg())
+    assert tr.spec.root == "per_frame"
+    tr.train_epoch(tr.tensors(xyz))
+    ms = sample_motionset(tr.model, tr.spec, per_class=3, length=12, seed=0)
+    assert np.abs(ms.data[:, :, c][ms.frame_mask()]).max() < 1e-6
+    # without the constraint the decoder leaves the root off the origin (what the fix is for)
+    off = GeneratorTrainer.from_motionset(xyz, cfg(keep_root=False))
+    assert off.spec.root == "none"
+    raw = sample_motionset(tr.model, dataclasses.replace(tr.spec, root="none"), per_class=3, length=12, seed=0)
+    assert np.abs(raw.data[:, :, c]).mean() > 1e-3
+    # the other joints move with the root: the projection is raw minus the raw root
+    assert np.allclose(ms.data, raw.data - raw.data[:, :, c:c + 1], atol=1e-6)
+    # first-frame data: only frame 0's root is pinned
+    ff = root_relative(make_demo(num_subjects=1, per_class=2, seed=1, rep="xyz", min_len=10, max_len=14),
+                       "first_frame")
+    tf = GeneratorTrainer.from_motionset(ff, cfg())
+    assert tf.spec.root == "first_frame"
+    s = sample_motionset(tf.model, tf.spec, per_class=2, length=12, seed=0)
+    assert np.abs(s.data[:, 0, c]).max() < 1e-6 and np.abs(s.data[:, 1:, c]).max() > 1e-4
+    # the constraint travels with the checkpoint; a checkpoint without it loads as "none"
+    tr.save(tmp_path / "g.pt")
+    assert load_generator(tmp_path / "g.pt", "cpu")[1].root == "per_frame"
+    d = tr.spec.to_dict()
+    del d["root"]
+    assert MotionSpec.from_dict(d).root == "none"
+    with pytest.raises(ValueError, match="root"):
+        MotionSpec(xyz.layout, "xyz", xyz.class_names, root="per_sample")
+
+
 def test_cli_train_resume_and_sample(demo, tmp_path, capsys):
     from infagenc.cli import main
     from infagenc.data.readers import read

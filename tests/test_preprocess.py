@@ -4,7 +4,7 @@ import pytest
 from infagenc.data import DataError
 from infagenc.data.demo import make_demo
 from infagenc.data.preprocess import (align_view, check_samples, fill_unlabelled, fixed_length, normalize_scale,
-                                      resample_sequence, root_relative)
+                                      resample_sequence, root_constraint, root_relative)
 
 
 def test_resample_sequence_is_linear_and_keeps_endpoints():
@@ -52,6 +52,29 @@ def test_root_relative_and_scale():
     assert np.isclose(np.linalg.norm(x[:, e[:, 0]] - x[:, e[:, 1]], axis=-1).mean(), 2.0, atol=1e-4)
     rr = root_relative(make_demo(num_subjects=1, per_class=1, seed=0))
     assert rr.trans is None
+
+
+def test_root_constraint_names_what_root_relative_did():
+    xyz = make_demo(num_subjects=1, per_class=2, rep="xyz", seed=0, min_len=10, max_len=14)
+    assert root_constraint(xyz) == "none"
+    assert root_constraint(root_relative(xyz)) == "per_frame"
+    assert root_constraint(root_relative(xyz, "first_frame")) == "first_frame"
+    # scaling keeps the constraint; one sample off the origin in one real frame breaks it
+    assert root_constraint(normalize_scale(root_relative(xyz))) == "per_frame"
+    data = root_relative(xyz).data.copy()
+    data[1, 3, xyz.layout.center, 0] = 1e-3
+    assert root_constraint(xyz.with_data(data)) == "first_frame"
+    data[1, 0, xyz.layout.center, 2] = 1e-3
+    assert root_constraint(xyz.with_data(data)) == "none"
+    # padding frames (beyond a sample's length) do not count
+    padded = root_relative(xyz).data.copy()
+    i = int(np.argmin(xyz.lengths))
+    padded[i, xyz.lengths[i]:, xyz.layout.center] = 5.0
+    assert root_constraint(xyz.with_data(padded)) == "per_frame"
+    rot = make_demo(num_subjects=1, per_class=1, seed=0)  # rot6d with trans
+    assert root_constraint(rot) == "none"
+    assert root_constraint(root_relative(rot, "first_frame")) == "first_frame"
+    assert root_constraint(root_relative(rot)) == "none"  # no trans left: nothing to constrain
 
 
 def test_align_view_puts_hips_on_x():

@@ -10,6 +10,8 @@ Every function returns a new :class:`MotionSet` and leaves its input untouched.
   resamples sequences that are shorter than the window (recorded in ``notes``).
 * :func:`root_relative` subtracts the centre joint (per frame, or the first frame's
   position from all frames); for rotation data it clears or re-bases ``trans``.
+  :func:`root_constraint` tells which of those a set satisfies (a generator trained on it
+  restores the same constraint on its samples).
 * :func:`normalize_scale` divides positions by the mean bone length of each sequence.
 * :func:`align_view` rotates xyz sequences so that, in the first frame, the left/right
   hip (or shoulder) line lies along +x and the spine points up (+y).
@@ -25,7 +27,7 @@ from ..skeleton.rotations import convert
 from .errors import DataError, Exclusion, check_on_bad
 from .motionset import MotionSet
 
-__all__ = ["fixed_length", "unlabelled_mask", "fill_unlabelled", "root_relative", "normalize_scale", "align_view", "check_samples",
+__all__ = ["fixed_length", "unlabelled_mask", "fill_unlabelled", "root_relative", "root_constraint", "normalize_scale", "align_view", "check_samples",
            "resample_sequence"]
 
 
@@ -150,6 +152,29 @@ def root_relative(ms: MotionSet, mode: str = "per_frame") -> MotionSet:
     out = ms.data - root
     out[~mask] = 0
     return ms.with_data(out)
+
+
+def root_constraint(ms: MotionSet, atol: float = 1e-6) -> str:
+    """Which root constraint of :func:`root_relative` every sample of ``ms`` satisfies.
+
+    ``per_frame``: positions whose centre joint is at the origin (within ``atol``) in every
+    real frame; ``first_frame``: positions whose centre joint is at the origin in the first
+    frame, or rotation data whose ``trans`` is zero in the first frame; ``none`` otherwise
+    (also for rotation data without ``trans``: nothing positional to constrain). An empty
+    set satisfies nothing (``none``).
+    """
+    if len(ms) == 0:
+        return "none"
+    if ms.rep in ("rot6d", "axis_angle"):
+        if ms.trans is not None and np.all(np.abs(ms.trans[:, 0]) <= atol):
+            return "first_frame"
+        return "none"
+    root = np.abs(ms.data[:, :, ms.layout.center, :]).max(axis=-1)  # (N, T)
+    if np.all(root[ms.frame_mask()] <= atol):
+        return "per_frame"
+    if np.all(root[:, 0] <= atol):
+        return "first_frame"
+    return "none"
 
 
 def normalize_scale(ms: MotionSet, target: float = 1.0) -> MotionSet:

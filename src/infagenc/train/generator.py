@@ -24,6 +24,14 @@ Choices made where the paper is silent:
   and a per-epoch seed under which dropout and the reparameterisation noise run (torch's
   global RNG is forked, so callers' RNG state is untouched). Saving that generator's
   state makes a resumed run produce exactly the numbers an uninterrupted one would.
+* **Root constraint** (``GeneratorConfig.keep_root``, default on): the trainer records
+  which root constraint the training data satisfies (centre joint at the origin in every
+  frame / in the first frame, see :func:`infagenc.data.preprocess.root_constraint`) in
+  ``MotionSpec.root``, and sampling applies the same :func:`root_relative` step to the
+  decoder's output, so samples live in the representation the data was prepared in. The
+  decoder alone leaves the root slightly off (mean |coordinate| 0.005-0.08 on UTKinect),
+  and recognizers trained on root-relative data normalise those near-constant coordinates
+  by a variance of ~0, which magnifies the offset (benchmarks/README.md, "Root offset").
 * **Generated rot6d** is projected onto valid rotations (Gram-Schmidt), so every
   synthetic sample is a proper rotation sequence; generated samples have subject
   ``"synthetic"``.
@@ -42,6 +50,7 @@ from tqdm.auto import tqdm
 
 from ..config import config_from_dict
 from ..data.motionset import MotionSet
+from ..data.preprocess import root_constraint, root_relative
 from ..models.cvae import CVAE, CVAEConfig
 from ..skeleton.kinematics import RestSkeleton, fk_from_representation, infant_rest_skeleton
 from ..skeleton.layouts import Layout, resolve_layout
@@ -50,6 +59,8 @@ from .batching import TensorSet, batch_indices
 from .checkpoint import load_checkpoint, save_checkpoint
 from .device import PRECISIONS, autocast, resolve_device
 from .losses import KL_REDUCTIONS, generator_losses
+
+ROOT_CONSTRAINTS = ("per_frame", "first_frame", "none")
 
 __all__ = ["GeneratorConfig", "MotionSpec", "GeneratorTrainer", "build_generator", "motion_tensors",
            "load_generator", "checkpoint_rest", "sample_motionset", "CHECKPOINT_KIND"]
@@ -70,6 +81,7 @@ class GeneratorConfig:
     lambda_kl: float = 1.0
     kl_reduction: str = "mean"
     trans: bool = False
+    keep_root: bool = True
     lr: float = 1e-4
     batch_size: int = 16
     epochs: int = 1100
@@ -107,13 +119,19 @@ class GeneratorConfig:
 @dataclass(frozen=True)
 class MotionSpec:
     """What the generator's joints and channels mean: layout, representation, class names,
-    whether the root translation rides along as an extra joint, and the frame rate."""
+    whether the root translation rides along as an extra joint, the frame rate, and the root
+    constraint of the training data (``root``: ``per_frame`` / ``first_frame`` / ``none``,
+    see :func:`~infagenc.data.preprocess.root_constraint`), which sampling restores: the
+    decoder does not keep e.g. the centre joint exactly at the origin, and recognizers
+    trained on root-relative data are very sensitive to that offset. Checkpoints written
+    before this field existed load with ``none`` (their samples stay as they were)."""
 
     layout: Layout
     rep: str
     class_names: tuple[str, ...]
     trans: bool = False
     fps: float | None = None
+    root: str = "none"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "layout", resolve_layout(self.layout))
@@ -124,6 +142,8 @@ class MotionSpec:
             raise ValueError(f"a root-translation joint is for rotation data, not {self.rep!r}")
         if not self.class_names:
             raise ValueError("a conditional generator needs labelled data (no class names given)")
+        if self.root not in ROOT_CONSTRAINTS:
+            raise ValueError(f"root must be one of {ROOT_CONSTRAINTS}, got {self.root!r}")
 
     @property
     def num_joints(self) -> int:
@@ -135,16 +155,19 @@ class MotionSpec:
         return REPRESENTATION_CHANNELS[self.rep]
 
     @classmethod
-    def from_motionset(cls, ms: MotionSet, trans: bool = False) -> "MotionSpec":
-        return cls(ms.layout, ms.rep, ms.class_names, trans, ms.fps)
+    def from_motionset(cls, ms: MotionSet, trans: bool = False, keep_root: bool = True) -> "MotionSpec":
+        """The spec of a generator for ``ms``; with ``keep_root`` its root constraint is the one
+        ``ms`` satisfies (:func:`~infagenc.data.preprocess.root_constraint`), else ``none``."""
+        return cls(ms.layout, ms.rep, ms.class_names, trans, ms.fps, root_constraint(ms) if keep_root else "none")
 
     def to_dict(self) -> dict:
         return {"layout": self.layout.to_dict(), "rep": self.rep, "class_names": list(self.class_names),
-                "trans": self.trans, "fps": self.fps}
+                "trans": self.trans, "fps": self.fps, "root": self.root}
 
     @classmethod
     def from_dict(cls, d: dict) -> "MotionSpec":
-        return cls(d["layout"], d["rep"], tuple(d["class_names"]), bool(d.get("trans", False)), d.get("fps"))
+        return cls(d["layout"], d["rep"], tuple(d["class_names"]), bool(d.get("trans", False)), d.get("fps"),
+                   d.get("root", "none"))
 
 
 def motion_tensors(ms: MotionSet, spec: MotionSpec, device="cpu") -> TensorSet:
@@ -224,7 +247,7 @@ class GeneratorTrainer:
     @classmethod
     def from_motionset(cls, ms: MotionSet, cfg: GeneratorConfig, rest: RestSkeleton | None = None,
                        device: str | torch.device | None = None) -> "GeneratorTrainer":
-        spec = MotionSpec.from_motionset(ms, cfg.trans)
+        spec = MotionSpec.from_motionset(ms, cfg.trans, cfg.keep_root)
         return cls(build_generator(spec, cfg.cvae, cfg.seed), cfg, spec, rest, device)
 
     # -------------------------------------------------------------- the data
@@ -418,7 +441,9 @@ def sample_motionset(model: CVAE, spec: MotionSpec, requests: Sequence[tuple[int
         provenance: ``run`` (str), ``epoch`` and ``round`` (ints) to record per sample.
 
     Returns a :class:`MotionSet` with source ``synthetic``, the provenance and the seed,
-    subject ``"synthetic"``, names ``syn[-run][-eE][-rR]-sSEED-INDEX-CLASS``.
+    subject ``"synthetic"``, names ``syn[-run][-eE][-rR]-sSEED-INDEX-CLASS``. The samples
+    satisfy the training data's root constraint (``spec.root``, restored with
+    :func:`~infagenc.data.preprocess.root_relative`; the decoder's raw output does not).
     """
     labels, lengths = _requests(spec, requests, per_class, length)
     prov = {"run": "", "epoch": -1, "round": -1, **(provenance or {})}
@@ -457,6 +482,7 @@ def sample_motionset(model: CVAE, spec: MotionSpec, requests: Sequence[tuple[int
     tag = "syn" + (f"-{prov['run']}" if prov["run"] else "") + (f"-e{prov['epoch']}" if prov["epoch"] >= 0 else "") \
         + (f"-r{prov['round']}" if prov["round"] >= 0 else "") + f"-s{int(seed)}"
     names = [f"{tag}-{i:06d}-{spec.class_names[c]}" for i, c in enumerate(labels)]
-    return MotionSet(out, lengths, labels, spec.class_names, ["synthetic"] * n, names, spec.layout, spec.rep,
-                     source=["synthetic"] * n, run=[str(prov["run"])] * n, epoch=int(prov["epoch"]),
-                     round=int(prov["round"]), seed=int(seed), trans=trans, fps=spec.fps)
+    ms = MotionSet(out, lengths, labels, spec.class_names, ["synthetic"] * n, names, spec.layout, spec.rep,
+                   source=["synthetic"] * n, run=[str(prov["run"])] * n, epoch=int(prov["epoch"]),
+                   round=int(prov["round"]), seed=int(seed), trans=trans, fps=spec.fps)
+    return root_relative(ms, spec.root) if spec.root != "none" and n else ms
