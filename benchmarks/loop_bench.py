@@ -30,6 +30,7 @@ from infagenc.config import merge_dicts, read_config_file
 from infagenc.loop.config import RunConfig
 from infagenc.loop.runfolder import environment
 from infagenc.loop.runner import recognize_run, run
+from infagenc.train.checkpoint import load_checkpoint
 from infagenc.train.recognizer import RecognizerConfig
 from infagenc.metrics.stats import Summary
 
@@ -125,7 +126,15 @@ def run_row(rd: Path) -> dict | None:
             "fid_real_train_vs_real_test": metrics.get("fid_real_train_vs_real_test")},
         "timing": json.loads((rd / "timing.json").read_text()) if (rd / "timing.json").exists() else None,
         "other_recognizers": _other_results(rd),
+        "generator_root": generator_root(rd),
     }
+
+
+def generator_root(rd: Path) -> str | None:
+    """The root constraint the run's generator restores on its samples (``MotionSpec.root``,
+    read from its pre-trained checkpoint; ``none`` for checkpoints from before the option)."""
+    p = rd / "checkpoints" / "generator_pretrained.pt"
+    return load_checkpoint(p)["meta"]["spec"].get("root", "none") if p.exists() else None
 
 
 def _other_results(rd: Path) -> dict:

@@ -8,10 +8,10 @@ committed runs made before that fix.
 Until ``GeneratorConfig.keep_root`` (default on) the generator's samples kept the root joint
 slightly off the origin although the UTKinect data are root-relative in every frame
 (``benchmarks/root_offset.py`` measures it). This study runs the protocol of
-``utkinect_loop.py`` (same config file, same seeds) with the fix, in
+``utkinect_loop.py`` (same config file and seeds, but ``generator.keep_root = true``), in
 ``benchmarks/runs/root_fix/<mode>_s<seed>/``, and compares each run with the same (mode, seed)
-in ``benchmarks/runs/utkinect/`` (made before the fix; ``generator.keep_root = false`` gives
-that behaviour again). Pre-training does not sample, so both runs of a pair share their
+in ``benchmarks/runs/utkinect/`` (made before the fix; the protocol file's
+``keep_root = false`` gives that behaviour again). Pre-training does not sample, so both runs of a pair share their
 pre-trained critic and generator exactly (the script checks the generator's pre-training
 losses) and their Real recognizer; everything after the first sampled epoch may differ.
 Writes ``results/root_fix.json`` and ``.md``.
@@ -24,10 +24,10 @@ import sys
 import time
 from pathlib import Path
 
+from infagenc.loop.config import RunConfig
 from infagenc.loop.runfolder import environment
 from infagenc.loop.runner import run
 from infagenc.metrics.stats import Summary
-from infagenc.train.checkpoint import load_checkpoint
 
 from loop_bench import DATA, HERE, LABEL, MODES, config, run_row, write_results
 from utkinect_loop import PROTOCOL
@@ -43,14 +43,6 @@ def _losses(rd: Path) -> list | None:
     return [h.get("total") for h in json.loads(p.read_text())["history"]] if p.exists() else None
 
 
-def _spec_root(rd: Path) -> str | None:
-    """The root constraint recorded in the run's pre-trained generator (None: no checkpoint)."""
-    p = rd / "checkpoints" / "generator_pretrained.pt"
-    if not p.exists():
-        return None
-    return load_checkpoint(p)["meta"]["spec"].get("root", "none")
-
-
 def collect() -> dict:
     pairs = []
     for rd in sorted(RUNS.glob("*_s*"), key=lambda d: d.name):
@@ -62,7 +54,6 @@ def collect() -> dict:
             continue
         la, lb = _losses(rd), _losses(BEFORE / rd.name)
         pairs.append({"mode": mode, "seed": int(seed), "after": after, "before": before,
-                      "root_after": _spec_root(rd), "root_before": _spec_root(BEFORE / rd.name),
                       "same_pretraining": la is not None and la == lb})
     pairs.sort(key=lambda p: (MODES.index(p["mode"]), p["seed"]))
     return {"pairs": pairs}
@@ -92,7 +83,7 @@ def table(res: dict) -> str:
     for p in res["pairs"]:
         a, b = p["after"], p["before"]
         lines.append(" | ".join([
-            f"| {LABEL[p['mode']]}", str(p["seed"]), f"{p['root_before']} -> {p['root_after']}",
+            f"| {LABEL[p['mode']]}", str(p["seed"]), f"{b['generator_root']} -> {a['generator_root']}",
             "yes" if p["same_pretraining"] else "NO",
             _cell(_acc(a, "real"), _acc(b, "real")), _cell(_acc(a, "syn"), _acc(b, "syn")),
             _cell(_acc(a, "real_syn"), _acc(b, "real_syn")),
@@ -159,10 +150,9 @@ def main(argv=None) -> int:
                 print(f"{mode} seed {seed}: no finished run before the fix in {BEFORE}; skipped", file=sys.stderr)
                 continue
             t0 = time.perf_counter()
-            cfg = config(PROTOCOL, mode, seed, a.data_root)
-            if not cfg.generator.keep_root:
-                raise SystemExit(f"{PROTOCOL.config} sets generator.keep_root = false: nothing to compare")
-            run(cfg, RUNS / f"{mode}_s{seed}", progress=not a.no_progress)
+            d = config(PROTOCOL, mode, seed, a.data_root).to_dict()
+            d["generator"]["keep_root"] = True  # the protocol file keeps its committed runs' setting (false)
+            run(RunConfig.from_dict(d), RUNS / f"{mode}_s{seed}", progress=not a.no_progress)
             print(f"{mode} seed {seed}: {time.perf_counter() - t0:.0f} s", file=sys.stderr)
     res = collect()
     res["command"] = COMMAND

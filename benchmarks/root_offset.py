@@ -1,11 +1,13 @@
 """Diagnostic: how far the generated samples' root joint sits from the origin, and what that
 does to the generation metrics. The UTKinect protocols make every frame root-relative, so in
-real data the root joint is exactly 0; the generator does not enforce it. A recognizer trained
+real data the root joint is exactly 0; the generator's decoder does not enforce it (runs made
+before ``GeneratorConfig.keep_root``; since then sampling re-centres it, and the runs of
+``root_fix.py`` are listed as a check that their offset is 0). A recognizer trained
 on real data normalises its input per coordinate (ST-GCN's input batch norm), and the root's
 variance there is ~0, so a small root offset in a generated sample is magnified into features
 far outside the real ones.
 
-    python benchmarks/root_offset.py                       # every finished recycling run of both studies
+    python benchmarks/root_offset.py                       # every finished run of the three studies
     python benchmarks/root_offset.py --runs utkinect/distance_s0 schedule/f0.25_lr0.001_s0
 
 For each finished run (folders under ``benchmarks/runs/``) the synthetic set the final
@@ -37,7 +39,7 @@ COMMAND = "python benchmarks/root_offset.py"
 
 def _default_runs() -> list[str]:
     out = []
-    for study in ("utkinect", "schedule"):
+    for study in ("utkinect", "schedule", "root_fix"):
         for rd in sorted((RUNS / study).glob("*_s*")):
             cfg = rd / "config.json"
             if not (rd / "synthetic.npz").exists() or not (rd / "checkpoints" / "evaluator.pt").exists() \

@@ -56,8 +56,9 @@ def schedule(fraction: float) -> tuple[int, int]:
 
 
 def variant(fraction: float, score_fraction: float = 1.0, eval_batch_size: int | None = None,
-            lr: float | None = None) -> str:
-    """Folder name of a variant, e.g. ``f0.25``, ``f0.25_lr0.001`` or ``f0.25_sf0.25_eb16``."""
+            lr: float | None = None, keep_root: bool = False) -> str:
+    """Folder name of a variant, e.g. ``f0.25``, ``f0.25_lr0.001``, ``f0.25_sf0.25_eb16`` or
+    ``f0.25_lr0.001_kr`` (samples re-centred on the root, ``generator.keep_root``)."""
     name = f"f{fraction:g}"
     if lr is not None:
         name += f"_lr{lr:g}"
@@ -65,22 +66,25 @@ def variant(fraction: float, score_fraction: float = 1.0, eval_batch_size: int |
         name += f"_sf{score_fraction:g}"
     if eval_batch_size:
         name += f"_eb{eval_batch_size}"
+    if keep_root:
+        name += "_kr"
     return name
 
 
 def config(fraction: float, seed: int, data_root: Path, score_fraction: float = 1.0,
-           eval_batch_size: int | None = None, lr: float | None = None, mode: str = "distance") -> RunConfig:
+           eval_batch_size: int | None = None, lr: float | None = None, mode: str = "distance",
+           keep_root: bool = False) -> RunConfig:
     pre, loop = schedule(fraction)
     path = (data_root / "utkinect" / "joints").resolve()
     if not path.is_dir():
         raise SystemExit(f"UTKinect not found at {path} (pass --data-root, the folder holding utkinect/)")
-    over = {"name": f"schedule-{variant(fraction, score_fraction, eval_batch_size, lr)}-s{seed}", "seed": seed,
+    over = {"name": f"schedule-{variant(fraction, score_fraction, eval_batch_size, lr, keep_root)}-s{seed}",
+            "seed": seed,
             "data": {"path": str(path)}, "pretrain_generator_epochs": pre,
             "loop": {"selection": mode, "epochs": loop, "window": WINDOW, "score_fraction": score_fraction}}
     if eval_batch_size:
         over["critic"] = {"eval_batch_size": eval_batch_size}
-    if lr is not None:
-        over["generator"] = {"lr": lr}
+    over["generator"] = {"keep_root": keep_root, **({"lr": lr} if lr is not None else {})}
     return RunConfig.from_dict(merge_dicts(read_config_file(CONFIG), over))
 
 
@@ -143,14 +147,15 @@ def _minutes(r: dict, phase: str) -> float | None:
 
 
 def table(res: dict) -> str:
-    lines = ["| variant | seed | pre-training + loop epochs | generator lr | score fraction | eval batch | Real | Syn "
+    lines = ["| variant | seed | pre-training + loop epochs | generator lr | score fraction | eval batch "
+             "| root re-centred | Real | Syn "
              "| Real+Syn "
              "| pool | CAS, last round | generated: accuracy | FID (± repeats) | diversity | multimodality "
              "| pool: accuracy | pool: FID "
              "| critic pre-training | generator pre-training | loop | final recognizers + evaluation "
              "| total (min) |",
-             "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
-             "---:|"]
+             "|---|---:|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+             "---:|---:|"]
     for r in res["rows"]:
         a, g, pool = r["test_accuracy"], r["generation_vs_test"] or {}, r.get("pool_vs_test") or {}
         tail = (_minutes(r, "final_recognition") or 0) + (_minutes(r, "evaluation") or 0)
@@ -161,7 +166,8 @@ def table(res: dict) -> str:
         fid = "-" if g.get("fid") is None else f"{g['fid']:.1f} ± {r['fid_ci95'] or 0:.1f}"
         lines.append(
             f"| {r['variant']} | {r['seed']} | {r['pretrain_epochs']} + {r['loop_epochs']} | "
-            f"{r['generator_lr']:g} | {r['score_fraction']:g} | {r['eval_batch_size']} | {_pct(a.get('real'))} | "
+            f"{r['generator_lr']:g} | {r['score_fraction']:g} | {r['eval_batch_size']} | "
+            f"{'yes' if r.get('generator_root') not in (None, 'none') else 'no'} | {_pct(a.get('real'))} | "
             f"{_pct(a.get('syn'))} | "
             f"{_pct(a.get('real_syn'))} | {r['synthetic_samples'] or '-'} | {_num(r['cas_last_round'])} | "
             f"{_pct(g.get('accuracy'))} | {fid} | {_num(g.get('diversity'))} | {_num(g.get('multimodality'))} | "
@@ -229,6 +235,8 @@ def main(argv=None) -> int:
     ap.add_argument("--score-fraction", type=float, default=1.0, help="loop.score_fraction (default 1, the paper)")
     ap.add_argument("--eval-batch-size", type=int, default=None, help="the critic's inference batch")
     ap.add_argument("--lr", type=float, default=None, help="the generator's learning rate (default: the paper's 1e-4)")
+    ap.add_argument("--keep-root", action="store_true",
+                    help="re-centre generated samples on the root (generator.keep_root; folder suffix _kr)")
     ap.add_argument("--data-root", type=Path, default=DATA, help=f"folder holding the data (default {DATA})")
     ap.add_argument("--table-only", action="store_true", help="rebuild the results from finished runs")
     ap.add_argument("--no-progress", action="store_true")
@@ -236,10 +244,10 @@ def main(argv=None) -> int:
     if not a.table_only:
         for seed in a.seeds:
             for f in a.fractions:
-                name = variant(f, a.score_fraction, a.eval_batch_size, a.lr)
+                name = variant(f, a.score_fraction, a.eval_batch_size, a.lr, a.keep_root)
                 t0 = time.perf_counter()
-                run(config(f, seed, a.data_root, a.score_fraction, a.eval_batch_size, a.lr), RUNS / f"{name}_s{seed}",
-                    progress=not a.no_progress)
+                run(config(f, seed, a.data_root, a.score_fraction, a.eval_batch_size, a.lr, keep_root=a.keep_root),
+                    RUNS / f"{name}_s{seed}", progress=not a.no_progress)
                 print(f"{name} seed {seed}: {time.perf_counter() - t0:.0f} s", file=sys.stderr)
     res = collect()
     res["pretraining_equivalence"] = equivalence()

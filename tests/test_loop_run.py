@@ -126,6 +126,25 @@ def test_a_run_started_by_an_older_version_resumes(distance_run, tmp_path):
         run(tiny(), old, progress=False)
 
 
+def test_a_run_from_before_keep_root_resumes_only_without_it(distance_run, tmp_path):
+    """keep_root changed what a run does: a stored config without it meant keep_root = false."""
+    import dataclasses
+    import shutil
+
+    out, _ = distance_run
+    old = tmp_path / "old"
+    shutil.copytree(out, old)
+    stored = json.loads((old / "config.json").read_text())
+    assert stored["generator"]["keep_root"] is True
+    del stored["generator"]["keep_root"]
+    (old / "config.json").write_text(json.dumps(stored))
+    with pytest.raises(ValueError, match="different config"):
+        run(tiny(), old, progress=False)
+    cfg = tiny()
+    cfg.generator = dataclasses.replace(cfg.generator, keep_root=False)
+    run(cfg, old, progress=False)  # done already: nothing recomputed, nothing refused
+
+
 def test_sampling_dropout_changes_the_loop_samples(distance_run, tmp_path):
     out, _ = distance_run
     run(tiny(sample_dropout=0.5), tmp_path / "drop", progress=False, stop_after_rounds=1)
@@ -315,3 +334,34 @@ def test_unlabelled_keypoints_are_kept_filled_or_refused(tmp_path):
     assert np.allclose(filled.data[0, :, 5], others.mean(axis=1), atol=1e-5)
     with pytest.raises(ValueError, match=f"c.npz: .*confidence 0.*{first}"):
         prepared("error")
+
+
+def test_recycled_samples_keep_the_root_of_root_relative_data(tmp_path):
+    """xyz data made root-relative per frame: the loop's generator restores that constraint, so
+    the recycled pool (and the samples the critic scored) have the root at the origin."""
+    from infagenc.data.demo import make_demo
+    from infagenc.train.generator import load_generator
+
+    make_demo(num_subjects=3, per_class=3, seed=0, rep="xyz").save(tmp_path / "xyz.npz")
+    d = json.loads(json.dumps(TINY))
+    d["data"] = {"path": str(tmp_path / "xyz.npz"), "frames": 8, "test_fraction": 0.34}
+    out = tmp_path / "run"
+    run(RunConfig.from_dict(d), out, progress=False, stop_after_rounds=1)
+    assert load_generator(out / "checkpoints" / "generator.pt", "cpu")[1].root == "per_frame"
+    pool = MotionSet.load(out / "synthetic.npz")
+    assert len(pool) > 0
+    c = pool.layout.center
+    assert np.abs(pool.data[:, :, c][pool.frame_mask()]).max() < 1e-6
+    assert np.abs(pool.data).max() > 1e-2  # the other joints are not zeroed with it
+    # a folder whose generator restores the root but whose config says keep_root = false (e.g. a
+    # checkpoint copied from another run) is refused, naming the checkpoint
+    import shutil
+
+    other = tmp_path / "copied"
+    shutil.copytree(out, other)
+    d["generator"]["keep_root"] = False
+    stored = json.loads((other / "config.json").read_text())
+    stored["generator"]["keep_root"] = False
+    (other / "config.json").write_text(json.dumps(stored))
+    with pytest.raises(ValueError, match="generator_pretrained.*copied"):
+        run(RunConfig.from_dict(d), other, progress=False)

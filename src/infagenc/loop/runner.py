@@ -31,6 +31,7 @@ features computed for CAS are the ones used for selection: nothing is scored twi
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -42,7 +43,8 @@ from tqdm.auto import tqdm
 from ..config import config_to_dict
 from ..data.demo import make_demo
 from ..data.motionset import MotionSet
-from ..data.preprocess import fill_unlabelled, fixed_length, normalize_scale, root_relative, unlabelled_mask
+from ..data.preprocess import (fill_unlabelled, fixed_length, normalize_scale, root_constraint, root_relative,
+                               unlabelled_mask)
 from ..data.splits import assert_disjoint, holdout_subjects, split_by_subjects
 from ..metrics.stats import Summary
 from ..train.device import resolve_device
@@ -216,10 +218,10 @@ class _Run:
         f = self.folder
         path = f.checkpoint("generator_pretrained")
         if f.phase_done("pretrain_generator"):
-            return GeneratorTrainer.load(path, self.device)
+            return self._checked(GeneratorTrainer.load(path, self.device), sp, path)
         partial = f.checkpoint("generator_pretraining")
         if partial.exists():
-            trainer = GeneratorTrainer.load(partial, self.device)
+            trainer = self._checked(GeneratorTrainer.load(partial, self.device), sp, partial)
         else:
             # the generator models the root translation exactly when the data keeps one
             gcfg = replace(self.gen_cfg, trans=sp.train.trans is not None)
@@ -240,6 +242,16 @@ class _Run:
         f.log(f"generator pre-trained: {trainer.epoch} epochs")
         f.mark_done("pretrain_generator")
         partial.unlink(missing_ok=True)
+        return trainer
+
+    def _checked(self, trainer: GeneratorTrainer, sp: Splits, path) -> GeneratorTrainer:
+        """A generator loaded from the run folder must restore the root constraint the config
+        asks for (``generator.keep_root``); a checkpoint copied from another run may not."""
+        want = root_constraint(sp.train) if self.gen_cfg.keep_root else "none"
+        if trainer.spec.root != want:
+            raise ValueError(f"{path}: the generator restores root constraint {trainer.spec.root!r} on its "
+                             f"samples, the config (generator.keep_root = {self.gen_cfg.keep_root}) asks for "
+                             f"{want!r}; was the checkpoint copied from another run?")
         return trainer
 
     # ------------------------------------------------------------------ loop
@@ -519,9 +531,20 @@ def _summarise_seeds(per_seed: list[dict], seeds, class_names) -> dict:
             "per_seed": [{"seed": s, "overall": d["overall_accuracy"]} for s, d in zip(seeds, per_seed)]}
 
 
+# Options added since runs were first written whose default changed what a run does: a stored
+# config without them gets the value that reproduces the old behaviour, not the new default.
+_LEGACY = {("generator", "keep_root"): False}
+
+
 def _resolved_again(stored: dict) -> dict | None:
-    """A stored config resolved by this version (options added since get their defaults, so
-    a run started by an older version resumes); None if it no longer resolves."""
+    """A stored config resolved by this version (options added since get their defaults, or
+    for behaviour-changing ones (``_LEGACY``) the old behaviour's value, so a run started by
+    an older version resumes only with a config that means what it meant); None if it no
+    longer resolves."""
+    stored = json.loads(json.dumps(stored))
+    for (section, key), old in _LEGACY.items():
+        if isinstance(stored.get(section), dict):
+            stored[section].setdefault(key, old)
     try:
         return RunConfig.from_dict(stored).to_dict()
     except (ValueError, TypeError):
