@@ -365,3 +365,23 @@ def test_recycled_samples_keep_the_root_of_root_relative_data(tmp_path):
     (other / "config.json").write_text(json.dumps(stored))
     with pytest.raises(ValueError, match="generator_pretrained.*copied"):
         run(RunConfig.from_dict(d), other, progress=False)
+
+
+def test_a_run_resumes_with_another_thread_count(distance_run, tmp_path):
+    """threads decides speed, not the computation: resuming with another count is allowed and logged."""
+    import shutil
+
+    out, _ = distance_run
+    other = tmp_path / "threads"
+    shutil.copytree(out, other)
+    d = json.loads(json.dumps(TINY))
+    d["threads"] = 1
+    import torch
+
+    was = torch.get_num_threads()
+    try:
+        run(RunConfig.from_dict(d), other, progress=False)
+    finally:
+        torch.set_num_threads(was)  # run() sets torch's global thread count
+    assert "resumed with threads = 1 (the run so far: None)" in (other / "run.log").read_text()
+    assert json.loads((other / "config.json").read_text())["threads"] == 1

@@ -536,6 +536,15 @@ def _summarise_seeds(per_seed: list[dict], seeds, class_names) -> dict:
 _LEGACY = {("generator", "keep_root"): False}
 
 
+# Settings that change how fast a run goes, not what it computes (up to floating-point
+# reduction order): a run may resume with others; the change is logged.
+EXECUTION_ONLY = ("threads",)
+
+
+def _without(d: dict | None, keys) -> dict | None:
+    return None if d is None else {k: v for k, v in d.items() if k not in keys}
+
+
 def _resolved_again(stored: dict) -> dict | None:
     """A stored config resolved by this version (options added since get their defaults, or
     for behaviour-changing ones (``_LEGACY``) the old behaviour's value, so a run started by
@@ -563,7 +572,8 @@ def run(cfg: RunConfig, run_dir: str | Path, *, progress: bool = True,
     folder = RunFolder(run_dir)
     existing = folder.read_json("config.json")
     resolved = cfg.to_dict()
-    if existing is not None and _resolved_again(existing) != resolved:
+    before = _resolved_again(existing) if existing is not None else None
+    if existing is not None and _without(before, EXECUTION_ONLY) != _without(resolved, EXECUTION_ONLY):
         raise ValueError(f"{folder.config_path} holds a different config: resume with the same config, "
                          f"or use a new run folder")
     folder.write_json("config.json", resolved)
@@ -571,6 +581,9 @@ def run(cfg: RunConfig, run_dir: str | Path, *, progress: bool = True,
     folder.write_json("environment.json", environment(r.device))
     t_start = time.perf_counter()
     folder.log(f"run {cfg.name!r} in {folder.root} on {r.device}")
+    for key in EXECUTION_ONLY:
+        if before is not None and before.get(key) != resolved.get(key):
+            folder.log(f"resumed with {key} = {resolved.get(key)} (the run so far: {before.get(key)})")
     timing = folder.read_json("timing.json", {"phases": {}, "sessions": []})
 
     def timed(phase: str, fn, *a):
