@@ -124,6 +124,51 @@ def equivalence(runs: Path = RUNS) -> list[dict]:
     return out
 
 
+def loop_growth(runs: Path = RUNS) -> list[dict]:
+    """How the loop's cost grows as it runs (every run with loop rounds, finished or not): the
+    generator trains each epoch on X_train = real + recycled samples, which grows every round,
+    and the critic's update runs on X_train too. Per run, its first and last finished rounds:
+    X_train size, mean generator-training seconds per epoch, critic-update seconds (wall
+    time: other runs on the other core make it noisy)."""
+    out = []
+    for rd in sorted(runs.glob("*_s*")):
+        ep, ro = rd / "epochs.json", rd / "rounds.json"
+        if not ep.exists() or not ro.exists():
+            continue
+        epochs, rounds = json.loads(ep.read_text()), json.loads(ro.read_text())
+        if not rounds:
+            continue
+        n_real = _config_train_size(rd)
+        rows = []
+        for i, r in enumerate(rounds):
+            pool_before = rounds[i - 1].get("pool_size", 0) if i else 0
+            secs = [e["time_gen_train"] for e in epochs if e["round"] == i + 1]
+            rows.append({"round": i + 1, "x_train": n_real + pool_before,
+                         "gen_s_per_epoch": sum(secs) / len(secs) if secs else None,
+                         "critic_update_s": r.get("time_critic_update")})
+        out.append({"run": rd.name, "rounds_done": len(rounds), "first": rows[0], "last": rows[-1]})
+    return out
+
+
+def _config_train_size(rd: Path) -> int:
+    """Real training samples of a run (its stored split's summary)."""
+    return int(json.loads((rd / "data" / "summary.json").read_text())["train"]["samples"])
+
+
+def growth_table(rows: list[dict]) -> str:
+    if not rows:
+        return ""
+    lines = ["Loop cost as X_train grows (first and last finished round of each run; wall seconds, one thread):", "",
+             "| run | rounds done | X_train, round 1 -> last | generator s / epoch | critic update s per round |",
+             "|---|---:|---|---|---|"]
+    for g in rows:
+        f, la = g["first"], g["last"]
+        lines.append(f"| {g['run']} | {g['rounds_done']} | {f['x_train']} -> {la['x_train']} | "
+                     f"{_num(f['gen_s_per_epoch'], '.1f')} -> {_num(la['gen_s_per_epoch'], '.1f')} | "
+                     f"{_num(f['critic_update_s'], '.0f')} -> {_num(la['critic_update_s'], '.0f')} |")
+    return "\n".join(lines)
+
+
 def _config(rd: Path) -> dict:
     return json.loads((rd / "config.json").read_text())
 
@@ -216,6 +261,7 @@ def markdown(res: dict) -> str:
         table(res) + ("\n\n" + reference_line(res["rows"]) if res["rows"] else ""),
         differences(res),
         _equivalence_line(res.get("pretraining_equivalence") or []),
+        growth_table(res.get("loop_growth") or []),
     ]) + "\n"
 
 
@@ -251,6 +297,7 @@ def main(argv=None) -> int:
                 print(f"{name} seed {seed}: {time.perf_counter() - t0:.0f} s", file=sys.stderr)
     res = collect()
     res["pretraining_equivalence"] = equivalence()
+    res["loop_growth"] = loop_growth()
     res["command"] = COMMAND
     res["config"] = read_config_file(CONFIG)
     res["environment"] = environment()
