@@ -217,3 +217,18 @@ def test_cli_train_resume_and_sample(demo, tmp_path, capsys):
         with pytest.raises(SystemExit) as e:
             main(cmd + ["--help"])
         assert e.value.code == 0
+
+
+def test_cli_keeps_the_root_unless_told_not_to(tmp_path):
+    from infagenc.cli import main
+    from infagenc.data.preprocess import root_relative
+
+    data = root_relative(make_demo(num_subjects=1, per_class=2, seed=1, rep="xyz", min_len=10, max_len=14))
+    path = data.save(tmp_path / "xyz.npz")
+    base = ["generator", "train", "--data", str(path), "--size", "small", "--epochs", "1", "--batch-size", "4",
+            "--no-progress"]
+    assert main(base + ["--out", str(tmp_path / "kept")]) == 0
+    assert main(base + ["--out", str(tmp_path / "raw"), "--no-keep-root"]) == 0
+    assert load_generator(tmp_path / "kept" / "generator.pt", "cpu")[1].root == "per_frame"
+    assert load_generator(tmp_path / "raw" / "generator.pt", "cpu")[1].root == "none"
+    assert json.loads((tmp_path / "raw" / "config.json").read_text())["generator"]["keep_root"] is False

@@ -38,6 +38,9 @@ def register(sub) -> None:
     t.add_argument("--pos-weight", type=float, default=1.0,
                    help="weight of the forward-kinematics position loss, rotation data only (default 1.0)")
     t.add_argument("--trans", action="store_true", help="also model the root translation (rotation data with trans)")
+    t.add_argument("--no-keep-root", dest="keep_root", action="store_false",
+                   help="leave generated samples as the decoder makes them (default: restore the root "
+                        "constraint the training data satisfy, e.g. the centre joint at the origin per frame)")
     t.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:N")
     t.add_argument("--precision", choices=("fp32", "bf16"), default="fp32")
     t.add_argument("--save-every", type=int, default=10, help="checkpoint every N epochs (0: only at the end)")
@@ -92,7 +95,7 @@ def _train(args: argparse.Namespace) -> int:
     else:
         cfg = GeneratorConfig(cvae=CVAEConfig.of_size(args.size), lambda_kl=args.kl_weight,
                               kl_reduction=args.kl_reduction, lambda_vel=args.vel_weight, lambda_pos=args.pos_weight,
-                              trans=args.trans, lr=args.lr, batch_size=args.batch_size,
+                              trans=args.trans, keep_root=args.keep_root, lr=args.lr, batch_size=args.batch_size,
                               epochs=args.epochs if args.epochs is not None else GeneratorConfig.epochs,
                               seed=args.seed, device=args.device, precision=args.precision)
         trainer = GeneratorTrainer.from_motionset(ms, cfg)

@@ -538,7 +538,7 @@ _LEGACY = {("generator", "keep_root"): False}
 
 # Settings that change how fast a run goes, not what it computes (up to floating-point
 # reduction order): a run may resume with others; the change is logged.
-EXECUTION_ONLY = ("threads",)
+_EXECUTION_ONLY = ("threads",)
 
 
 def _without(d: dict | None, keys) -> dict | None:
@@ -573,7 +573,7 @@ def run(cfg: RunConfig, run_dir: str | Path, *, progress: bool = True,
     existing = folder.read_json("config.json")
     resolved = cfg.to_dict()
     before = _resolved_again(existing) if existing is not None else None
-    if existing is not None and _without(before, EXECUTION_ONLY) != _without(resolved, EXECUTION_ONLY):
+    if existing is not None and _without(before, _EXECUTION_ONLY) != _without(resolved, _EXECUTION_ONLY):
         raise ValueError(f"{folder.config_path} holds a different config: resume with the same config, "
                          f"or use a new run folder")
     folder.write_json("config.json", resolved)
@@ -581,7 +581,7 @@ def run(cfg: RunConfig, run_dir: str | Path, *, progress: bool = True,
     folder.write_json("environment.json", environment(r.device))
     t_start = time.perf_counter()
     folder.log(f"run {cfg.name!r} in {folder.root} on {r.device}")
-    for key in EXECUTION_ONLY:
+    for key in _EXECUTION_ONLY:
         if before is not None and before.get(key) != resolved.get(key):
             folder.log(f"resumed with {key} = {resolved.get(key)} (the run so far: {before.get(key)})")
     timing = folder.read_json("timing.json", {"phases": {}, "sessions": []})

@@ -29,7 +29,7 @@ Choices made where the paper is silent:
   frame / in the first frame, see :func:`infagenc.data.preprocess.root_constraint`) in
   ``MotionSpec.root``, and sampling applies the same :func:`root_relative` step to the
   decoder's output, so samples live in the representation the data was prepared in. The
-  decoder alone leaves the root slightly off (mean |coordinate| 0.005-0.08 on UTKinect),
+  decoder alone leaves the root off the origin (mean |coordinate| 0.005-0.1 on UTKinect),
   and recognizers trained on root-relative data normalise those near-constant coordinates
   by a variance of ~0, which magnifies the offset (benchmarks/README.md, "Root offset").
 * **Generated rot6d** is projected onto valid rotations (Gram-Schmidt), so every
