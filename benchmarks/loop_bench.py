@@ -130,6 +130,12 @@ def run_row(rd: Path) -> dict | None:
     }
 
 
+def pretraining_history(rd: Path) -> list | None:
+    """The run's generator pre-training history (one dict per epoch), None before it finished."""
+    p = rd / "pretrain_generator.json"
+    return json.loads(p.read_text())["history"] if p.exists() else None
+
+
 def generator_root(rd: Path) -> str | None:
     """The root constraint the run's generator restores on its samples (``MotionSpec.root``,
     read from its pre-trained checkpoint; ``none`` for checkpoints from before the option)."""

@@ -29,18 +29,13 @@ from infagenc.loop.runfolder import environment
 from infagenc.loop.runner import run
 from infagenc.metrics.stats import Summary
 
-from loop_bench import DATA, HERE, LABEL, MODES, config, run_row, write_results
+from loop_bench import DATA, HERE, LABEL, MODES, config, pretraining_history, run_row, write_results
 from utkinect_loop import PROTOCOL
 
 RUNS = HERE / "runs" / "root_fix"
 BEFORE = PROTOCOL.runs
 COMMAND = "python benchmarks/root_fix.py"
 ORDER = [("distance", 0), ("none", 0), ("random", 0)] + [(m, s) for s in (1, 2, 3, 4) for m in MODES]
-
-
-def _losses(rd: Path) -> list | None:
-    p = rd / "pretrain_generator.json"
-    return [h.get("total") for h in json.loads(p.read_text())["history"]] if p.exists() else None
 
 
 def collect() -> dict:
@@ -52,7 +47,7 @@ def collect() -> dict:
         after, before = run_row(rd), run_row(BEFORE / rd.name)
         if after is None or before is None:
             continue
-        la, lb = _losses(rd), _losses(BEFORE / rd.name)
+        la, lb = pretraining_history(rd), pretraining_history(BEFORE / rd.name)
         pairs.append({"mode": mode, "seed": int(seed), "after": after, "before": before,
                       "same_pretraining": la is not None and la == lb})
     pairs.sort(key=lambda p: (MODES.index(p["mode"]), p["seed"]))

@@ -40,7 +40,7 @@ from infagenc.loop.config import RunConfig
 from infagenc.loop.runfolder import environment
 from infagenc.loop.runner import run
 
-from loop_bench import DATA, HERE, _num, _pct, reference_line, run_row, write_results
+from loop_bench import DATA, HERE, _num, _pct, pretraining_history, reference_line, run_row, write_results
 
 CONFIG = HERE / "configs" / "utkinect_paper.toml"
 RUNS = HERE / "runs" / "schedule"
@@ -112,12 +112,12 @@ def equivalence(runs: Path = RUNS) -> list[dict]:
     whose pre-training was copied are left out (they would agree trivially)."""
     out = []
     for full in sorted(runs.glob(f"{variant(1.0)}_s*")):
-        fh = _pretraining(full)
+        fh = pretraining_history(full)
         if fh is None:
             continue
         lr = _config(full)["generator"]["lr"]
         for rd in sorted(runs.glob(f"*_s{full.name.rpartition('_s')[2]}")):
-            h = _pretraining(rd)
+            h = pretraining_history(rd)
             if rd == full or h is None or _shared(rd) or _config(rd)["generator"]["lr"] != lr:
                 continue
             out.append({"run": rd.name, "full": full.name, "epochs": len(h), "identical": h == fh[:len(h)]})
@@ -146,7 +146,10 @@ def loop_growth(runs: Path = RUNS) -> list[dict]:
             rows.append({"round": i + 1, "x_train": n_real + pool_before,
                          "gen_s_per_epoch": sum(secs) / len(secs) if secs else None,
                          "critic_update_s": r.get("time_critic_update")})
-        out.append({"run": rd.name, "rounds_done": len(rounds), "first": rows[0], "last": rows[-1]})
+        timing = json.loads((rd / "timing.json").read_text()) if (rd / "timing.json").exists() else {}
+        pre = timing.get("phases", {}).get("pretrain_generator")
+        out.append({"run": rd.name, "rounds_done": len(rounds), "first": rows[0], "last": rows[-1],
+                    "pretrain_generator_min": None if pre is None or _shared(rd) else pre / 60})
     return out
 
 
@@ -159,11 +162,12 @@ def growth_table(rows: list[dict]) -> str:
     if not rows:
         return ""
     lines = ["Loop cost as X_train grows (first and last finished round of each run; wall seconds, one thread):", "",
-             "| run | rounds done | X_train, round 1 -> last | generator s / epoch | critic update s per round |",
-             "|---|---:|---|---|---|"]
+             "| run | generator pre-training (min) | rounds done | X_train, round 1 -> last | generator s / epoch "
+             "| critic update s per round |",
+             "|---|---:|---:|---|---|---|"]
     for g in rows:
         f, la = g["first"], g["last"]
-        lines.append(f"| {g['run']} | {g['rounds_done']} | {f['x_train']} -> {la['x_train']} | "
+        lines.append(f"| {g['run']} | {_num(g.get('pretrain_generator_min'), '.0f')} | {g['rounds_done']} | {f['x_train']} -> {la['x_train']} | "
                      f"{_num(f['gen_s_per_epoch'], '.1f')} -> {_num(la['gen_s_per_epoch'], '.1f')} | "
                      f"{_num(f['critic_update_s'], '.0f')} -> {_num(la['critic_update_s'], '.0f')} |")
     return "\n".join(lines)
@@ -171,11 +175,6 @@ def growth_table(rows: list[dict]) -> str:
 
 def _config(rd: Path) -> dict:
     return json.loads((rd / "config.json").read_text())
-
-
-def _pretraining(rd: Path) -> list | None:
-    p = rd / "pretrain_generator.json"
-    return json.loads(p.read_text())["history"] if p.exists() else None
 
 
 def _shared(rd: Path) -> dict | None:
