@@ -2,7 +2,7 @@
 
     python benchmarks/tables.py
 
-First ``results/speed.md`` is written from the speed JSONs (recognizers, generator, loop),
+First ``results/speed.md`` is written from the speed JSONs (recognizers, generator, loop, whole pipeline),
 which have no page of their own. Each block of README.md between ``<!-- BEGIN results/NAME.md -->`` and
 ``<!-- END results/NAME.md -->`` is replaced by the current content of that file (its
 first heading dropped); everything else in README.md is left as written.
@@ -34,7 +34,7 @@ def _load(name: str) -> dict | None:
 
 
 def speed_markdown() -> str:
-    """Tables of the three speed benchmarks' JSONs (whichever exist)."""
+    """Tables of the speed benchmarks' JSONs (whichever exist)."""
     out = ["# Speed", ""]
     rec = _load("speed_recognizers.json")
     if rec:
@@ -83,6 +83,30 @@ def speed_markdown() -> str:
                        f"{e['select']:.2f} | "
                        f"{e['critic_update']:.2f} | {r['loop_wall_per_epoch_s']:.2f} | "
                        f"{100 * r['overhead_ratio']:.0f}% | {r['peak_rss_mb']:.0f} |")
+        out.append("")
+    pipe = _load("pipeline_speed.json")
+    if pipe:
+        env = pipe["environment"]
+        phases = ["data", "pretrain_critic", "pretrain_generator", "loop", "final_recognition", "evaluation"]
+        out += ["## Whole pipeline (`infagenc demo`)", "",
+                f"`python benchmarks/pipeline_speed.py`: the command a user types, `infagenc demo`, in a fresh "
+                f"child process (last command `{pipe['command']}`; rows of earlier commands are kept); "
+                f"{env.get('processor')}, {env.get('cpu_count')} cores. Wall and CPU minutes of the child, its "
+                "peak resident memory, and the phase split (minutes) from the run's `timing.json`; 'other' = "
+                "report, start-up and writing. Data scale k = k x the demo's subjects. Target: <= 10 min on "
+                "2 CPU cores.", "",
+                "| data scale | train / test sequences | threads | precision | device | "
+                + " | ".join(p.replace("_", " ") for p in phases)
+                + " | other | wall (min) | CPU (min) | peak RSS (MB) | Real / Syn / Real+Syn (%) |",
+                "|---:|---|---:|---|---|" + "---:|" * (len(phases) + 4) + "---|"]
+        for r in sorted(pipe["rows"], key=lambda r: (r["device"] or "", r["scale"], r["threads"] or 0)):
+            acc = r["test_accuracy"]
+            out.append(f"| {r['scale']}x | {r['train_sequences']} / {r['test_sequences']} | "
+                       f"{r['torch_threads']} | {r['precision']} | {r['gpu'] or r['device']} | "
+                       + " | ".join(f"{r['phases_s'].get(p, 0.0) / 60:.1f}" for p in phases)
+                       + f" | {r['report_and_startup_s'] / 60:.1f} | {r['wall_s'] / 60:.1f} | "
+                       f"{r['cpu_s'] / 60:.1f} | {r['peak_rss_mb']:.0f} | "
+                       + " / ".join(f"{100 * acc[k]:.1f}" for k in ("real", "syn", "real_syn") if k in acc) + " |")
         out.append("")
     return "\n".join(out)
 

@@ -1,0 +1,113 @@
+"""Whole-pipeline wall time and peak memory of ``infagenc demo`` (issue 7, speed suite).
+
+    python benchmarks/pipeline_speed.py                   # the demo as a user runs it, 1x data
+    python benchmarks/pipeline_speed.py --scale 1 4       # with 4x the demo data
+    python benchmarks/pipeline_speed.py --threads 1       # one torch thread
+    python benchmarks/pipeline_speed.py --device cuda     # on a GPU (the device is recorded)
+
+Each measurement runs the command a user types, ``infagenc demo`` (data, critic and
+generator pre-training, the loop, the Real / Syn / Real+Syn recognizers, the generation
+metrics and the report), in a fresh child process with a temporary run folder. Wall time is
+measured around the child; peak memory is the child's largest resident set (``wait4``
+rusage), CPU time its user + system time; the phase split comes from the run's
+``timing.json``. Data scale ``k`` multiplies the demo's subjects (``data.demo_subjects``):
+the made-up data generator then draws k times as many sequences (train and test), the
+config is otherwise the demo's. Rows are merged into ``results/pipeline_speed.json`` (a row
+replaces an earlier one of the same scale, threads, precision and device) and shown by
+``benchmarks/tables.py`` in ``results/speed.md``. Target (issue 7): the demo within 10
+minutes on 2 CPU cores.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from infagenc.loop.config import demo_config
+from infagenc.loop.runfolder import environment
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results" / "pipeline_speed.json"
+
+
+def _rss_mb(maxrss: int) -> float:
+    """``ru_maxrss`` in MB (kilobytes on Linux, bytes on macOS)."""
+    return maxrss / (1024 * 1024) if sys.platform == "darwin" else maxrss / 1024
+
+
+def measure(scale: int, threads: int | None, precision: str, device: str | None, seed: int,
+            progress: bool) -> dict:
+    subjects = demo_config()["data"]["demo_subjects"] * scale
+    with tempfile.TemporaryDirectory() as tmp:
+        override = Path(tmp) / "scale.json"
+        override.write_text(json.dumps({"data": {"demo_subjects": subjects}}))
+        out = Path(tmp) / "run"
+        cmd = [sys.executable, "-m", "infagenc", "demo", "--out", str(out), "--config", str(override),
+               "--seed", str(seed), "--precision", precision]
+        if threads:
+            cmd += ["--threads", str(threads)]
+        if device:
+            cmd += ["--device", device]
+        if not progress:
+            cmd += ["--no-progress"]
+        t0 = time.perf_counter()
+        pid = os.spawnv(os.P_NOWAIT, sys.executable, cmd)
+        _, status, usage = os.wait4(pid, 0)
+        wall = time.perf_counter() - t0
+        code = os.waitstatus_to_exitcode(status)
+        if code != 0:
+            raise RuntimeError(f"`{' '.join(cmd)}` exited with {code}")
+        timing = json.loads((out / "timing.json").read_text())
+        cfg = json.loads((out / "config.json").read_text())
+        env = json.loads((out / "environment.json").read_text())
+        rec = json.loads((out / "recognition" / "summary.json").read_text())
+        data = json.loads((out / "data" / "summary.json").read_text())
+    return {
+        "config": "demo", "scale": scale, "demo_subjects": subjects,
+        "train_sequences": data["train"]["samples"], "test_sequences": data["test"]["samples"],
+        "precision": precision, "threads": threads, "device": env.get("device"), "gpu": env.get("gpu"),
+        "torch_threads": env.get("torch_threads"), "seed": seed,
+        "wall_s": wall, "cpu_s": usage.ru_utime + usage.ru_stime, "peak_rss_mb": _rss_mb(usage.ru_maxrss),
+        "phases_s": timing["phases"],
+        "report_and_startup_s": wall - sum(timing["phases"].values()),
+        "test_accuracy": {k: v["overall"]["mean"] for k, v in rec.items()},
+        "resolved_config": cfg, "command": " ".join(["infagenc"] + cmd[3:]),
+    }
+
+
+def _key(r: dict) -> tuple:
+    return (r["config"], r["scale"], r["threads"], r["precision"], r["device"])
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--scale", type=int, nargs="+", default=[1], help="data scale(s): demo subjects x k")
+    ap.add_argument("--threads", type=int, default=None, help="torch threads (default: one per core)")
+    ap.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
+    ap.add_argument("--device", default=None, help="auto (default), cpu, cuda, ...")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--no-progress", action="store_true")
+    a = ap.parse_args(argv)
+    command = "python benchmarks/pipeline_speed.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    rows = []
+    for s in a.scale:
+        r = measure(s, a.threads, a.precision, a.device, a.seed, not a.no_progress)
+        r["benchmark_command"] = command
+        rows.append(r)
+        print(f"scale {s}: {r['train_sequences']} training sequences, wall {r['wall_s'] / 60:.1f} min, "
+              f"CPU {r['cpu_s'] / 60:.1f} min, peak RSS {r['peak_rss_mb']:.0f} MB "
+              f"({', '.join(f'{k} {v:.0f} s' for k, v in r['phases_s'].items())})", flush=True)
+    old = json.loads(RESULTS.read_text()) if RESULTS.exists() else {"rows": []}
+    keep = [r for r in old["rows"] if _key(r) not in {_key(x) for x in rows}]
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps({"command": command, "environment": environment(), "rows": keep + rows},
+                                  indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
