@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import tempfile
 import time
@@ -75,8 +76,15 @@ def measure(scale: int, threads: int | None, precision: str, device: str | None,
         "phases_s": timing["phases"],
         "report_and_startup_s": wall - sum(timing["phases"].values()),
         "test_accuracy": {k: v["overall"]["mean"] for k, v in rec.items()},
-        "resolved_config": cfg, "command": " ".join(["infagenc"] + cmd[3:]),
+        "resolved_config": cfg, "command": _shown(cmd, subjects),
     }
+
+
+def _shown(cmd: list[str], subjects: int) -> str:
+    """The child's command as a user would type it (temporary paths replaced by what they hold)."""
+    shown = " ".join(["infagenc"] + cmd[3:])
+    shown = re.sub(r"--out \S+", "--out RUN_DIR", shown)
+    return re.sub(r"--config \S+", f"--config <file: data.demo_subjects = {subjects}>", shown)
 
 
 def _key(r: dict) -> tuple:
