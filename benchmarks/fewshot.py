@@ -28,6 +28,12 @@ Protocol, per run seed s and k:
 Cells already in ``results/fewshot.json`` are skipped (an interrupted run picks up where
 it stopped; generators and their samples are cached in ``benchmarks/runs/fewshot/``).
 Writes ``results/fewshot.json``, ``results/fewshot.md`` and ``results/fewshot.png``.
+
+The config's ``generator.keep_root`` (false in ``utkinect.toml``: the committed runs were made
+before samples were re-centred on the root) or ``--keep-root`` decides where things go: with
+samples re-centred, the cache is ``benchmarks/runs/fewshot_kr/`` and the results
+``results/fewshot_kr.*``, so cached samples or finished cells of one setting are never
+reused for the other.
 """
 from __future__ import annotations
 
@@ -53,7 +59,6 @@ from infagenc.train.generator import GeneratorTrainer, sample_motionset
 from infagenc.train.recognizer import RecognizerTrainer, evaluate, new_recognizer
 
 HERE = Path(__file__).resolve().parent
-RUNS = HERE / "runs" / "fewshot"
 RESULTS = HERE / "results"
 CONFIG = HERE / "configs" / "utkinect.toml"
 DATA = HERE.parent.parent / "shared" / "data"
@@ -63,11 +68,22 @@ MAX_SYN = 200
 COMMAND = "python benchmarks/fewshot.py"
 
 
-def base_config(data_root: Path) -> RunConfig:
+def _name(keep_root: bool) -> str:
+    """Cache folder and results name of a root setting (see the module docstring)."""
+    return "fewshot_kr" if keep_root else "fewshot"
+
+
+def runs_dir(keep_root: bool) -> Path:
+    return HERE / "runs" / _name(keep_root)
+
+
+def base_config(data_root: Path, keep_root: bool = False) -> RunConfig:
+    """The protocol's config; ``keep_root`` turns ``generator.keep_root`` on (else the file's value)."""
     path = (data_root / "utkinect" / "joints").resolve()
     if not path.is_dir():
         raise SystemExit(f"UTKinect not found at {path} (pass --data-root, the folder holding utkinect/)")
-    return RunConfig.from_dict(merge_dicts(read_config_file(CONFIG), {"data": {"path": str(path)}}))
+    over = {"data": {"path": str(path)}, **({"generator": {"keep_root": True}} if keep_root else {})}
+    return RunConfig.from_dict(merge_dicts(read_config_file(CONFIG), over))
 
 
 def _epochs(steps: int, n: int, batch: int) -> int:
@@ -76,7 +92,7 @@ def _epochs(steps: int, n: int, batch: int) -> int:
 
 def synthetic(cfg: RunConfig, shot: MotionSet, k: int, seed: int, progress: bool) -> tuple[MotionSet, dict]:
     """MAX_SYN samples per class from a CVAE trained on the k-shot set (cached)."""
-    path = RUNS / f"syn_k{k}_s{seed}.npz"
+    path = runs_dir(cfg.generator.keep_root) / f"syn_k{k}_s{seed}.npz"
     info_path = path.with_suffix(".json")
     if path.exists() and info_path.exists():
         return MotionSet.load(path), json.loads(info_path.read_text())
@@ -89,7 +105,7 @@ def synthetic(cfg: RunConfig, shot: MotionSet, k: int, seed: int, progress: bool
                            seed=derive_seed(seed, "fewshot-sample", k), provenance={"run": f"fewshot-k{k}-s{seed}"})
     info = {"epochs": epochs, "steps": epochs * math.ceil(len(shot) / gcfg.batch_size),
             "final_loss": hist[-1], "seconds": time.perf_counter() - t0}
-    RUNS.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
     syn.save(path)
     info_path.write_text(json.dumps(info, indent=2, default=float) + "\n")
     return syn, info
@@ -141,15 +157,20 @@ def markdown(res: dict) -> str:
     shots = sorted({r["k"] for r in rows})
     counts = sorted({r["syn_per_class"] for r in rows})
     env = res["environment"]
-    out = ["# Few-shot scaling on UTKinect-Action3D (cross-subject)", "",
+    kr = res.get("keep_root", False)
+    out = ["# Few-shot scaling on UTKinect-Action3D (cross-subject)"
+           + (", samples re-centred on the root" if kr else ""), "",
            f"Command: `{res['command']}`; protocol in the script's docstring. Machine: {env.get('processor')}, "
            f"{env.get('cpu_count')} cores, torch {env.get('torch')}, no GPU, 1 thread. Test accuracy (%) on the "
            "99 segments of the even subjects; k real segments per class from the odd subjects plus N synthetic "
            f"per class from a CVAE trained on those k only; the recognizer's training budget is fixed "
            f"({res['recognizer_steps']} steps) "
            "whatever N. Mean ± 95% interval over run seeds (1.96·std/√n; in brackets Student's t, n - 1 "
-           "degrees of freedom); every seed in parentheses. Chance: 10%." + _full_set_reference(), "",
-           "![accuracy against synthetic samples per class](fewshot.png)", "",
+           "degrees of freedom); every seed in parentheses. Chance: 10%. Generated samples "
+           + ("re-centred on the root joint (`generator.keep_root = true`)." if kr else
+              "as the decoder gives them, root not re-centred (`generator.keep_root = false`, the runs made "
+              "before that fix).") + _full_set_reference(), "",
+           f"![accuracy against synthetic samples per class]({_name(kr)}.png)", "",
            "| k real / class | " + " | ".join(f"N = {n}" for n in counts) + " |",
            "|---|" + "---|" * len(counts)]
     for k in shots:
@@ -215,11 +236,12 @@ def plot(res: dict, path: Path) -> None:
 
 def write(res: dict) -> None:
     res["environment"] = environment()
+    name = _name(res.get("keep_root", False))
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "fewshot.json").write_text(json.dumps(res, indent=2, default=float) + "\n")
+    (RESULTS / f"{name}.json").write_text(json.dumps(res, indent=2, default=float) + "\n")
     if res["rows"]:
-        (RESULTS / "fewshot.md").write_text(markdown(res))
-        plot(res, RESULTS / "fewshot.png")
+        (RESULTS / f"{name}.md").write_text(markdown(res))
+        plot(res, RESULTS / f"{name}.png")
 
 
 def main(argv=None) -> int:
@@ -231,18 +253,21 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--table-only", action="store_true")
     ap.add_argument("--no-progress", action="store_true")
+    ap.add_argument("--keep-root", action="store_true",
+                    help="re-centre generated samples on the root (generator.keep_root; results/fewshot_kr.*)")
     a = ap.parse_args(argv)
     if max(a.syn) > MAX_SYN:
         ap.error(f"at most {MAX_SYN} synthetic samples per class")
-    out = RESULTS / "fewshot.json"
+    keep_root = a.keep_root or RunConfig.from_dict(read_config_file(CONFIG)).generator.keep_root
+    out = RESULTS / f"{_name(keep_root)}.json"
     res = json.loads(out.read_text()) if out.exists() else {}
     res.setdefault("rows", [])
     res.setdefault("generators", {})
-    res.update({"command": COMMAND, "config": read_config_file(CONFIG), "generator_steps": GEN_STEPS,
-                "recognizer_steps": REC_STEPS})
+    res.update({"command": COMMAND + (" --keep-root" if a.keep_root else ""), "config": read_config_file(CONFIG),
+                "keep_root": keep_root, "generator_steps": GEN_STEPS, "recognizer_steps": REC_STEPS})
     if not a.table_only:
         torch.set_num_threads(a.threads)
-        cfg = base_config(a.data_root)
+        cfg = base_config(a.data_root, keep_root)
         sp = prepare_data(cfg, progress=False)
         done = {(r["seed"], r["k"], r["syn_per_class"]) for r in res["rows"]}
         for seed in a.seeds:

@@ -1,25 +1,28 @@
-"""The UTKinect loop protocol with generated samples kept root-relative, paired with the
-committed runs made before that fix.
+"""A loop protocol with generated samples kept root-relative, paired with the committed runs
+made before that fix.
 
-    python benchmarks/root_fix.py                          # distance seed 0 first, then the other modes and seeds
+    python benchmarks/root_fix.py                          # UTKinect: distance seed 0 first, then the rest
     python benchmarks/root_fix.py --modes distance --seeds 0 1
-    python benchmarks/root_fix.py --table-only
+    python benchmarks/root_fix.py --protocol syrip         # the SyRIP posture protocol
+    python benchmarks/root_fix.py --table-only [--protocol syrip]
 
 Until ``GeneratorConfig.keep_root`` (default on) the generator's samples kept the root joint
-slightly off the origin although the UTKinect data are root-relative in every frame
-(``benchmarks/root_offset.py`` measures it). This study runs the protocol of
-``utkinect_loop.py`` (same config file and seeds, but ``generator.keep_root = true``), in
-``benchmarks/runs/root_fix/<mode>_s<seed>/``, and compares each run with the same (mode, seed)
-in ``benchmarks/runs/utkinect/`` (made before the fix; the protocol file's
-``keep_root = false`` gives that behaviour again). Pre-training does not sample, so both runs of a pair share their
-pre-trained critic and generator exactly (the script checks the generator's pre-training
-losses) and their Real recognizer; everything after the first sampled epoch may differ.
-Writes ``results/root_fix.json`` and ``.md``.
+slightly off the origin although the data are root-relative in every frame
+(``benchmarks/root_offset.py`` measures it). This study runs a loop protocol
+(``utkinect_loop.py`` or ``syrip_loop.py``: same config file and seeds, but
+``generator.keep_root = true``) in ``benchmarks/runs/root_fix/<mode>_s<seed>/`` (UTKinect) or
+``benchmarks/runs/root_fix_syrip/`` (SyRIP), and compares each run with the same (mode, seed)
+in the protocol's own runs folder (made before the fix; the protocol file's
+``keep_root = false`` gives that behaviour again). Pre-training does not sample, so both runs
+of a pair share their pre-trained critic and generator exactly (the script checks the
+generator's pre-training losses) and their Real recognizer; everything after the first
+sampled epoch may differ. Writes ``results/root_fix.json`` and ``.md`` (UTKinect) or
+``results/root_fix_syrip.*``: the pairs, the paired differences, and the protocol's summary
+table over the runs with the fix alone.
 """
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -29,25 +32,37 @@ from infagenc.loop.runfolder import environment
 from infagenc.loop.runner import run
 from infagenc.metrics.stats import Summary
 
-from loop_bench import DATA, HERE, LABEL, MODES, config, pretraining_history, run_row, write_results
-from utkinect_loop import PROTOCOL
+from loop_bench import (DATA, HERE, LABEL, MODES, Protocol, config, mode_differences, pretraining_history,
+                        run_row, table as protocol_table, write_results)
+from syrip_loop import PROTOCOL as SYRIP
+from utkinect_loop import PROTOCOL as UTKINECT
 
-RUNS = HERE / "runs" / "root_fix"
-BEFORE = PROTOCOL.runs
-COMMAND = "python benchmarks/root_fix.py"
+PROTOCOLS = {"utkinect": UTKINECT, "syrip": SYRIP}
+
+
+def runs_dir(p: Protocol) -> Path:
+    return HERE / "runs" / ("root_fix" if p is UTKINECT else f"root_fix_{p.name}")
+
+
+def results_name(p: Protocol) -> str:
+    return "root_fix" if p is UTKINECT else f"root_fix_{p.name}"
+
+
+def command(p: Protocol) -> str:
+    return "python benchmarks/root_fix.py" + ("" if p is UTKINECT else f" --protocol {p.name}")
 ORDER = [("distance", 0), ("none", 0), ("random", 0)] + [(m, s) for s in (1, 2, 3, 4) for m in MODES]
 
 
-def collect() -> dict:
+def collect(p: Protocol) -> dict:
     pairs = []
-    for rd in sorted(RUNS.glob("*_s*"), key=lambda d: d.name):
+    for rd in sorted(runs_dir(p).glob("*_s*"), key=lambda d: d.name):
         mode, _, seed = rd.name.rpartition("_s")
         if mode not in MODES or not seed.isdigit():
             continue
-        after, before = run_row(rd), run_row(BEFORE / rd.name)
+        after, before = run_row(rd), run_row(p.runs / rd.name)
         if after is None or before is None:
             continue
-        la, lb = pretraining_history(rd), pretraining_history(BEFORE / rd.name)
+        la, lb = pretraining_history(rd), pretraining_history(p.runs / rd.name)
         pairs.append({"mode": mode, "seed": int(seed), "after": after, "before": before,
                       "same_pretraining": la is not None and la == lb})
     pairs.sort(key=lambda p: (MODES.index(p["mode"]), p["seed"]))
@@ -114,45 +129,58 @@ def differences(res: dict) -> str:
     return "\n".join(out)
 
 
-def markdown(res: dict) -> str:
+def after_summary(res: dict) -> str:
+    """The protocol's own summary table (mean ± interval per mode, every seed) over the runs with the fix."""
+    after = {"rows": [{"mode": p["mode"], "seed": p["seed"], **p["after"]} for p in res["pairs"]]}
+    diffs = mode_differences(after)
+    return protocol_table(after) + (f"\n\n{diffs}" if diffs else "")
+
+
+def markdown(p: Protocol, res: dict) -> str:
+    cmd = command(p)
     if not res["pairs"]:
-        return f"Command: `{COMMAND}`. No finished pair yet.\n"
+        return f"Command: `{cmd}`. No finished pair yet.\n"
     return "\n\n".join([
-        f"Command: `{COMMAND}`; the UTKinect loop protocol (`benchmarks/configs/utkinect.toml`), each run "
-        "paired with the same mode and seed made before the fix (`benchmarks/runs/utkinect/`, the runs of "
-        "results/utkinect_loop.md). Cells: before -> after. Test accuracy (%) on the even subjects; generation "
+        (f"Command: `{cmd}`; {p.title}: config `benchmarks/configs/{p.config.name}` with `generator.keep_root = true`, "
+        f"each run paired with the same mode and seed made before the fix (`benchmarks/runs/{p.name}/`, the runs "
+        f"of results/{p.name}_loop.md). Cells: before -> after. {p.intro} Generation "
         "metrics against the real test set with the run's Real recognizer as evaluator (R = 20), for samples of "
         "the final generator and for the recycled pool (baseline: -). Root (spec): the root constraint the "
         "run's generator restores on its samples. Same pre-training: the generator's pre-training losses "
-        "are identical epoch by epoch (so the pair differs only from the loop on).",
+        "are identical epoch by epoch (so the pair differs only from the loop on)."),
         table(res), "After - before, paired by seed (Real is the same recognizer in both runs of a pair):\n\n"
-        + differences(res)]) + "\n"
+        + differences(res),
+        "The protocol with the fix, the runs above alone (the same table as results/"
+        f"{p.name}_loop.md; mean ± 95% interval over run seeds, in brackets Student's t interval, every seed "
+        "in parentheses; the Real recognizer is shared by the modes of a seed):\n\n" + after_summary(res)]) + "\n"
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--protocol", choices=sorted(PROTOCOLS), default="utkinect")
     ap.add_argument("--modes", nargs="+", choices=MODES, default=None, help="default: all, distance seed 0 first")
     ap.add_argument("--seeds", nargs="+", type=int, default=None, help="default: 0-4")
     ap.add_argument("--data-root", type=Path, default=DATA, help=f"folder holding the data (default {DATA})")
     ap.add_argument("--table-only", action="store_true", help="rebuild the results from finished runs")
     ap.add_argument("--no-progress", action="store_true")
     a = ap.parse_args(argv)
+    p = PROTOCOLS[a.protocol]
     if not a.table_only:
         todo = [(m, s) for m, s in ORDER if (a.modes is None or m in a.modes) and (a.seeds is None or s in a.seeds)]
         todo += [(m, s) for s in (a.seeds or []) for m in (a.modes or MODES) if (m, s) not in todo]
         for mode, seed in todo:
-            if run_row(BEFORE / f"{mode}_s{seed}") is None:
-                print(f"{mode} seed {seed}: no finished run before the fix in {BEFORE}; skipped", file=sys.stderr)
+            if run_row(p.runs / f"{mode}_s{seed}") is None:
+                print(f"{mode} seed {seed}: no finished run before the fix in {p.runs}; skipped", file=sys.stderr)
                 continue
             t0 = time.perf_counter()
-            d = config(PROTOCOL, mode, seed, a.data_root).to_dict()
+            d = config(p, mode, seed, a.data_root).to_dict()
             d["generator"]["keep_root"] = True  # the protocol file keeps its committed runs' setting (false)
-            run(RunConfig.from_dict(d), RUNS / f"{mode}_s{seed}", progress=not a.no_progress)
+            run(RunConfig.from_dict(d), runs_dir(p) / f"{mode}_s{seed}", progress=not a.no_progress)
             print(f"{mode} seed {seed}: {time.perf_counter() - t0:.0f} s", file=sys.stderr)
-    res = collect()
-    res["command"] = COMMAND
+    res = collect(p)
+    res["command"] = command(p)
     res["environment"] = environment()
-    write_results("root_fix", res, markdown(res))
+    write_results(results_name(p), res, markdown(p, res))
     return 0
 
 
