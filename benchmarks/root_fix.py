@@ -40,16 +40,20 @@ from utkinect_loop import PROTOCOL as UTKINECT
 PROTOCOLS = {"utkinect": UTKINECT, "syrip": SYRIP}
 
 
-def runs_dir(p: Protocol) -> Path:
-    return HERE / "runs" / ("root_fix" if p is UTKINECT else f"root_fix_{p.name}")
-
-
 def results_name(p: Protocol) -> str:
+    """``root_fix`` for UTKinect (the study's first protocol), ``root_fix_<name>`` for the others:
+    the name of its runs folder and of its results."""
     return "root_fix" if p is UTKINECT else f"root_fix_{p.name}"
+
+
+def runs_dir(p: Protocol) -> Path:
+    return HERE / "runs" / results_name(p)
 
 
 def command(p: Protocol) -> str:
     return "python benchmarks/root_fix.py" + ("" if p is UTKINECT else f" --protocol {p.name}")
+
+
 ORDER = [("distance", 0), ("none", 0), ("random", 0)] + [(m, s) for s in (1, 2, 3, 4) for m in MODES]
 
 
