@@ -211,7 +211,7 @@ def plot(res: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     rows = res["rows"]
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = plt.subplots(figsize=(7.5, 4))
     shots = sorted({r["k"] for r in rows})
     for i, k in enumerate(shots):
         dx = 3.0 * (i - (len(shots) - 1) / 2)  # side by side, so the intervals do not hide each other
@@ -227,8 +227,9 @@ def plot(res: dict, path: Path) -> None:
     ax.set_ylim(0, 100)  # a t-interval of 2-3 seeds can reach past the possible range
     ax.set_xlabel("synthetic samples per class")
     ax.set_ylabel("test accuracy (%), even subjects")
-    ax.set_title("UTKinect few-shot: mean ± 95% t-interval over seeds (dots: seeds)", fontsize=9)
-    ax.legend()
+    kr = ", samples re-centred on the root" if res.get("keep_root") else ""
+    ax.set_title(f"UTKinect few-shot{kr}\nmean ± 95% t-interval over seeds (dots: seeds)", fontsize=9)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)  # outside: no curve hidden
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
