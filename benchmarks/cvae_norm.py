@@ -36,8 +36,9 @@ import torch
 from infagenc.config import merge_dicts, read_config_file
 from infagenc.data.splits import holdout_subjects
 from infagenc.loop.config import RunConfig
-from infagenc.loop.runfolder import environment
-from infagenc.loop.runner import derive_seed, prepare_data
+from infagenc.runfolder import environment
+from infagenc.loop.runner import prepare_data
+from infagenc.loop.seeds import derive_seed
 from infagenc.train.generator import GeneratorTrainer, sample_motionset
 
 HERE = Path(__file__).resolve().parent

@@ -52,8 +52,9 @@ from infagenc.config import merge_dicts, read_config_file
 from infagenc.data.motionset import MotionSet
 from infagenc.data.splits import per_class_subset
 from infagenc.loop.config import RunConfig
-from infagenc.loop.runfolder import environment
-from infagenc.loop.runner import derive_seed, prepare_data
+from infagenc.runfolder import environment
+from infagenc.loop.runner import prepare_data
+from infagenc.loop.seeds import derive_seed
 from infagenc.metrics.stats import Summary
 from infagenc.train.generator import GeneratorTrainer, sample_motionset
 from infagenc.train.recognizer import RecognizerTrainer, evaluate, new_recognizer

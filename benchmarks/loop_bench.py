@@ -28,7 +28,7 @@ from typing import Callable
 
 from infagenc.config import merge_dicts, read_config_file
 from infagenc.loop.config import RunConfig
-from infagenc.loop.runfolder import environment
+from infagenc.runfolder import environment
 from infagenc.loop.runner import recognize_run, run
 from infagenc.train.checkpoint import load_checkpoint
 from infagenc.train.recognizer import RecognizerConfig

@@ -31,7 +31,7 @@ import torch
 
 from infagenc.config import merge_dicts
 from infagenc.loop.config import RunConfig, demo_config
-from infagenc.loop.runfolder import environment
+from infagenc.runfolder import environment
 from infagenc.loop.runner import _Run, RunFolder
 from infagenc.data.motionset import MotionSet
 

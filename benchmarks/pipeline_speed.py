@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 
 from infagenc.loop.config import demo_config
-from infagenc.loop.runfolder import environment
+from infagenc.runfolder import environment
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results" / "pipeline_speed.json"

@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 
 from infagenc.loop.config import RunConfig
-from infagenc.loop.runfolder import environment
+from infagenc.runfolder import environment
 from infagenc.loop.runner import run
 from infagenc.metrics.stats import Summary
 

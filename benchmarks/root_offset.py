@@ -28,7 +28,7 @@ import numpy as np
 from infagenc.data.motionset import MotionSet
 from infagenc.data.preprocess import root_relative
 from infagenc.loop.evaluation import evaluate_generation
-from infagenc.loop.runfolder import environment
+from infagenc.runfolder import environment
 from infagenc.train.recognizer import load_recognizer
 
 from loop_bench import HERE, write_results

@@ -37,7 +37,7 @@ from pathlib import Path
 
 from infagenc.config import merge_dicts, read_config_file
 from infagenc.loop.config import RunConfig
-from infagenc.loop.runfolder import environment
+from infagenc.runfolder import environment
 from infagenc.loop.runner import run
 
 from loop_bench import DATA, HERE, _num, _pct, pretraining_history, reference_line, run_row, write_results

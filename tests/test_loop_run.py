@@ -6,7 +6,8 @@ import pytest
 
 from infagenc.data import MotionSet
 from infagenc.loop.config import ConfigError, RunConfig
-from infagenc.loop.runner import balanced_requests, derive_seed, load_real, run
+from infagenc.loop.runner import load_real, run
+from infagenc.loop.seeds import balanced_requests, derive_seed
 from infagenc.loop.selection import central_count
 from test_readers_fixtures import write_utkinect
 

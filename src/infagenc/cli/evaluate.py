@@ -46,7 +46,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     from ..data.motionset import MotionSet
     from ..data.readers import read
     from ..loop.evaluation import evaluate_generation
-    from ..loop.runfolder import write_json
+    from ..jsonio import write_json
     from ..train.recognizer import load_recognizer_with_meta
     from ..viz.report import table_generation
 

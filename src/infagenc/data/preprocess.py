@@ -2,6 +2,11 @@
 
 Every function returns a new :class:`MotionSet` and leaves its input untouched.
 
+* :class:`Preprocess` is the one declared preprocessing chain of the package: keypoints with
+  confidence 0 (kept / filled / refused), fixed length, root, scale, always in that order.
+  The run, the recognizer and generator commands and the benchmarks build one, store it with
+  every checkpoint (``to_dict``) and re-apply it when a checkpoint meets new data.
+
 * :func:`fixed_length` crops or resamples every sequence to ``num_frames`` (the paper:
   60 for InfActPrimitive, 90 for InfantAction and NTU).
   ``resample`` interpolates linearly over the true length (rotations are interpolated
@@ -21,14 +26,24 @@ Every function returns a new :class:`MotionSet` and leaves its input untouched.
 """
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass, replace
+
 import numpy as np
 
 from ..skeleton.rotations import convert
 from .errors import DataError, Exclusion, check_on_bad
 from .motionset import MotionSet
 
-__all__ = ["fixed_length", "unlabelled_mask", "fill_unlabelled", "root_relative", "root_constraint", "normalize_scale", "align_view", "check_samples",
+__all__ = ["Preprocess", "ROOT_MODES", "RESAMPLE_MODES", "UNLABELLED_MODES", "fixed_length", "unlabelled_mask", "fill_unlabelled", "root_relative", "root_constraint", "normalize_scale", "align_view", "check_samples",
            "resample_sequence"]
+
+
+# Root handling: the centre joint at the origin in every frame, in the first frame only, or
+# left as recorded. One tuple for the data config, the recognizer command and the generator's
+# restored constraint.
+ROOT_MODES = ("per_frame", "first_frame", "none")
+RESAMPLE_MODES = ("resample", "crop")
+UNLABELLED_MODES = ("keep", "fill", "error")
 
 
 def resample_sequence(x: np.ndarray, num_frames: int) -> np.ndarray:
@@ -61,8 +76,8 @@ def fixed_length(ms: MotionSet, num_frames: int, mode: str = "resample", *, crop
     """Every sequence to exactly ``num_frames`` frames (see module docstring)."""
     if num_frames < 1:
         raise ValueError("num_frames must be >= 1")
-    if mode not in ("resample", "crop"):
-        raise ValueError(f"mode must be 'resample' or 'crop', got {mode!r}")
+    if mode not in RESAMPLE_MODES:
+        raise ValueError(f"mode must be one of {RESAMPLE_MODES}, got {mode!r}")
     if crop not in ("center", "random"):
         raise ValueError(f"crop must be 'center' or 'random', got {crop!r}")
     if mode == "crop" and crop == "random" and seed is None:
@@ -274,3 +289,81 @@ def sample_problem(x: np.ndarray, *, min_length: int = 1) -> str | None:
         frames = np.flatnonzero(zero)
         return f"all-zero frame(s): {len(frames)} of {x.shape[0]}, first at frame {int(frames[0])}"
     return None
+
+
+@dataclass(frozen=True)
+class Preprocess:
+    """The package's one preprocessing chain, applied in one order:
+
+    1. keypoints with confidence 0 (``unlabelled``): ``keep`` them as the file gives them,
+       ``fill`` them with the mean of their frame's labelled keypoints, or raise (``error``);
+       the confidences are then dropped (the models use positions only, and synthetic samples
+       have none);
+    2. every sequence to ``frames`` frames (``resample`` or centre ``crop``; None keeps lengths);
+    3. the root: ``per_frame`` / ``first_frame`` (:func:`root_relative`) or ``none``;
+    4. ``normalize_scale``: positions scaled to mean bone length 1 per sequence.
+
+    A checkpoint stores ``to_dict()``; :meth:`from_dict` also reads the older recognizer
+    record ``{"frames": F, "root": R | None}``.
+    """
+
+    frames: int | None = None
+    resample: str = "resample"
+    root: str = "none"
+    normalize_scale: bool = False
+    unlabelled: str = "keep"
+
+    def __post_init__(self):
+        if self.frames is not None and self.frames < 1:
+            raise ValueError(f"preprocess frames must be >= 1 or None, got {self.frames}")
+        for key, value, allowed in (("resample", self.resample, RESAMPLE_MODES), ("root", self.root, ROOT_MODES),
+                                    ("unlabelled", self.unlabelled, UNLABELLED_MODES)):
+            if value not in allowed:
+                raise ValueError(f"preprocess {key} must be one of {allowed}, got {value!r}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict | None) -> "Preprocess":
+        d = dict(d or {})
+        if d.get("root", "none") is None:  # older records: None meant "kept"
+            d["root"] = "none"
+        unknown = set(d) - {"frames", "resample", "root", "normalize_scale", "unlabelled"}
+        if unknown:
+            raise ValueError(f"preprocess: unknown keys {sorted(unknown)}")
+        return cls(**d)
+
+    def with_frames(self, frames: int | None) -> "Preprocess":
+        return replace(self, frames=frames)
+
+    def __call__(self, ms: MotionSet, source: str | None = None) -> MotionSet:
+        return self.apply(ms, source)[0]
+
+    def apply(self, ms: MotionSet, source: str | None = None, *,
+              unlabelled_hint: str = "set unlabelled = 'fill' or 'keep'") -> tuple[MotionSet, list[str]]:
+        """The preprocessed set and notes of what was changed (for a run's log).
+        ``source`` names the data in errors and notes; ``unlabelled_hint`` tells the user
+        which setting to change when ``unlabelled = 'error'`` refuses the data."""
+        notes: list[str] = []
+        if ms.conf is not None:
+            hidden = unlabelled_mask(ms)
+            n = int(hidden.sum())
+            if n and self.unlabelled == "error":
+                bad = [str(ms.names[i]) for i in np.flatnonzero(hidden.any(axis=(1, 2)))]
+                raise ValueError(f"{source or 'data'}: {n} keypoints have confidence 0 (not labelled) in "
+                                 f"{len(bad)} samples, e.g. {', '.join(bad[:5])}; {unlabelled_hint}")
+            if n and self.unlabelled == "fill":
+                ms, _ = fill_unlabelled(ms)
+                notes.append(f"{n} keypoints with confidence 0 filled with the mean of their frame's "
+                             f"labelled keypoints")
+            elif n:
+                notes.append(f"{n} keypoints with confidence 0 kept as the file gives them")
+            ms = replace(ms, conf=None, notes=list(ms.notes) + notes)
+        if self.frames is not None:
+            ms = fixed_length(ms, self.frames, self.resample)
+        if self.root != "none":
+            ms = root_relative(ms, self.root)
+        if self.normalize_scale:
+            ms = normalize_scale(ms)
+        return ms, notes

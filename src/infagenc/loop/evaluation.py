@@ -17,6 +17,7 @@ from ..metrics.generation import fid, generation_metrics
 from ..metrics.stats import jsonable
 from ..train.generator import GeneratorTrainer, sample_motionset
 from ..train.recognizer import load_recognizer, predict
+from .seeds import balanced_requests, derive_seed
 
 __all__ = ["evaluate_generation", "evaluate_run"]
 
@@ -37,8 +38,6 @@ def evaluate_generation(evaluator, real: MotionSet, synthetic: MotionSet, *, ref
 def evaluate_run(folder, sp, cfg, device, progress: bool = True) -> dict:
     """Metrics of a finished run's generator (and of its recycled pool), written to
     ``evaluation/metrics.json``."""
-    from .runner import balanced_requests, derive_seed
-
     out_path = folder.root / "evaluation" / "metrics.json"
     if folder.phase_done("evaluation") and out_path.exists():
         return folder.read_json("evaluation/metrics.json")

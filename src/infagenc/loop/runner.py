@@ -1,7 +1,7 @@
 """The InfAGenC pipeline: data -> pre-training -> the loop -> final recognition -> metrics.
 
 :func:`run` executes every phase of a :class:`~infagenc.loop.config.RunConfig` in a run
-folder (:mod:`infagenc.loop.runfolder`), skipping phases already done, so an
+folder (:mod:`infagenc.runfolder`), skipping phases already done, so an
 interrupted run resumes where it stopped. Within the loop a checkpoint is written after
 every round (window); a resumed loop restarts the interrupted window from that
 checkpoint, and since every random draw comes from seeded generators whose states are
@@ -30,7 +30,6 @@ features computed for CAS are the ones used for selection: nothing is scored twi
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from dataclasses import dataclass, replace
@@ -51,25 +50,11 @@ from ..train.device import resolve_device
 from ..train.generator import GeneratorTrainer, sample_motionset
 from ..train.recognizer import (RecognizerTrainer, evaluate, new_recognizer, predict, write_report)
 from .config import RunConfig
-from .runfolder import RunFolder, environment
+from ..runfolder import RunFolder, environment
+from .seeds import balanced_requests, derive_seed
 from .selection import best_epoch, cas, select
 
 __all__ = ["run", "recognize_run", "prepare_data", "derive_seed", "balanced_requests", "Splits"]
-
-
-def derive_seed(seed: int, *keys) -> int:
-    """A seed for one purpose (e.g. ``("sample", epoch)``), stable across runs and platforms."""
-    h = hashlib.sha256(repr((int(seed),) + tuple(keys)).encode()).digest()
-    return int.from_bytes(h[:8], "little") & (2**62 - 1)
-
-
-def balanced_requests(num_classes: int, total: int, length: int) -> list[tuple[int, int]]:
-    """``total`` (class, length) requests, classes as equal as possible (the first
-    ``total % K`` classes get one more), in class order."""
-    if num_classes < 1 or total < 0:
-        raise ValueError("need num_classes >= 1 and total >= 0")
-    base, extra = divmod(total, num_classes)
-    return [(c, length) for c in range(num_classes) for _ in range(base + (1 if c < extra else 0))]
 
 
 @dataclass

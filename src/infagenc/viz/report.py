@@ -1,6 +1,6 @@
 """One report per run, built from the run folder alone (SPEC §5): Markdown or a self-contained HTML page.
 
-:func:`build_report` reads what a run wrote (:mod:`infagenc.loop.runfolder` lists it) and
+:func:`build_report` reads what a run wrote (:mod:`infagenc.runfolder` lists it) and
 nothing else: no model is trained, and a checkpoint is read only when the snapshot grid
 and the animations need generated samples that the folder does not hold (see below).
 Pictures go to ``RUN_DIR/figures/``; the Markdown links them (and the confusion matrices
@@ -53,7 +53,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 from tqdm.auto import tqdm
 
-from ..loop.runfolder import read_json, write_json
+from ..jsonio import read_json, write_json
 
 __all__ = [
     "Table",
