@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from scipy.linalg import sqrtm
 
-from infagenc.metrics.generation import (accuracy, diversity, fid, frechet_distance, gaussian_stats,
+from infagenc.metrics.generation import (diversity, fid, frechet_distance, gaussian_stats,
                                          generation_metrics, multimodality)
 from infagenc.metrics.stats import Summary, jsonable, repeat, repeat_rngs
 
@@ -133,10 +133,13 @@ def test_multimodality_leaves_out_single_sample_classes_with_warning():
         multimodality(f[[0, 2, 4]], y[[0, 2, 4]])
 
 
-def test_accuracy():
-    assert accuracy([0, 1, 2, 2], [0, 1, 1, 2]) == 0.75
-    with pytest.raises(ValueError, match="expected 2 entries"):
-        accuracy([0, 1], [0, 1, 2])
+def test_generation_accuracy_is_the_recognition_accuracy():
+    # one accuracy function in the package: labels first, predictions second
+    import infagenc.metrics.generation as gen
+    from infagenc.metrics.recognition import accuracy as rec_accuracy
+
+    assert gen.accuracy is rec_accuracy
+    assert rec_accuracy([0, 1, 2, 2], [0, 1, 1, 2]) == 0.75
 
 
 # --------------------------------------------------------------- intervals

@@ -1,6 +1,6 @@
 """The selection maths of the InfAGenC loop: pure functions of arrays, no I/O, no torch.
 
-Steps 3-6 of the loop (SPEC §4), as in the paper (not the released code):
+Steps 3-6 of the loop (docs/design.md, "The loop"), as in the paper (not the released code):
 
 * :func:`cas` - classification accuracy of synthetic samples: the fraction the critic
   assigns to their conditioning class.
@@ -37,6 +37,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..metrics.recognition import accuracy
+
 __all__ = [
     "cas",
     "best_epoch",
@@ -58,7 +60,7 @@ def cas(pred: np.ndarray, cond: np.ndarray) -> float:
         raise ValueError(f"pred {pred.shape} and cond {cond.shape} differ in shape")
     if pred.size == 0:
         raise ValueError("CAS of an empty set is undefined")
-    return float((pred == cond).mean())
+    return accuracy(cond, pred)
 
 
 def best_epoch(cas_by_epoch: dict[int, float]) -> int:

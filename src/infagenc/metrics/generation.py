@@ -1,4 +1,4 @@
-"""Generation-quality metrics (SPEC §5): FID, accuracy, diversity, multimodality.
+"""Generation-quality metrics (the paper's Table 2): FID, accuracy, diversity, multimodality.
 
 Pure functions of numpy arrays (no torch, no I/O). The features are those of an
 *evaluation* recognizer trained on real data only (e.g. the pooled 256-d ST-GCN
@@ -27,10 +27,10 @@ from typing import Any
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from .recognition import accuracy
 from .stats import Summary, repeat_rngs
 
 __all__ = [
-    "accuracy",
     "diversity",
     "fid",
     "frechet_distance",
@@ -182,15 +182,6 @@ def multimodality(features, labels, pairs_per_class: int = 20, rng: RngLike = No
     return float(np.mean(per_class))
 
 
-def accuracy(pred, labels) -> float:
-    """Fraction of predictions equal to the labels."""
-    p = np.asarray(pred).reshape(-1)
-    y = _labels(labels, p.shape[0], "labels")
-    if p.size == 0:
-        raise ValueError("accuracy of an empty set")
-    return float((p == y).mean())
-
-
 # ------------------------------------------------------------ the table
 def generation_metrics(real_features, real_labels, gen_features, gen_labels, gen_pred, *,
                        real_pred=None, R: int = 20, seed: int = 0, reference: str = "test",
@@ -261,8 +252,8 @@ def generation_metrics(real_features, real_labels, gen_features, gen_labels, gen
             ia, ig = rng.choice(n_r, size=m, replace=False), rng.choice(n_g, size=m, replace=False)
             put("generated", "fid", _frechet(*gaussian_stats(fr[ia]), *gaussian_stats(fg[ig])))
             if pr is not None:
-                put("real", "accuracy", accuracy(pr[ia], yr[ia]))
-            put("generated", "accuracy", accuracy(pg[ig], yg[ig]))
+                put("real", "accuracy", accuracy(yr[ia], pr[ia]))
+            put("generated", "accuracy", accuracy(yg[ig], pg[ig]))
             for row, f, y in (("real", fr, yr), ("generated", fg, yg)):
                 put(row, "diversity", diversity(f, num_pairs, rng))
                 put(row, "multimodality", multimodality(f, y, pairs_per_class, rng))
