@@ -32,7 +32,11 @@ import torch
 from infagenc.config import merge_dicts
 from infagenc.loop.config import RunConfig, demo_config
 from infagenc.runfolder import environment
-from infagenc.loop.runner import _Run, RunFolder
+from infagenc.loop.data import data_phase
+from infagenc.loop.pretrain import pretrain_critic, pretrain_generator
+from infagenc.loop.rounds import loop_phase
+from infagenc.runfolder import RunFolder
+from infagenc.train.device import resolve_device
 from infagenc.data.motionset import MotionSet
 
 HERE = Path(__file__).resolve().parent
@@ -40,7 +44,7 @@ RESULTS = HERE / "results" / "loop_speed.json"
 
 PAPER = {  # SPEC §8: 310 sequences, 60 frames, 24 joints rot6d, 8-layer CVAE d 256, batch 16, ST-GCN critic
     "name": "speed-paper",
-    "data": {"frames": 60, "demo_subjects": 20, "demo_per_class": 5, "test_fraction": 0.2},  # 320 train -> 310
+    "data": {"frames": 60, "test_fraction": 0.2}, "demo": {"subjects": 20, "per_class": 5},  # 320 train -> 310
     "critic": {"size": "paper", "epochs": 1},
     "generator": {"batch_size": 16},
     "loop": {"epochs": 10, "window": 10, "theta": 0.0},
@@ -55,7 +59,7 @@ def _config(name: str, windows: int, precision: str, score_fraction: float = 1.0
         critic["eval_batch_size"] = eval_batch_size
     if critic_size:
         critic["size"] = critic_size
-    d = merge_dicts(base, {"pretrain_generator_epochs": 0, "precision": precision, "critic": critic,
+    d = merge_dicts(base, {"pretrain_generator_epochs": 0, "execution": {"precision": precision}, "critic": critic,
                            "loop": {"score_fraction": score_fraction},
                            "evaluation": {"enabled": False}})
     w = d["loop"]["window"] if "window" in d.get("loop", {}) else 10
@@ -74,13 +78,15 @@ def measure(name: str, scale: int, windows: int, precision: str, progress: bool,
             score_fraction: float = 1.0, eval_batch_size: int | None = None, critic_size: str | None = None) -> dict:
     cfg = _config(name, windows, precision, score_fraction, eval_batch_size, critic_size)
     with tempfile.TemporaryDirectory() as tmp:
-        r = _Run(cfg, RunFolder(tmp), progress)
-        sp = r.data()
+        device = resolve_device(cfg.execution.device)
+        cfg = cfg.effective(str(device))
+        f = RunFolder(tmp)
+        sp = data_phase(f, cfg, progress)
         sp.train = _sized(sp.train, 310 if name == "paper" else None, scale)
-        critic = r.pretrain_critic(sp)
-        gen = r.pretrain_generator(sp)
+        critic = pretrain_critic(f, cfg, sp, device, progress)
+        gen = pretrain_generator(f, cfg, sp, device, progress)
         t0 = time.perf_counter()
-        r.loop(sp, gen, critic)
+        loop_phase(f, cfg, sp, gen, critic, device, progress)
         wall = time.perf_counter() - t0
         epochs = json.loads((Path(tmp) / "epochs.json").read_text())
         rounds = json.loads((Path(tmp) / "rounds.json").read_text())
@@ -94,7 +100,7 @@ def measure(name: str, scale: int, windows: int, precision: str, progress: bool,
         "config": name, "scale": scale, "precision": precision, "train_samples": len(sp.train),
         "score_fraction": cfg.loop.score_fraction, "eval_batch_size": cfg.critic.eval_batch_size,
         "critic_size": cfg.critic.size,
-        "device": str(r.device), "torch_threads": torch.get_num_threads(),
+        "device": str(device), "torch_threads": torch.get_num_threads(),
         "frames": cfg.data.frames, "epochs": n, "windows": windows,
         "per_epoch_s": {k.replace("time_", ""): v / n for k, v in tot.items()},
         "loop_wall_s": wall, "loop_wall_per_epoch_s": wall / n,

@@ -10,7 +10,7 @@ generator pre-training, the loop, the Real / Syn / Real+Syn recognizers, the gen
 metrics and the report), in a fresh child process with a temporary run folder. Wall time is
 measured around the child; peak memory is the child's largest resident set (``wait4``
 rusage), CPU time its user + system time; the phase split comes from the run's
-``timing.json``. Data scale ``k`` multiplies the demo's subjects (``data.demo_subjects``):
+``timing.json``. Data scale ``k`` multiplies the demo's subjects (``demo.subjects``):
 the made-up data generator then draws k times as many sequences (train and test), the
 config is otherwise the demo's. Rows are merged into ``results/pipeline_speed.json`` (a row
 replaces an earlier one of the same scale, threads, precision and device) and shown by
@@ -42,10 +42,10 @@ def _rss_mb(maxrss: int) -> float:
 
 def measure(scale: int, threads: int | None, precision: str, device: str | None, seed: int,
             progress: bool) -> dict:
-    subjects = demo_config()["data"]["demo_subjects"] * scale
+    subjects = demo_config()["demo"]["subjects"] * scale
     with tempfile.TemporaryDirectory() as tmp:
         override = Path(tmp) / "scale.json"
-        override.write_text(json.dumps({"data": {"demo_subjects": subjects}}))
+        override.write_text(json.dumps({"demo": {"subjects": subjects}}))
         out = Path(tmp) / "run"
         cmd = [sys.executable, "-m", "infagenc", "demo", "--out", str(out), "--config", str(override),
                "--seed", str(seed), "--precision", precision]
@@ -84,7 +84,7 @@ def _shown(cmd: list[str], subjects: int) -> str:
     """The child's command as a user would type it (temporary paths replaced by what they hold)."""
     shown = " ".join(["infagenc"] + cmd[3:])
     shown = re.sub(r"--out \S+", "--out RUN_DIR", shown)
-    return re.sub(r"--config \S+", f"--config <file: data.demo_subjects = {subjects}>", shown)
+    return re.sub(r"--config \S+", f"--config <file: demo.subjects = {subjects}>", shown)
 
 
 def _key(r: dict) -> tuple:

@@ -12,7 +12,8 @@ from infagenc.loop.selection import central_count
 from test_readers_fixtures import write_utkinect
 
 TINY = {
-    "data": {"frames": 8, "demo_subjects": 3, "demo_per_class": 3, "test_fraction": 0.34},
+    "data": {"frames": 8, "test_fraction": 0.34},
+    "demo": {"subjects": 3, "per_class": 3},
     "critic": {"size": "slim", "epochs": 4, "batch_size": 8, "lr": 3e-3},
     "generator": {"cvae": {"num_layers": 1, "d_model": 32, "num_heads": 2, "ff_size": 64}, "batch_size": 8},
     "pretrain_generator_epochs": 2,

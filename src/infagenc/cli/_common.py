@@ -8,12 +8,15 @@ from ..config import merge_dicts, read_config_file
 
 
 def add_run_overrides(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--selection", choices=["distance", "random", "none"],
+    from ..loop.config import SELECTION_MODES
+    from ..train.device import PRECISIONS
+
+    p.add_argument("--selection", choices=SELECTION_MODES,
                    help="loop ablation: distance selection (the paper), random selection, or none (baseline VAE)")
     p.add_argument("--seed", type=int, help="run seed (default 0)")
     p.add_argument("--test-subjects", help="comma-separated test subjects (default: a seeded random fraction)")
     p.add_argument("--device", help="auto (default: CUDA when present), cpu, cuda, cuda:1, ...")
-    p.add_argument("--precision", choices=["fp32", "bf16"],
+    p.add_argument("--precision", choices=PRECISIONS,
                    help="fp32 (default) or bf16 autocast (fast on GPUs and on CPUs with native bf16; "
                         "measured 3-13x slower on an AVX2-only CPU)")
     p.add_argument("--name", help="run name recorded in the provenance of synthetic samples")
@@ -23,7 +26,7 @@ def add_run_overrides(p: argparse.ArgumentParser) -> None:
 
 
 def resolve_run_config(args: argparse.Namespace, overrides: dict, base: dict | None = None):
-    from ..loop.config import RunConfig
+    from ..loop.config import RunConfig, migrate
 
     d = dict(base or {})
     if getattr(args, "config", None):
@@ -36,12 +39,12 @@ def resolve_run_config(args: argparse.Namespace, overrides: dict, base: dict | N
     if args.test_subjects:
         flags.setdefault("data", {})["test_subjects"] = [s for s in args.test_subjects.split(",") if s]
     if args.device:
-        flags["device"] = args.device
+        flags.setdefault("execution", {})["device"] = args.device
     if args.precision:
-        flags["precision"] = args.precision
+        flags.setdefault("execution", {})["precision"] = args.precision
     if args.name:
         flags["name"] = args.name
     if args.threads:
-        flags["threads"] = args.threads
-    d = merge_dicts(merge_dicts(d, overrides), flags)
+        flags.setdefault("execution", {})["threads"] = args.threads
+    d = merge_dicts(merge_dicts(migrate(d), migrate(overrides)), flags)
     return RunConfig.from_dict(d)

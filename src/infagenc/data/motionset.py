@@ -24,6 +24,7 @@ Saved losslessly to ``.npz`` (no pickles: strings are unicode arrays, metadata J
 """
 from __future__ import annotations
 
+import io
 import json
 import zipfile
 import zlib
@@ -34,6 +35,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from ..jsonio import atomic_write_bytes
 from ..skeleton.layouts import Layout, LayoutError, resolve_layout
 from ..skeleton.rotations import REPRESENTATION_CHANNELS, convert
 from .errors import DataError, Exclusion
@@ -379,7 +381,8 @@ class MotionSet:
 
     # ----------------------------------------------------------------- npz io
     def save(self, path: str | Path) -> Path:
-        """Write a lossless ``.npz`` (no pickled objects)."""
+        """Write a lossless ``.npz`` (no pickled objects), atomically (a kill leaves the old
+        file or the new one)."""
         path = Path(path)
         if path.suffix != ".npz":
             path = path.with_suffix(".npz")
@@ -404,8 +407,9 @@ class MotionSet:
             arrays["trans"] = self.trans
         if self.conf is not None:
             arrays["conf"] = self.conf
-        np.savez_compressed(path, **arrays)
-        return path
+        buf = io.BytesIO()
+        np.savez_compressed(buf, **arrays)
+        return atomic_write_bytes(path, buf.getvalue())
 
     @classmethod
     def load(cls, path: str | Path) -> "MotionSet":

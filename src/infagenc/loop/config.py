@@ -1,8 +1,13 @@
-"""The resolved configuration of an InfAGenC run. Defaults are the paper's values.
+"""The configuration of an InfAGenC run. Defaults are the paper's values.
 
 A run's config is one :class:`RunConfig`; ``infagenc run --config FILE`` reads a partial
-TOML/JSON file over these defaults, and every run writes the fully resolved config to
-``config.json`` in its run folder.
+TOML/JSON file over these defaults. Execution settings (device, precision, threads) live in
+:class:`ExecutionConfig`; the made-up demo data's size in :class:`DemoConfig`. A run writes
+to ``config.json`` the *effective* config (:meth:`RunConfig.effective`): the critic's and the
+generator's settings as they were trained (derived seeds, the resolved device and precision,
+the pre-training epochs, whether the root translation is modelled), so the file equals what
+ran. :func:`migrate` maps the keys of older configs (top-level ``device`` / ``precision`` /
+``threads``, ``data.demo_*``) to their current place.
 
 Paper values (InfAGenC, WACV 2025): generator pre-training 1100 epochs, loop 200 epochs
 in windows of 10, one synthetic sample per real training sample per epoch (classes
@@ -12,22 +17,56 @@ accuracy.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import copy
+from dataclasses import dataclass, field, replace
 
 from ..config import ConfigError, config_from_dict, config_to_dict
+from ..data.preprocess import RESAMPLE_MODES, ROOT_MODES, UNLABELLED_MODES, Preprocess
+from ..runfolder import TRAIN_SETS
+from ..train.device import PRECISIONS
 from ..train.generator import GeneratorConfig
 from ..train.recognizer import RecognizerConfig
+from .seeds import derive_seed
 
-__all__ = ["DataConfig", "LoopConfig", "FinalConfig", "EvalConfig", "RunConfig", "demo_config"]
+__all__ = ["ExecutionConfig", "DemoConfig", "DataConfig", "LoopConfig", "FinalConfig", "EvalConfig", "RunConfig",
+           "demo_config", "migrate", "SELECTION_MODES", "SCORE_FORMS"]
 
+# distance: the paper's selection; random: the ablation; none: the baseline VAE (no recycling)
 SELECTION_MODES = ("distance", "random", "none")
+SCORE_FORMS = ("ratio", "difference")
+
+
+@dataclass
+class ExecutionConfig:
+    """Where and how a run computes: settings that change speed, and (precision) rounding,
+    not the method. ``device`` "auto" takes CUDA when present."""
+
+    device: str = "auto"
+    precision: str = "fp32"
+    threads: int | None = None  # CPU threads for torch (None: torch's default, one per core)
+
+    def __post_init__(self):
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"execution.precision must be one of {PRECISIONS}, got {self.precision!r}")
+        if self.threads is not None and self.threads < 1:
+            raise ValueError(f"execution.threads must be >= 1 or unset, got {self.threads}")
+
+
+@dataclass
+class DemoConfig:
+    """The built-in made-up demo data (:func:`infagenc.data.demo.make_demo`), used when
+    ``data.path`` is unset."""
+
+    subjects: int = 6
+    per_class: int = 6
+    seed: int = 0
 
 
 @dataclass
 class DataConfig:
     """Where the real data comes from and how it is prepared and split.
 
-    ``path`` None means the built-in made-up demo set (``demo_*`` options).
+    ``path`` None means the built-in made-up demo set (:class:`DemoConfig`).
     Test subjects are given explicitly (``test_subjects``) or drawn by ``split_seed``
     (``test_fraction`` of the subjects); or the test set is a file of its own
     (``test_path``, e.g. SyRIP's ``validate500.json``, read with the same format and options),
@@ -51,17 +90,11 @@ class DataConfig:
     split_seed: int = 0
     on_bad: str = "skip"
     unlabelled: str = "keep"  # keep | fill | error (keypoints with confidence 0)
-    demo_subjects: int = 6
-    demo_per_class: int = 6
-    demo_seed: int = 0
 
     def __post_init__(self):
-        if self.root not in ("per_frame", "first_frame", "none"):
-            raise ValueError(f"data.root must be per_frame, first_frame or none, got {self.root!r}")
-        if self.resample not in ("resample", "crop"):
-            raise ValueError(f"data.resample must be 'resample' or 'crop', got {self.resample!r}")
-        if self.unlabelled not in ("keep", "fill", "error"):
-            raise ValueError(f"data.unlabelled must be keep, fill or error, got {self.unlabelled!r}")
+        for key, allowed in (("root", ROOT_MODES), ("resample", RESAMPLE_MODES), ("unlabelled", UNLABELLED_MODES)):
+            if getattr(self, key) not in allowed:
+                raise ValueError(f"data.{key} must be one of {allowed}, got {getattr(self, key)!r}")
         if self.test_path is not None and (self.path is None or self.test_subjects is not None):
             raise ValueError("data.test_path needs data.path and excludes data.test_subjects")
         if not 0.0 < self.test_fraction < 1.0 and self.test_subjects is None:
@@ -69,10 +102,15 @@ class DataConfig:
         if not 0.0 <= self.val_fraction < 1.0:
             raise ValueError("data.val_fraction must lie in [0, 1)")
 
+    def preprocess(self) -> Preprocess:
+        """The preprocessing this config declares (applied to the training and test data)."""
+        return Preprocess(frames=self.frames, resample=self.resample, root=self.root,
+                          normalize_scale=self.normalize_scale, unlabelled=self.unlabelled)
+
 
 @dataclass
 class LoopConfig:
-    """Steps 1-7 of the loop (SPEC §4)."""
+    """Steps 1-7 of the loop (docs/design.md, "The loop")."""
 
     epochs: int = 200
     window: int = 10
@@ -106,8 +144,8 @@ class LoopConfig:
             raise ValueError("loop.epochs and loop.window must be >= 1")
         if self.epochs % self.window:
             raise ValueError(f"loop.epochs ({self.epochs}) must be a multiple of loop.window ({self.window})")
-        if self.score_form not in ("ratio", "difference"):
-            raise ValueError("loop.score_form must be 'ratio' or 'difference'")
+        if self.score_form not in SCORE_FORMS:
+            raise ValueError(f"loop.score_form must be one of {SCORE_FORMS}, got {self.score_form!r}")
 
     @property
     def rounds(self) -> int:
@@ -121,11 +159,11 @@ class FinalConfig:
 
     recognizer: RecognizerConfig = field(default_factory=RecognizerConfig)
     seeds: tuple[int, ...] = (0, 1, 2)
-    train_sets: tuple[str, ...] = ("real", "syn", "real_syn")
+    train_sets: tuple[str, ...] = TRAIN_SETS
     syn_per_class: int | None = None  # baseline only: samples per class; None = as many as the real set, balanced
 
     def __post_init__(self):
-        bad = set(self.train_sets) - {"real", "syn", "real_syn"}
+        bad = set(self.train_sets) - set(TRAIN_SETS)
         if bad:
             raise ValueError(f"final.train_sets: unknown {sorted(bad)}")
         if not self.seeds:
@@ -134,7 +172,7 @@ class FinalConfig:
 
 @dataclass
 class EvalConfig:
-    """Generation metrics (SPEC §5) with an evaluation recognizer trained on real data only."""
+    """Generation metrics (the paper's Table 2) with an evaluation recognizer trained on real data only."""
 
     enabled: bool = True
     repeats: int = 20
@@ -145,12 +183,15 @@ class EvalConfig:
 
 @dataclass
 class RunConfig:
+    """Everything a run does. ``critic``, ``generator`` and ``final.recognizer`` carry their
+    own seed / device / precision fields (they are the standalone trainers' configs); in a run
+    these are set from ``seed`` (derived per purpose) and ``execution``: see :meth:`effective`."""
+
     name: str = "infagenc"
     seed: int = 0
-    device: str = "auto"
-    precision: str = "fp32"
-    threads: int | None = None  # CPU threads for torch (None: torch's default, one per core)
+    execution: ExecutionConfig = field(default_factory=ExecutionConfig)
     data: DataConfig = field(default_factory=DataConfig)
+    demo: DemoConfig = field(default_factory=DemoConfig)
     critic: RecognizerConfig = field(default_factory=lambda: RecognizerConfig(target_accuracy=0.85))
     generator: GeneratorConfig = field(default_factory=GeneratorConfig)
     pretrain_generator_epochs: int = 1100
@@ -163,14 +204,61 @@ class RunConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "RunConfig":
-        return config_from_dict(cls, d, "run config")
+        return config_from_dict(cls, migrate(d), "run config")
+
+    def effective(self, device: str, trans: bool | None = None) -> "RunConfig":
+        """The config as the run executes it: ``execution.device`` resolved (e.g. "cpu"); the
+        critic and generator with their derived seeds, that device and the run's precision;
+        the generator trained ``pretrain_generator_epochs`` epochs, modelling the root
+        translation exactly when the prepared data keeps one (``trans``, known after the data
+        phase; None keeps the configured value); the final recognizer with that device and
+        precision (each final run derives its own seed from the run seed, the training set and
+        the seed, recorded in its report). Applying it twice changes nothing."""
+        ex = replace(self.execution, device=str(device))
+        run_kw = dict(device=ex.device, precision=ex.precision)
+        gen = replace(self.generator, seed=derive_seed(self.seed, "generator"), epochs=self.pretrain_generator_epochs,
+                      **run_kw)
+        if trans is not None:
+            gen = replace(gen, trans=trans)
+        return replace(self, execution=ex,
+                       critic=replace(self.critic, seed=derive_seed(self.seed, "critic"), **run_kw),
+                       generator=gen,
+                       final=replace(self.final, recognizer=replace(self.final.recognizer, **run_kw)))
+
+
+# Keys of older configs -> their place now: (old section or None for the top level, old key) ->
+# (new section, new key).
+_MOVED = {(None, "device"): ("execution", "device"), (None, "precision"): ("execution", "precision"),
+          (None, "threads"): ("execution", "threads"), ("data", "demo_subjects"): ("demo", "subjects"),
+          ("data", "demo_per_class"): ("demo", "per_class"), ("data", "demo_seed"): ("demo", "seed")}
+
+
+def migrate(d: dict | None) -> dict:
+    """A copy of a (partial) config dict with keys of older versions moved to their current
+    place (:data:`_MOVED`); a key given in both places is an error naming both."""
+    out = copy.deepcopy(dict(d or {}))
+    for (old_sec, old_key), (new_sec, new_key) in _MOVED.items():
+        src = out if old_sec is None else out.get(old_sec)
+        if not isinstance(src, dict) or old_key not in src:
+            continue
+        value = src.pop(old_key)
+        dst = out.setdefault(new_sec, {})
+        old_name = old_key if old_sec is None else f"{old_sec}.{old_key}"
+        if not isinstance(dst, dict):
+            raise ConfigError(f"run config: {new_sec} must be a table, got {type(dst).__name__}")
+        if new_key in dst and dst[new_key] != value:
+            raise ConfigError(f"run config: {old_name} (older name) and {new_sec}.{new_key} are both given; "
+                              f"keep {new_sec}.{new_key}")
+        dst[new_key] = value
+    return out
 
 
 def demo_config() -> dict:
     """Overrides that make a CPU-friendly run on the built-in demo data (<= 10 min on 2 cores)."""
     return {
         "name": "demo",
-        "data": {"frames": 32, "demo_subjects": 6, "demo_per_class": 5, "test_fraction": 0.34},
+        "data": {"frames": 32, "test_fraction": 0.34},
+        "demo": {"subjects": 6, "per_class": 5},
         "critic": {"model": "stgcn", "size": "slim", "epochs": 30, "target_accuracy": 0.85, "batch_size": 16},
         "generator": {"cvae": {"num_layers": 2, "d_model": 64, "num_heads": 4, "ff_size": 128}, "batch_size": 16,
                       "lr": 1e-3},

@@ -50,12 +50,12 @@ def evaluate_run(folder, sp, cfg, device, progress: bool = True) -> dict:
     n_ref = max(len(sp.train), len(sp.test))
     syn = sample_motionset(gen.model, gen.spec, balanced_requests(sp.train.num_classes, ev.repeats * n_ref,
                                                                   cfg.data.frames),
-                           seed=derive_seed(ev.seed, "evaluation"), precision=cfg.precision,
+                           seed=derive_seed(ev.seed, "evaluation"), precision=cfg.execution.precision,
                            dropout=cfg.loop.sample_dropout or None,
                            provenance={"run": cfg.name, "epoch": gen.epoch, "round": -1},
                            progress=progress)
     kw = dict(R=ev.repeats, seed=ev.seed, num_pairs=ev.diversity_pairs, pairs_per_class=ev.multimodality_pairs,
-              precision=cfg.precision)
+              precision=cfg.execution.precision)
     result = {
         "evaluator": "final 'real' recognizer, first seed (trained on real training subjects only)",
         "generator_checkpoint": gen_path.name,
@@ -63,8 +63,8 @@ def evaluate_run(folder, sp, cfg, device, progress: bool = True) -> dict:
         "vs_test": evaluate_generation(evaluator, sp.test, syn, reference="test", **kw),
         "vs_train": evaluate_generation(evaluator, sp.train, syn, reference="train", **kw),
     }
-    ftr = predict(evaluator, sp.train, precision=cfg.precision).features
-    fte = predict(evaluator, sp.test, precision=cfg.precision).features
+    ftr = predict(evaluator, sp.train, precision=cfg.execution.precision).features
+    fte = predict(evaluator, sp.test, precision=cfg.execution.precision).features
     result["fid_real_train_vs_real_test"] = float(fid(ftr, fte))
     pool_path = folder.root / "synthetic.npz"
     if cfg.loop.selection != "none" and pool_path.exists():
@@ -78,7 +78,7 @@ def evaluate_run(folder, sp, cfg, device, progress: bool = True) -> dict:
     # (the requests are grouped by class, so every R-th sample spreads over all classes)
     one = syn.subset(np.arange(0, len(syn), ev.repeats))
     np.savez_compressed(folder.path("evaluation", "features.npz"), real_train=ftr, real_test=fte,
-                        synthetic=predict(evaluator, one, precision=cfg.precision).features,
+                        synthetic=predict(evaluator, one, precision=cfg.execution.precision).features,
                         real_train_labels=sp.train.labels, real_test_labels=sp.test.labels,
                         synthetic_labels=one.labels)
     folder.mark_done("evaluation")

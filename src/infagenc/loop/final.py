@@ -1,0 +1,157 @@
+"""The final experiment of a run: fresh recognizers trained on Real, Syn and Real+Syn, one per
+seed, tested on the held-out real subjects; and the same protocol with another recognizer on
+a finished run (:func:`recognize_run`)."""
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+
+from ..config import config_to_dict
+from ..data.motionset import MotionSet
+from ..jsonio import read_json
+from ..metrics.stats import Summary
+from ..runfolder import TRAIN_SETS, RunFolder
+from ..train.device import resolve_device
+from ..train.generator import GeneratorTrainer, sample_motionset
+from ..train.recognizer import RecognizerTrainer, evaluate, new_recognizer
+from ..viz.confusion import write_report
+from .config import RunConfig
+from .data import Splits, load_or_none, stored_splits
+from .seeds import balanced_requests, derive_seed
+
+__all__ = ["synthetic_for_final", "final_phase", "final_recognition", "recognize_run", "summarise_seeds"]
+
+
+def synthetic_for_final(f: RunFolder, cfg: RunConfig, sp: Splits, pool: MotionSet | None,
+                        device) -> MotionSet | None:
+    """The Syn set: the recycled pool, or (baseline) fresh samples of the final generator."""
+    if cfg.loop.selection != "none":
+        return pool
+    if f.synthetic_path.exists():
+        return MotionSet.load(f.synthetic_path)
+    gen = GeneratorTrainer.load(f.checkpoint("generator"), device)
+    k = sp.train.num_classes
+    total = (cfg.final.syn_per_class * k) if cfg.final.syn_per_class else len(sp.train)
+    syn = sample_motionset(gen.model, gen.spec, balanced_requests(k, total, cfg.data.frames),
+                           seed=derive_seed(cfg.seed, "baseline_syn"), precision=cfg.execution.precision,
+                           dropout=cfg.loop.sample_dropout or None,
+                           provenance={"run": cfg.name, "epoch": cfg.loop.epochs, "round": 0})
+    syn.save(f.synthetic_path)
+    return syn
+
+
+def final_phase(f: RunFolder, cfg: RunConfig, sp: Splits, syn: MotionSet | None, device, progress: bool) -> dict:
+    if f.phase_done("final"):
+        return f.read_json(f.recognition_summary_path())
+    results = final_recognition(f, cfg, sp, syn, cfg.final.recognizer, cfg.final.train_sets, cfg.final.seeds,
+                                device, "recognition", progress, evaluator=True)
+    f.mark_done("final")
+    return results
+
+
+def _train_sets(sp: Splits, syn: MotionSet | None) -> dict[str, MotionSet]:
+    sets = {"real": sp.train}
+    if syn is not None and len(syn):
+        syn = syn.relabel(sp.train.class_names)
+        sets["syn"] = syn
+        sets["real_syn"] = MotionSet.concat([sp.train, syn])
+    return sets
+
+
+def _one_seed(f: RunFolder, cfg: RunConfig, sp: Splits, train: MotionSet, name: str, s: int, recognizer,
+              device, out: str, progress: bool, keep_evaluator: bool) -> dict:
+    """Train and test one recognizer; its report (history, train size and settings added)."""
+    done = f.recognition_report_path(name, s, out)
+    rc = replace(recognizer, seed=derive_seed(cfg.seed, "final", name, s), device=str(device),
+                 precision=cfg.execution.precision)
+    trainer = RecognizerTrainer(new_recognizer(rc, sp.train.layout, sp.train.channels, sp.train.num_classes),
+                                rc, device)
+    hist = trainer.fit(train, sp.val, progress=progress)
+    report = evaluate(trainer.model, sp.test, batch_size=rc.eval_batch_size, precision=rc.precision)
+    if keep_evaluator:  # the checkpoint first: the report is the marker of done
+        trainer.save(f.checkpoint("evaluator"), meta={"trained_on": "real train only",
+                                                      "preprocess": cfg.data.preprocess().to_dict()})
+    write_report(report, done.parent, title=f"{name}, seed {s}")
+    d = read_json(done)
+    d.update(history=hist, train_size=len(train), recognizer=config_to_dict(rc))
+    f.write_json(done, d)
+    return d
+
+
+def final_recognition(f: RunFolder, cfg: RunConfig, sp: Splits, syn: MotionSet | None, recognizer,
+                      train_sets, seeds, device, out: str, progress: bool, evaluator: bool = False) -> dict:
+    """Fresh recognizers trained on each of ``train_sets`` (real / syn / real_syn), one per
+    seed, tested on the held-out subjects; every seed's report in ``<out>/<set>/seed_<s>/``
+    (a seed already reported is read back, so an interrupted phase resumes), the summary in
+    ``<out>/summary.json``. The training seed is derived from the run seed, the set and the
+    seed only, so for one run seed every selection mode trains the same Real recognizer."""
+    sets = _train_sets(sp, syn)
+    label = "" if out == "recognition" else f" ({recognizer.model}-{recognizer.size})"
+    results: dict[str, dict] = {}
+    for name in train_sets:
+        if name not in sets:
+            results[name] = {"skipped": "no synthetic samples were selected"}
+            f.log(f"final recognition{label} on {name}: skipped (no synthetic samples)")
+            continue
+        per_seed = []
+        for s in seeds:
+            done = f.recognition_report_path(name, s, out)
+            if done.exists():
+                per_seed.append(read_json(done))
+                continue
+            keep = evaluator and name == "real" and s == seeds[0]
+            d = _one_seed(f, cfg, sp, sets[name], name, s, recognizer, device, out, progress, keep)
+            per_seed.append(d)
+            f.log(f"final recognition{label} on {name}, seed {s}: test accuracy {d['overall_accuracy']:.4f}")
+        results[name] = summarise_seeds(per_seed, seeds, sp.train.class_names)
+    f.write_json(f.recognition_summary_path(out), results)
+    return results
+
+
+def summarise_seeds(per_seed: list[dict], seeds, class_names) -> dict:
+    """Mean and 95% interval over seeds of the overall and per-class test accuracy."""
+    acc = [d["overall_accuracy"] for d in per_seed]
+    per_class = {}
+    for c in class_names:
+        vals = [r["accuracy"] for d in per_seed for r in d["per_class"] if r["class"] == c]
+        if len(vals) == len(per_seed) and all(v is not None for v in vals):
+            per_class[c] = Summary.from_values(vals).to_dict()
+    return {"seeds": list(seeds), "overall": Summary.from_values(acc).to_dict(), "per_class": per_class,
+            "per_seed": [{"seed": s, "overall": d["overall_accuracy"]} for s, d in zip(seeds, per_seed)]}
+
+
+def recognize_run(run_dir: str | Path, recognizer, *, out: str | None = None, train_sets=None,
+                  seeds=None, progress: bool = True) -> dict:
+    """Final recognition of a finished run with another recognizer (e.g. MS-G3D beside the
+    run's ST-GCN): the run's own data split and synthetic set (the recycled pool, or the
+    baseline's fresh samples), the protocol of the run's final phase, results in
+    ``<run_dir>/<out>/`` (default ``recognition_<model>-<size>``). ``recognizer`` is a
+    :class:`~infagenc.models.RecognizerConfig`; ``train_sets`` and ``seeds`` default to the
+    run's. Resumes per seed like the run itself."""
+    folder = RunFolder(run_dir, create=False)
+    stored = folder.read_json(folder.config_path)
+    if stored is None:
+        raise FileNotFoundError(f"{folder.config_path} not found: {run_dir} is not a run folder")
+    cfg = RunConfig.from_dict(stored)
+    if not folder.phase_done("final"):
+        raise ValueError(f"{run_dir}: the run has not finished its final phase; finish it first "
+                         f"(run it again with the same config)")
+    out = out or f"recognition_{recognizer.model}-{recognizer.size}"
+    if out == "recognition":
+        raise ValueError("out='recognition' is the run's own final phase; choose another folder name")
+    train_sets = tuple(train_sets or cfg.final.train_sets)
+    bad = set(train_sets) - set(TRAIN_SETS)
+    if bad:
+        raise ValueError(f"train_sets: unknown {sorted(bad)}")
+    if cfg.execution.threads is not None:
+        torch.set_num_threads(cfg.execution.threads)
+    device = resolve_device(cfg.execution.device)
+    sp = stored_splits(folder)
+    syn = load_or_none(folder.synthetic_path)
+    if syn is None and cfg.loop.selection == "none" and set(train_sets) - {"real"}:
+        raise ValueError(f"{folder.synthetic_path} is missing: the baseline's synthetic set was not kept")
+    folder.log(f"final recognition with {recognizer.model}-{recognizer.size} into {out}/")
+    return final_recognition(folder, cfg, sp, syn, recognizer, train_sets, tuple(seeds or cfg.final.seeds),
+                             device, out, progress)

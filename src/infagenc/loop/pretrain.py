@@ -1,0 +1,78 @@
+"""The pre-training phases of a run: the critic M (an ST-GCN, stopped at a target accuracy
+so that it stays a fair judge) and the generator G (the CVAE), both on the real training
+subjects. Each phase resumes: the critic from its finished checkpoint, the generator from a
+checkpoint written every ``chunk`` epochs."""
+from __future__ import annotations
+
+import time
+
+import torch
+from tqdm.auto import tqdm
+
+from ..data.preprocess import root_constraint
+from ..runfolder import RunFolder
+from ..train.generator import GeneratorTrainer
+from ..train.recognizer import RecognizerTrainer, new_recognizer
+from .config import RunConfig
+from .data import Splits
+
+__all__ = ["pretrain_critic", "pretrain_generator", "checked_generator"]
+
+
+def pretrain_critic(f: RunFolder, cfg: RunConfig, sp: Splits, device: torch.device,
+                    progress: bool) -> RecognizerTrainer:
+    """The critic trained on the real training subjects (validated on ``sp.val`` if any)."""
+    path = f.checkpoint("critic_pretrained")
+    if f.phase_done("pretrain_critic"):
+        return RecognizerTrainer.load(path, device)
+    t0 = time.perf_counter()
+    model = new_recognizer(cfg.critic, sp.train.layout, sp.train.channels, sp.train.num_classes)
+    trainer = RecognizerTrainer(model, cfg.critic, device)
+    hist = trainer.fit(sp.train, sp.val, progress=progress)
+    trainer.save(path, meta={"preprocess": cfg.data.preprocess().to_dict()})
+    f.write_json(f.pretrain_log_path("critic"), {"history": hist, "seconds": time.perf_counter() - t0})
+    f.log(f"critic pre-trained: {len(hist)} epochs, last {hist[-1]}")
+    f.mark_done("pretrain_critic")
+    return trainer
+
+
+def checked_generator(trainer: GeneratorTrainer, cfg: RunConfig, sp: Splits, path) -> GeneratorTrainer:
+    """A generator loaded from the run folder must restore the root constraint the config
+    asks for (``generator.keep_root``); a checkpoint copied from another run may not."""
+    want = root_constraint(sp.train) if cfg.generator.keep_root else "none"
+    if trainer.spec.root != want:
+        raise ValueError(f"{path}: the generator restores root constraint {trainer.spec.root!r} on its "
+                         f"samples, the config (generator.keep_root = {cfg.generator.keep_root}) asks for "
+                         f"{want!r}; was the checkpoint copied from another run?")
+    return trainer
+
+
+def pretrain_generator(f: RunFolder, cfg: RunConfig, sp: Splits, device: torch.device, progress: bool,
+                       chunk: int = 50) -> GeneratorTrainer:
+    """The generator trained ``pretrain_generator_epochs`` epochs (= ``cfg.generator.epochs``
+    in the effective config), checkpointed every ``chunk`` epochs so a kill loses little."""
+    path = f.checkpoint("generator_pretrained")
+    if f.phase_done("pretrain_generator"):
+        return checked_generator(GeneratorTrainer.load(path, device), cfg, sp, path)
+    partial = f.checkpoint("generator_pretraining")
+    if partial.exists():
+        trainer = checked_generator(GeneratorTrainer.load(partial, device), cfg, sp, partial)
+    else:
+        trainer = GeneratorTrainer.from_motionset(sp.train, cfg.generator, device=device)
+    total = cfg.pretrain_generator_epochs
+    t0 = time.perf_counter()
+    ts = trainer.tensors(sp.train)
+    bar = tqdm(total=total, initial=trainer.epoch, desc="generator pre-training", disable=not progress)
+    while trainer.epoch < total:
+        for _ in range(min(chunk, total - trainer.epoch)):
+            rec = trainer.train_epoch(ts)
+            bar.update(1)
+            bar.set_postfix(loss=f"{rec['total']:.4f}")
+        trainer.save(partial)
+    bar.close()
+    trainer.save(path)
+    f.write_json(f.pretrain_log_path("generator"), {"history": trainer.history, "seconds": time.perf_counter() - t0})
+    f.log(f"generator pre-trained: {trainer.epoch} epochs")
+    f.mark_done("pretrain_generator")
+    partial.unlink(missing_ok=True)
+    return trainer

@@ -1,0 +1,237 @@
+"""The InfAGenC loop: windows of generator epochs, each ending in a recycle round.
+
+For each epoch t of a window (docs/design.md, "The loop"):
+
+1. train the generator one epoch on X_train (real + the samples recycled so far);
+2. generate N_t samples, classes balanced (default N_t = number of real training samples);
+3. score them with the critic M: CAS(t) = fraction predicted as their conditioning class.
+   Only the window's best-CAS epoch's samples, probabilities and features are kept
+   (:func:`run_window` returns them as a :class:`Window`). With ``score_fraction < 1`` CAS(t)
+   is measured on a class-balanced fraction of N_t; the generator's weights at the window's
+   best epoch are kept, and its N_t samples generated from them and scored once at the
+   window's end: the same selection inputs for less scoring.
+
+At the end of each window (a round, :func:`recycle_round`), unless ``selection == "none"``
+(the baseline VAE):
+
+4-6. filter the best epoch's samples on confidence and select by distance to the REAL
+   training samples in M's feature space (or at random, the ablation) -
+   :mod:`infagenc.loop.selection`;
+7. add the selected samples to X_train (tagged synthetic with run, epoch, round, seed)
+   and update M for ``critic_update_epochs`` epochs on X_train.
+
+M's features do not change within a window (M is only updated at its end), so the features
+computed for CAS are the ones used for selection: nothing is scored twice. After every round
+the generator, the critic, the pool and the logs are written and ``rounds_done`` is set last;
+a resumed loop restarts the interrupted window from there, with every random draw seeded from
+the run seed and the epoch / round, so it reaches the same selections.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from ..data.motionset import MotionSet
+from ..runfolder import RunFolder
+from ..train.batching import to_tensors
+from ..train.generator import GeneratorTrainer, sample_motionset
+from ..train.recognizer import Predictions, RecognizerTrainer, predict
+from .config import RunConfig
+from .data import Splits, load_or_none
+from .seeds import balanced_requests, derive_seed
+from .selection import best_epoch, cas, select
+
+__all__ = ["Window", "LoopState", "run_window", "recycle_round", "loop_phase", "Stopped"]
+
+
+class Stopped(Exception):
+    """The loop stopped after ``rounds`` rounds on request (``stop_after_rounds``)."""
+
+    def __init__(self, rounds: int):
+        super().__init__(f"stopped after round {rounds}")
+        self.rounds = rounds
+
+
+@dataclass
+class Window:
+    """What one window of generator epochs leaves for its round."""
+
+    round: int  # 1-based
+    best_epoch: int
+    best_cas: float
+    samples: MotionSet  # the best epoch's N_t samples
+    predictions: Predictions  # the critic's outputs on them
+    record: dict = field(default_factory=dict)  # the round's log entry so far
+
+
+@dataclass
+class LoopState:
+    """The loop's moving parts: generator, critic, the recycled pool and the logs."""
+
+    cfg: RunConfig
+    real: MotionSet
+    gen: GeneratorTrainer
+    critic: RecognizerTrainer
+    pool: MotionSet | None = None
+    epochs_log: list = field(default_factory=list)
+    rounds_log: list = field(default_factory=list)
+    real_feat: np.ndarray | None = None  # critic features of the real training set (None: stale)
+    gen_ts: object = None
+
+    def __post_init__(self):
+        lc, real = self.cfg.loop, self.real
+        n_t = lc.samples_per_epoch or len(real)
+        self.requests = balanced_requests(real.num_classes, n_t, self.cfg.data.frames)
+        self.probing = lc.score_fraction < 1.0
+        self.probe = balanced_requests(real.num_classes, max(real.num_classes, round(lc.score_fraction * n_t)),
+                                       self.cfg.data.frames) if self.probing else self.requests
+        self.gen_ts = self.gen.tensors(self.x_train)
+
+    @property
+    def x_train(self) -> MotionSet:
+        return self.real if self.pool is None else MotionSet.concat([self.real, self.pool])
+
+    def generate(self, epoch: int, requests, r: int) -> MotionSet:
+        cfg = self.cfg
+        return sample_motionset(self.gen.model, self.gen.spec, requests, seed=derive_seed(cfg.seed, "sample", epoch),
+                                precision=cfg.execution.precision, dropout=cfg.loop.sample_dropout or None,
+                                provenance={"run": cfg.name, "epoch": epoch, "round": r + 1})
+
+    def score(self, ms: MotionSet) -> Predictions:
+        return predict(self.critic.model, ms, batch_size=self.cfg.critic.eval_batch_size,
+                       precision=self.cfg.execution.precision)
+
+
+def _weights(model: torch.nn.Module) -> dict:
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def run_window(st: LoopState, r: int, f: RunFolder, bar) -> Window:
+    """Window ``r`` (0-based): train, generate and score each epoch; the best-CAS epoch's
+    samples and predictions (earliest on ties, :func:`best_epoch`)."""
+    lc = st.cfg.loop
+    kept: dict[int, tuple[MotionSet, Predictions, dict | None]] = {}
+    cas_window: dict[int, float] = {}
+    for t in range(r * lc.window + 1, (r + 1) * lc.window + 1):
+        t0 = time.perf_counter()
+        losses = st.gen.train_epoch(st.gen_ts)
+        t1 = time.perf_counter()
+        syn = st.generate(t, st.probe, r)
+        t2 = time.perf_counter()
+        pr = st.score(syn)
+        c = cas(pr.pred, syn.labels)
+        cas_window[t] = c
+        if best_epoch(cas_window) == t:  # a new best: keep it, drop the previous one
+            weights = _weights(st.gen.model) if st.probing and lc.selection != "none" else None
+            kept = {t: (syn, pr, weights)}
+        st.epochs_log.append({"epoch": t, "round": r + 1, "cas": c, "scored": len(syn),
+                              **{f"gen_{k}": v for k, v in losses.items() if k != "epoch"},
+                              "time_gen_train": t1 - t0, "time_generate": t2 - t1,
+                              "time_score": time.perf_counter() - t2})
+        f.log(f"epoch {t}: CAS {c:.3f}, generator loss {losses['total']:.4f}")
+        bar.update(1)
+        bar.set_postfix(cas=f"{c:.2f}", round=r + 1)
+    b = best_epoch(cas_window)
+    syn, pr, weights = kept[b]
+    rec = {"round": r + 1, "best_epoch": b, "best_cas": cas_window[b], "selection": lc.selection}
+    if weights is not None:  # the best epoch's full N_t samples, from its kept weights
+        t0 = time.perf_counter()
+        now = _weights(st.gen.model)
+        st.gen.model.load_state_dict(weights)
+        syn = st.generate(b, st.requests, r)
+        st.gen.model.load_state_dict(now)
+        pr = st.score(syn)
+        rec.update({"best_cas_all": cas(pr.pred, syn.labels), "time_rescore": time.perf_counter() - t0})
+    return Window(r + 1, b, cas_window[b], syn, pr, rec)
+
+
+def _num(x) -> float | None:
+    return None if x is None or not np.isfinite(x) else float(x)
+
+
+def recycle_round(st: LoopState, w: Window, f: RunFolder) -> MotionSet:
+    """Steps 4-7 for window ``w``: filter, select, write the round's scores and samples, grow
+    the pool, update the critic on X_train. Returns the selected samples."""
+    cfg, lc, real = st.cfg, st.cfg.loop, st.real
+    syn, pr = w.samples, w.predictions
+    t0 = time.perf_counter()
+    if st.real_feat is None:
+        st.real_feat = st.score(real).features
+    res = select(pr.probs, syn.labels, pr.features, st.real_feat, real.labels, mode=lc.selection,
+                 theta=lc.theta, w_within=lc.w_within, w_between=lc.w_between, form=lc.score_form,
+                 keep_fraction=lc.keep_fraction,
+                 rng=np.random.default_rng(derive_seed(cfg.seed, "random_selection", w.round)))
+    chosen = syn.subset(res.selected_index)
+    t1 = time.perf_counter()
+    chosen.save(f.round_selected_path(w.round))
+    f.write_json(f.round_scores_path(w.round), {
+        "round": w.round, "best_epoch": w.best_epoch, "class_names": list(syn.class_names),
+        "candidates": [
+            {"name": str(syn.names[i]), "class": int(syn.labels[i]), "confidence": float(res.confidence[i]),
+             "passed_filter": bool(res.passed_filter[i]), "d_within": _num(res.d_within[i]),
+             "d_between": _num(res.d_between[i]), "score": _num(res.score[i]), "selected": bool(res.selected[i])}
+            for i in range(len(syn))]})
+    st.pool = chosen if st.pool is None else MotionSet.concat([st.pool, chosen])
+    x_train = st.x_train
+    st.gen_ts = st.gen.tensors(x_train)
+    t2 = time.perf_counter()
+    crit_ts = to_tensors(x_train, st.critic.device)
+    upd = [st.critic.train_epoch(crit_ts) for _ in range(lc.critic_update_epochs)]
+    st.real_feat = None  # the critic changed
+    w.record.update({"counts": res.per_class_counts(syn.labels, real.num_classes), "pool_size": len(st.pool),
+                     "critic_update": upd, "time_select": t1 - t0, "time_critic_update": time.perf_counter() - t2})
+    f.log(f"round {w.round}: best epoch {w.best_epoch} (CAS {w.best_cas:.3f}); kept "
+          f"{int(res.passed_filter.sum())} after the filter, selected {len(chosen)}; pool {len(st.pool)}")
+    return chosen
+
+
+def _resume(f: RunFolder, cfg: RunConfig, sp: Splits, gen: GeneratorTrainer, critic: RecognizerTrainer,
+            device) -> tuple[LoopState, int]:
+    done = int(f.state().get("rounds_done", 0))
+    if not done:
+        return LoopState(cfg, sp.train, gen, critic), 0
+    st = LoopState(cfg, sp.train, GeneratorTrainer.load(f.checkpoint("generator"), device),
+                   RecognizerTrainer.load(f.checkpoint("critic"), device), pool=load_or_none(f.synthetic_path))
+    st.epochs_log = [e for e in f.read_json(f.epochs_path, []) if e["epoch"] <= done * cfg.loop.window]
+    st.rounds_log = f.read_json(f.rounds_path, [])[:done]
+    return st, done
+
+
+def _commit_round(f: RunFolder, st: LoopState, r: int) -> None:
+    """Everything a resume reads, ``rounds_done`` last."""
+    if st.pool is not None:
+        st.pool.save(f.synthetic_path)
+    st.gen.save(f.checkpoint("generator"))
+    st.critic.save(f.checkpoint("critic"), meta={"preprocess": st.cfg.data.preprocess().to_dict()})
+    f.write_json(f.epochs_path, st.epochs_log)
+    f.write_json(f.rounds_path, st.rounds_log)
+    f.set_state(rounds_done=r + 1)
+
+
+def loop_phase(f: RunFolder, cfg: RunConfig, sp: Splits, gen: GeneratorTrainer, critic: RecognizerTrainer,
+               device, progress: bool, stop_after_rounds: int | None = None) -> MotionSet | None:
+    """All rounds of the loop (resuming after the last committed round); the recycled pool."""
+    if f.phase_done("loop"):
+        return load_or_none(f.synthetic_path)
+    lc = cfg.loop
+    st, done = _resume(f, cfg, sp, gen, critic, device)
+    bar = tqdm(total=lc.epochs, initial=done * lc.window, desc=f"loop ({lc.selection})", disable=not progress)
+    try:
+        for r in range(done, lc.rounds):
+            w = run_window(st, r, f, bar)
+            if lc.selection != "none":
+                recycle_round(st, w, f)
+            else:
+                f.log(f"round {w.round}: best epoch {w.best_epoch} (CAS {w.best_cas:.3f}); no recycling (baseline)")
+            st.rounds_log.append(w.record)
+            _commit_round(f, st, r)
+            if stop_after_rounds is not None and r + 1 >= stop_after_rounds and r + 1 < lc.rounds:
+                raise Stopped(r + 1)
+    finally:
+        bar.close()
+    f.mark_done("loop")
+    return st.pool
