@@ -17,7 +17,8 @@ TINY = {
     "critic": {"size": "slim", "epochs": 4, "batch_size": 8, "lr": 3e-3},
     "generator": {"cvae": {"num_layers": 1, "d_model": 32, "num_heads": 2, "ff_size": 64}, "batch_size": 8},
     "pretrain_generator_epochs": 2,
-    "loop": {"epochs": 4, "window": 2, "critic_update_epochs": 1, "theta": 0.0},
+    # theta low enough for the barely trained tiny critic to pass some samples and reject others
+    "loop": {"epochs": 4, "window": 2, "critic_update_epochs": 1, "theta": 0.25},
     "final": {"recognizer": {"size": "slim", "epochs": 1, "batch_size": 8}, "seeds": [0]},
     "evaluation": {"repeats": 2, "diversity_pairs": 10, "multimodality_pairs": 2},
 }
@@ -36,10 +37,42 @@ def distance_run(tmp_path_factory):
     return out, summary
 
 
+def test_config_json_records_what_ran(distance_run):
+    """config.json is the effective config: derived seeds, the resolved device, the
+    pre-training epochs the generator was trained for, and what its checkpoints say."""
+    from infagenc.train.checkpoint import load_checkpoint
+
+    out, _ = distance_run
+    stored = json.loads((out / "config.json").read_text())
+    assert stored["execution"]["device"] == "cpu" and stored["execution"]["precision"] == "fp32"
+    assert stored["generator"]["epochs"] == TINY["pretrain_generator_epochs"] == 2
+    assert stored["generator"]["seed"] == derive_seed(0, "generator")
+    assert stored["critic"]["seed"] == derive_seed(0, "critic")
+    for sub in (stored["critic"], stored["generator"], stored["final"]["recognizer"]):
+        assert (sub["device"], sub["precision"]) == ("cpu", "fp32")
+    assert stored["generator"]["trans"] is False  # rot6d demo data, root removed per frame: no trans
+    # the checkpoints were trained with exactly these settings
+    gen = load_checkpoint(out / "checkpoints/generator_pretrained.pt")["meta"]
+    crit = load_checkpoint(out / "checkpoints/critic_pretrained.pt")["meta"]
+    assert {k: gen["config"][k] for k in ("epochs", "seed", "device")} == \
+        {k: stored["generator"][k] for k in ("epochs", "seed", "device")}
+    assert crit["config"]["seed"] == stored["critic"]["seed"]
+    assert crit["preprocess"] == {"frames": 8, "resample": "resample", "root": "per_frame",
+                                  "normalize_scale": False, "unlabelled": "keep"}
+    # the stored file is a complete config: read back, it is the same config again
+    assert RunConfig.from_dict(stored).effective("cpu").to_dict() == stored
+
+
+def test_older_config_keys_move_to_their_place():
+    old = {"device": "cpu", "precision": "fp32", "threads": 1, "data": {"demo_subjects": 4, "demo_seed": 2}}
+    cfg = RunConfig.from_dict(old)
+    assert (cfg.execution.device, cfg.execution.threads, cfg.demo.subjects, cfg.demo.seed) == ("cpu", 1, 4, 2)
+    with pytest.raises(ConfigError, match="execution.device"):
+        RunConfig.from_dict({"device": "cpu", "execution": {"device": "cuda"}})
+
+
 def test_run_folder_has_every_artifact(distance_run):
     out, summary = distance_run
-    cfg = tiny()
-    assert json.loads((out / "config.json").read_text()) == json.loads(json.dumps(cfg.to_dict()))
     for rel in ["environment.json", "run.log", "state.json", "data/train.npz", "data/test.npz",
                 "checkpoints/critic_pretrained.pt", "checkpoints/generator_pretrained.pt",
                 "checkpoints/critic.pt", "checkpoints/generator.pt", "checkpoints/evaluator.pt",
@@ -57,8 +90,8 @@ def test_run_folder_has_every_artifact(distance_run):
         window = [e for e in epochs if e["round"] == r["round"]]
         best = max(window, key=lambda e: (e["cas"], -e["epoch"]))
         assert r["best_epoch"] == best["epoch"] and r["best_cas"] == best["cas"]
-    assert set(summary["recognition"]) == {"real", "syn", "real_syn"} or \
-        summary["recognition"]["syn"].get("skipped")
+    assert set(summary["recognition"]) == {"real", "syn", "real_syn"}
+    assert not any("skipped" in v for v in summary["recognition"].values())
     assert "vs_test" in summary["generation"] and "vs_train" in summary["generation"]
 
 
@@ -73,6 +106,11 @@ def test_rounds_record_selection_and_provenance(distance_run):
         assert len(cands) == len(MotionSet.load(out / "data/train.npz"))  # one per real training sample
         sel = [c for c in cands if c["selected"]]
         assert all(c["passed_filter"] for c in sel)
+        # the confidence filter ran: it passed some candidates and rejected others, and a
+        # candidate passed only with p(cond) above theta
+        passed = [c for c in cands if c["passed_filter"]]
+        assert 0 < len(passed) < len(cands) and sel
+        assert all(c["confidence"] > TINY["loop"]["theta"] for c in passed)
         assert all(c["passed_filter"] == (c["score"] is not None) for c in cands)
         # central half per class of the candidates that passed the filter
         for k, n_pass in enumerate(r["counts"]["passed_filter"]):
@@ -377,7 +415,7 @@ def test_a_run_resumes_with_another_thread_count(distance_run, tmp_path):
     other = tmp_path / "threads"
     shutil.copytree(out, other)
     d = json.loads(json.dumps(TINY))
-    d["threads"] = 1
+    d["execution"] = {"threads": 1}
     import torch
 
     was = torch.get_num_threads()
@@ -385,5 +423,5 @@ def test_a_run_resumes_with_another_thread_count(distance_run, tmp_path):
         run(RunConfig.from_dict(d), other, progress=False)
     finally:
         torch.set_num_threads(was)  # run() sets torch's global thread count
-    assert "resumed with threads = 1 (the run so far: None)" in (other / "run.log").read_text()
-    assert json.loads((other / "config.json").read_text())["threads"] == 1
+    assert "resumed with execution.threads = 1 (the run so far: None)" in (other / "run.log").read_text()
+    assert json.loads((other / "config.json").read_text())["execution"]["threads"] == 1
