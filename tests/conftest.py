@@ -37,3 +37,11 @@ def _one_thread():
     # runs that must agree bit for bit (resume tests)
     torch.set_num_threads(1)
     yield
+
+
+def pytest_collection_modifyitems(config, items):
+    # every test that reads the real datasets carries the `realdata` marker, so
+    # `pytest -m "not realdata"` runs without ../shared/data and `-m realdata` runs only those
+    for item in items:
+        if "shared_data" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.realdata)

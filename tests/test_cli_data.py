@@ -7,7 +7,7 @@ import re
 import numpy as np
 import pytest
 from conftest import need
-from test_readers_fixtures import coco_doc, write_json, write_utkinect
+from reader_fixtures import coco_doc, write_json, write_utkinect
 
 from infagenc.cli import main
 

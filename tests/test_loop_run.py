@@ -9,7 +9,7 @@ from infagenc.loop.config import ConfigError, RunConfig
 from infagenc.loop.runner import load_real, run
 from infagenc.loop.seeds import balanced_requests, derive_seed
 from infagenc.loop.selection import central_count
-from test_readers_fixtures import write_utkinect
+from reader_fixtures import write_utkinect
 
 TINY = {
     "data": {"frames": 8, "test_fraction": 0.34},

@@ -6,7 +6,7 @@ import re
 
 import numpy as np
 import pytest
-from test_readers_fixtures import (coco_doc, infact_clips, motion, pyskl_doc, write_json, write_msr, write_ntu,
+from reader_fixtures import (coco_doc, infact_clips, motion, pyskl_doc, write_json, write_msr, write_ntu,
                                    write_pickle, write_utkinect)
 
 from infagenc.data import DataError

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from conftest import need
-from test_readers_fixtures import coco_doc, write_json, write_syrip3d
+from reader_fixtures import coco_doc, write_json, write_syrip3d
 
 from infagenc.data import DataError
 from infagenc.data.demo import make_demo

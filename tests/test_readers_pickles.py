@@ -6,7 +6,7 @@ import pickletools
 
 import numpy as np
 import pytest
-from test_readers_fixtures import infact_clips, pyskl_doc, write_pickle
+from reader_fixtures import infact_clips, pyskl_doc, write_pickle
 
 from infagenc.data import DataError, MotionSet
 from infagenc.data.demo import make_demo

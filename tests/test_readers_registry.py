@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from conftest import need
-from test_readers_fixtures import (coco_doc, infact_clips, motion, pyskl_doc, write_json, write_minirgbd, write_msr,
+from reader_fixtures import (coco_doc, infact_clips, motion, pyskl_doc, write_json, write_minirgbd, write_msr,
                                    write_ntu, write_pickle, write_syrip3d, write_utkinect)
 
 from infagenc.data import DataError

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from conftest import need
-from test_readers_fixtures import motion, write_minirgbd, write_msr, write_ntu, write_utkinect
+from reader_fixtures import motion, write_minirgbd, write_msr, write_ntu, write_utkinect
 
 from infagenc.data import DataError
 from infagenc.data.readers import read
@@ -129,7 +129,7 @@ def test_msr_layout_option(tmp_path):
 def test_minirgbd_fixture_reorders_by_header(tmp_path):
     rng = np.random.default_rng(4)
     x = np.round(rng.uniform(10, 400, size=(30, 14, 2)))
-    header = list(reversed(__import__("test_readers_fixtures").MINIRGBD_HEADER))
+    header = list(reversed(__import__("reader_fixtures").MINIRGBD_HEADER))
     write_minirgbd(tmp_path / "result_pz201.csv", x[:, ::-1], header=header)
     ms = read_minirgbd(tmp_path, progress=False)
     assert ms.layout.name == "minirgbd14" and ms.rep == "xy"

@@ -9,7 +9,7 @@ import pickle
 
 import numpy as np
 import pytest
-from test_readers_fixtures import pyskl_doc, write_pickle
+from reader_fixtures import pyskl_doc, write_pickle
 
 from infagenc.data import DataError
 from infagenc.data.readers import read
