@@ -1,4 +1,4 @@
-"""Few-shot scaling on UTKinect-Action3D cross-subject (SPEC §6, issue 7.1c): k = 1 and
+"""Few-shot scaling on UTKinect-Action3D cross-subject (issue 7.1c): k = 1 and
 k = 5 real samples per class plus 0 / 50 / 100 / 150 / 200 synthetic samples per class;
 test accuracy against the synthetic count, with a plot.
 

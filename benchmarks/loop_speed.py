@@ -8,7 +8,7 @@ scoring, selection and critic update; loop overhead relative to generator traini
     python benchmarks/loop_speed.py --score-fraction 0.25 --eval-batch-size 16   # the cheaper scoring
 
 Data: the demo generator's made-up infant actions (smpl24, rot6d, 60 frames), enough
-subjects for 310 training sequences at scale 1 (the paper's InfActPrimitive size, SPEC §8),
+subjects for 310 training sequences at scale 1 (the paper's InfActPrimitive size),
 replicated ``scale`` times for the growth study. Pre-training is skipped (speed does not
 depend on how trained the models are); the loop runs ``--windows`` windows.
 
@@ -42,7 +42,7 @@ from infagenc.data.motionset import MotionSet
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results" / "loop_speed.json"
 
-PAPER = {  # SPEC §8: 310 sequences, 60 frames, 24 joints rot6d, 8-layer CVAE d 256, batch 16, ST-GCN critic
+PAPER = {  # the paper's setting: 310 sequences, 60 frames, 24 joints rot6d, 8-layer CVAE d 256, batch 16, ST-GCN critic
     "name": "speed-paper",
     "data": {"frames": 60, "test_fraction": 0.2}, "demo": {"subjects": 20, "per_class": 5},  # 320 train -> 310
     "critic": {"size": "paper", "epochs": 1},
