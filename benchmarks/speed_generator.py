@@ -1,13 +1,13 @@
 """Generator speed: ms per training batch of 16 (forward + backward + Adam step), T 60,
-smpl24 rot6d (6 channels) with the forward-kinematics position loss, at paper and small
-size, fp32 and bf16; plus ms to sample a batch of 16 (no gradients).
+smpl24 rot6d (6 channels) with the forward-kinematics position loss, at paper and slim
+size (``infagenc.models.sizes.SIZES``), fp32 and bf16; plus ms to sample a batch of 16 (no gradients).
 
 Not a test. Writes benchmarks/results/speed_generator.json (or --out).
 
     python benchmarks/speed_generator.py            # this CPU
     python benchmarks/speed_generator.py --device cuda --out benchmarks/results/speed_generator_gpu.json
 
-Reference (SPEC §8 / issue 4): the released code takes ~4.3 s per batch (it skins a full
+Reference (issue 4): the released code takes ~4.3 s per batch (it skins a full
 6890-vertex mesh per frame); a previous measurement of the paper-size model on this kind
 of 2-core machine: ~0.94 s per batch fp32, ~0.61 s bf16.
 """
@@ -25,6 +25,7 @@ import torch
 from infagenc.data.demo import make_demo
 from infagenc.data.preprocess import fixed_length
 from infagenc.models.cvae import CVAEConfig
+from infagenc.models.sizes import SIZES, canonical_size
 from infagenc.skeleton.kinematics import fk_from_representation, infant_rest_skeleton
 from infagenc.train.device import resolve_device
 from infagenc.train.generator import GeneratorConfig, GeneratorTrainer, sample_motionset
@@ -78,7 +79,8 @@ def bench_fk(frames: int, device: str, repeats: int = 5) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--sizes", nargs="+", default=["paper", "small"])
+    ap.add_argument("--sizes", nargs="+", type=canonical_size, default=list(SIZES),
+                    help="CVAE sizes (default: all; the legacy 'small' means slim)")
     ap.add_argument("--precisions", nargs="+", default=["fp32", "bf16"])
     ap.add_argument("--batches", type=int, default=8, help="timed batches per setting (median reported)")
     ap.add_argument("--frames", type=int, default=60)

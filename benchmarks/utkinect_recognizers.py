@@ -13,9 +13,12 @@ UTKinect-Action3D (``../shared/data/utkinect/joints``; 199 labelled segments, 10
 10 subjects; Kinect-v1 20 joints, xyz in metres):
 
 * split: odd subjects (s01 s03 s05 s07 s09) train, even subjects (s02 s04 s06 s08 s10) test;
-* preprocessing: positions relative to the first frame's centre joint (shoulder_center,
-  so the trajectory is kept), scaled so that each sequence's mean bone length is 1,
-  resampled linearly to 32 frames (segments last 5-170 frames, median 28);
+* preprocessing (one ``infagenc.data.preprocess.Preprocess``, applied in its order):
+  resampled linearly to 32 frames (segments last 5-170 frames, median 28), positions
+  relative to the first frame's centre joint (shoulder_center, so the trajectory is kept),
+  scaled so that each sequence's mean bone length is 1 (the committed results were made
+  with the older order root, scale, length; the scale is now measured on the resampled
+  frames);
 * selection: 2 of the 5 training subjects (``holdout_subjects(train, 0.4, seed=0)``)
   validate; for each learning rate of the grid one model (seed 0) is trained on the
   other 3 subjects for ``max_epochs`` epochs and validated after each; the (lr, epochs)
@@ -27,9 +30,10 @@ UTKinect-Action3D (``../shared/data/utkinect/joints``; 199 labelled segments, 10
 SyRIP (``../shared/data/syrip/2d_gt``): ``train200.json`` -> ``validate500.json``, one
 frame per sample (T = 1), COCO-17 xy pixels, 4 postures; one "subject" per image:
 
-* preprocessing: keypoints marked not labelled (visibility 0; 5 in train200) are set to
-  the mean of the image's labelled keypoints (counted in the results), positions relative
-  to the centre joint (nose, PYSKL's COCO centre), scaled to mean bone length 1;
+* preprocessing (one ``Preprocess``): keypoints marked not labelled (visibility 0; 5 in
+  train200) are set to the mean of the image's labelled keypoints (counted in the results),
+  positions relative to the centre joint (nose, PYSKL's COCO centre), scaled to mean bone
+  length 1;
 * selection: 20% of the train200 images (``holdout_subjects(train, 0.2, seed=0)``)
   validate, as above; final: all 200 train, seeds 0, 1, 2, tested on validate500.
 
@@ -54,7 +58,7 @@ import numpy as np
 import torch
 
 from infagenc.data.motionset import MotionSet
-from infagenc.data.preprocess import fill_unlabelled, fixed_length, normalize_scale, root_relative
+from infagenc.data.preprocess import Preprocess, unlabelled_mask
 from infagenc.data.readers.coco import read_coco
 from infagenc.data.readers.utkinect import read_utkinect
 from infagenc.data.splits import holdout_subjects, split_by_subjects
@@ -84,28 +88,49 @@ PROTOCOLS = {
 
 
 # ------------------------------------------------------------------------------ data
+# the order is Preprocess's: unlabelled keypoints, length, root, scale
+PREPROCESS = {"utkinect": Preprocess(frames=32, root="first_frame", normalize_scale=True),
+              "syrip": Preprocess(root="per_frame", normalize_scale=True, unlabelled="fill")}
+
+
+def describe(prep: Preprocess) -> str:
+    """A preprocessing chain in words, in the order it is applied."""
+    steps = []
+    if prep.unlabelled == "fill":
+        steps.append("unlabelled keypoints -> mean of labelled ones")
+    if prep.frames is not None:
+        steps.append(f"fixed_length({prep.frames}, {prep.resample})")
+    if prep.root != "none":
+        steps.append(f"root_relative({prep.root})")
+    if prep.normalize_scale:
+        steps.append("normalize_scale(1)")
+    return " -> ".join(steps) or "none"
+
+
 def load_utkinect(data: Path) -> tuple[MotionSet, MotionSet, dict]:
-    ms = read_utkinect(data / "utkinect" / "joints", progress=False)
-    ms = fixed_length(normalize_scale(root_relative(ms, "first_frame")), 32)
+    prep = PREPROCESS["utkinect"]
+    ms = prep(read_utkinect(data / "utkinect" / "joints", progress=False))
     subjects = sorted(set(ms.subjects.tolist()))
     even = [s for s in subjects if int(s[1:]) % 2 == 0]
     train, test = split_by_subjects(ms, even)
     info = {"samples": len(ms), "notes": ms.notes,
             "excluded": [f"{Path(e.file).name}: {e.sample}: {e.reason}" for e in ms.exclusions],
             "train_subjects": sorted(set(train.subjects.tolist())), "test_subjects": even,
-            "preprocess": "root_relative(first_frame) -> normalize_scale(1) -> fixed_length(32, resample)"}
+            "preprocess": describe(prep)}
     return train, test, info
 
 
 def load_syrip(data: Path) -> tuple[MotionSet, MotionSet, dict]:
     folder = data / "syrip" / "2d_gt"
-    train, n_tr = fill_unlabelled(read_coco(folder / "train200.json"))
-    test, n_te = fill_unlabelled(read_coco(folder / "validate500.json", class_names=train.class_names))
-    train, test = (normalize_scale(root_relative(s)) for s in (train, test))
+    prep = PREPROCESS["syrip"]
+    train = read_coco(folder / "train200.json")
+    test = read_coco(folder / "validate500.json", class_names=train.class_names)
+    n_tr, n_te = (int(unlabelled_mask(s).sum()) for s in (train, test))
+    train, test = prep(train), prep(test)
     info = {"train_samples": len(train), "test_samples": len(test),
             "train_class_counts": train.class_counts(), "test_class_counts": test.class_counts(),
             "unlabelled_keypoints_filled": {"train200": n_tr, "validate500": n_te},
-            "preprocess": "unlabelled keypoints -> mean of labelled ones; root_relative (nose) -> normalize_scale(1)"}
+            "preprocess": describe(prep)}
     return train, test, info
 
 

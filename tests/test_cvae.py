@@ -18,14 +18,26 @@ def model(num_classes=3, v=4, c=6, seed=0) -> CVAE:
 def test_config_defaults_round_trip_and_checks():
     p = CVAEConfig()
     assert (p.num_layers, p.d_model, p.num_heads, p.ff_size, p.dropout, p.activation) == (8, 256, 4, 1024, 0.1, "gelu")
-    assert CVAEConfig.from_dict(CVAEConfig.small().to_dict()) == CVAEConfig.small()
-    assert CVAEConfig.of_size("paper") == p and CVAEConfig.of_size("small").d_model < p.d_model
+    assert CVAEConfig.from_dict(CVAEConfig.slim().to_dict()) == CVAEConfig.slim()
+    assert CVAEConfig.of_size("paper") == p and CVAEConfig.of_size("slim").d_model < p.d_model
     with pytest.raises(ValueError, match="divisible"):
         CVAEConfig(d_model=30, num_heads=4)
     with pytest.raises(ValueError, match="unknown"):
         CVAEConfig.from_dict({"layers": 3})
     m = CVAE(4, 24, 6, CVAEConfig())
     assert len(m.encoder.layers) == 8 and len(m.decoder.layers) == 8 and m.latent_dim == 256
+
+
+def test_size_names_and_the_legacy_small_alias():
+    from infagenc.models.registry import SIZES as REGISTRY_SIZES
+    from infagenc.models.sizes import LEGACY_SIZES, SIZES, canonical_size
+
+    assert SIZES == ("paper", "slim") and REGISTRY_SIZES is SIZES
+    assert LEGACY_SIZES == {"small": "slim"} and canonical_size("small") == "slim"
+    assert CVAEConfig.of_size("small") == CVAEConfig.of_size("slim") == CVAEConfig.slim()
+    assert not hasattr(CVAEConfig, "small")  # one name in the API; the alias lives in models.sizes only
+    with pytest.raises(ValueError, match="size must be one of"):
+        CVAEConfig.of_size("tiny")
 
 
 def test_shapes_and_zero_padding_output():

@@ -33,8 +33,8 @@ def test_config_defaults_and_round_trip():
     c = GeneratorConfig()
     assert (c.lambda_rec, c.lambda_vel, c.lambda_kl, c.kl_reduction) == (1.0, 0.001, 1.0, "mean")
     assert (c.lr, c.batch_size, c.precision, c.cvae) == (1e-4, 16, "fp32", CVAEConfig())
-    r = GeneratorConfig.released()
-    assert (r.lambda_kl, r.kl_reduction) == (1e-5, "sum")
+    r = GeneratorConfig(lambda_kl=1e-5, kl_reduction="sum")  # the released code's KL
+    assert GeneratorConfig.from_dict(r.to_dict()) == r
     assert GeneratorConfig.from_dict(cfg(trans=True).to_dict()) == cfg(trans=True)
     with pytest.raises(ValueError, match="kl_reduction"):
         GeneratorConfig(kl_reduction="avg")
@@ -195,7 +195,7 @@ def test_cli_train_resume_and_sample(demo, tmp_path, capsys):
 
     data = demo.save(tmp_path / "train.npz")
     out = tmp_path / "run"
-    args = ["generator", "train", "--data", str(data), "--size", "small", "--frames", "10", "--out", str(out),
+    args = ["generator", "train", "--data", str(data), "--size", "slim", "--frames", "10", "--out", str(out),
             "--seed", "3", "--batch-size", "4", "--no-progress", "--eval-every", "1", "--trans"]
     assert main(args + ["--epochs", "1"]) == 0
     assert main(args + ["--epochs", "2"]) == 0  # resumes at epoch 1

@@ -9,7 +9,7 @@ import torch
 
 from infagenc.cli import main
 from infagenc.data.demo import make_demo
-from infagenc.data.preprocess import fixed_length, root_relative
+from infagenc.data.preprocess import Preprocess, fixed_length, root_relative
 from infagenc.train.batching import to_tensors
 from infagenc.train.checkpoint import CheckpointError, save_checkpoint
 from infagenc.train.recognizer import (
@@ -155,7 +155,8 @@ def test_cli_train_and_eval(tmp_path):
         assert (out / f).is_file(), f
     cfg = json.loads((out / "config.json").read_text())
     assert cfg["test_subjects"] == ["demo03"] and cfg["val_subjects"] == ["demo02"]
-    assert cfg["recognizer"]["seed"] == 5 and cfg["preprocess"] == {"frames": 8, "root": "per_frame"}
+    assert cfg["recognizer"]["seed"] == 5
+    assert Preprocess.from_dict(cfg["preprocess"]) == Preprocess(frames=8, root="per_frame")
     report = json.loads((out / "report.json").read_text())
     assert report["split"] == "test" and report["samples"] == 4
     assert [r["subject"] for r in report["per_subject"]] == ["demo03"]

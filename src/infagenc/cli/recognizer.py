@@ -1,16 +1,22 @@
 """``infagenc recognizer train|eval|on-run``: train an ST-GCN / MS-G3D on a labelled set,
 evaluate a saved one, or run the final recognition of a finished InfAGenC run with another
-recognizer; argument parsing only (the work is in :mod:`infagenc.train.recognizer` and
+recognizer; argument parsing only (the work is in :mod:`infagenc.workflows.recognizer` and
 :func:`infagenc.loop.runner.recognize_run`)."""
 from __future__ import annotations
 
 import argparse
 import json
 
+from ..data.preprocess import RESAMPLE_MODES, ROOT_MODES, UNLABELLED_MODES, Preprocess
 from ..data.readers import FORMATS, read
-from ..models.registry import RECOGNIZERS, SIZES
+from ..models.registry import RECOGNIZERS
+from ..models.sizes import SIZES
 from ..train.device import PRECISIONS
-from ..train.recognizer import ROOT_MODES, RecognizerConfig, eval_run, train_run
+from ..train.recognizer import RecognizerConfig
+from ..workflows.recognizer import eval_run, train_run
+
+# the --root word of older command lines for what Preprocess calls "none"
+_LEGACY_ROOT = {"keep": "none"}
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -18,9 +24,10 @@ def _train(args: argparse.Namespace) -> int:
         model=args.model, size=args.size, epochs=args.epochs,
         batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
         target_accuracy=args.target_accuracy, seed=args.seed, device=args.device, precision=args.precision)
+    prep = Preprocess(frames=args.frames, resample=args.resample, root=args.root,
+                      normalize_scale=args.normalize_scale, unlabelled=args.unlabelled)
     summary = train_run(read(args.data, args.format), cfg, args.out, test_subjects=args.test_subjects,
-                        val_subjects=args.val_subjects, frames=args.frames,
-                        root=None if args.root == "keep" else args.root, data_source=args.data,
+                        val_subjects=args.val_subjects, preprocess=prep, data_source=args.data,
                         progress=not args.no_progress)
     print(json.dumps(summary, indent=2))
     return 0
@@ -63,6 +70,23 @@ def _model_args(p: argparse.ArgumentParser, d: RecognizerConfig) -> None:
     p.add_argument("--weight-decay", type=float, default=d.weight_decay, help=f"default {d.weight_decay}")
 
 
+def _preprocess_args(p: argparse.ArgumentParser) -> None:
+    """The data preprocessing (one :class:`~infagenc.data.preprocess.Preprocess`, stored in the
+    checkpoint and re-applied by ``eval``)."""
+    d = Preprocess()
+    p.add_argument("--frames", type=int, default=d.frames, help="every sequence to N frames (default: keep lengths)")
+    p.add_argument("--resample", choices=RESAMPLE_MODES, default=d.resample,
+                   help=f"how --frames changes lengths: linear resampling or a centre crop (default {d.resample})")
+    p.add_argument("--root", type=lambda w: _LEGACY_ROOT.get(w, w), choices=ROOT_MODES, default=d.root,
+                   help=f"move the centre joint to the origin in every frame / in the first frame, or leave it "
+                        f"(none; 'keep' is an older word for none; default {d.root})")
+    p.add_argument("--normalize-scale", action="store_true", default=d.normalize_scale,
+                   help="scale positions so that each sequence's mean bone length is 1")
+    p.add_argument("--unlabelled", choices=UNLABELLED_MODES, default=d.unlabelled,
+                   help=f"keypoints with confidence 0: keep as the file gives them, fill with the mean of the "
+                        f"frame's labelled keypoints, or refuse the data (default {d.unlabelled})")
+
+
 def register(subparsers) -> None:
     d = RecognizerConfig()
     p = subparsers.add_parser("recognizer", help="train / evaluate skeleton action recognizers (ST-GCN, MS-G3D)",
@@ -77,9 +101,7 @@ def register(subparsers) -> None:
     _model_args(t, d)
     t.add_argument("--target-accuracy", type=float, default=None,
                    help="stop once validation (else training) accuracy reaches this, e.g. 0.85")
-    t.add_argument("--frames", type=int, default=None, help="resample every sequence to N frames (default: keep)")
-    t.add_argument("--root", choices=ROOT_MODES + ("keep",), default="keep",
-                   help="remove the centre joint position per frame / of the first frame, or keep (default)")
+    _preprocess_args(t)
     t.add_argument("--test-subjects", nargs="+", default=None, metavar="S",
                    help="held-out test subjects (report on them); without: report on the training set")
     t.add_argument("--val-subjects", nargs="+", default=None, metavar="S",

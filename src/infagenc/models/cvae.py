@@ -1,6 +1,6 @@
 """Transformer conditional VAE for skeleton action sequences (ACTOR, Petrovich et al., ICCV 2021).
 
-This is the generator of InfAGenC (SPEC §2).
+This is the generator of InfAGenC.
 
 * **Encoder**: every frame (V x C values) is embedded by a linear layer; two learned
   per-class query tokens (``mu_query[y]``, ``sigma_query[y]``) are prepended; sinusoidal
@@ -37,6 +37,7 @@ import torch
 from torch import nn
 
 from ..config import config_from_dict
+from .sizes import canonical_size
 
 __all__ = ["CVAEConfig", "CVAE", "sinusoidal_positions", "length_mask"]
 
@@ -45,19 +46,15 @@ __all__ = ["CVAEConfig", "CVAE", "sinusoidal_positions", "length_mask"]
 class CVAEConfig:
     """Sizes of the CVAE. Defaults are the paper's (= ACTOR's): 8 layers, d 256, 4 heads,
     feed-forward 1024, dropout 0.1, GELU. ``num_layers`` is used for the encoder and for
-    the decoder each.
+    the decoder each. :meth:`of_size` gives the ``paper`` or ``slim`` sizes
+    (:data:`~infagenc.models.sizes.SIZES`; the legacy name ``small`` means ``slim``).
 
     ``norm_first``: the paper does not say where the layer norms sit; ACTOR's code uses
-    PyTorch's default post-norm layers. We default to pre-norm (``norm_first=True``)
-    after a comparison on validation subjects (``benchmarks/cvae_norm.py --seeds 0 1 2``;
-    UTKinect, 3 odd subjects train, 2 validate, small size, 300 epochs, KL weight 1.0):
-    the learning rate matters more than the placement. With ACTOR's lr 1e-4 both stay
-    above the per-class static-pose reference (validation reconstruction MSE 0.32-0.33 vs
-    0.306) and post-norm generates near-static poses (temporal std 0.03 vs 0.28 real,
-    pre-norm 0.09); with lr 1e-3 pre-norm reaches 0.258-0.265 (temporal std 0.15-0.16)
-    and post-norm 0.268-0.274 (0.14), both below the per-class mean sequence (0.282).
-    Pre-norm is slightly better at lr 1e-3 in all three seeds, and at lr 1e-4 it at least
-    moves (temporal std 0.09 vs 0.03).
+    PyTorch's default post-norm layers. We default to pre-norm (``norm_first=True``) after
+    a comparison on validation subjects (``benchmarks/cvae_norm.py``; the numbers are in
+    benchmarks/README.md, "Layer-norm placement"): the learning rate matters more than the
+    placement; pre-norm reconstructed slightly better at the higher learning rate, and at
+    ACTOR's learning rate post-norm generated near-static poses while pre-norm at least moved.
     ``norm_first=False`` gives ACTOR's layers."""
 
     num_layers: int = 8
@@ -83,16 +80,15 @@ class CVAEConfig:
         return cls()
 
     @classmethod
-    def small(cls) -> "CVAEConfig":
+    def slim(cls) -> "CVAEConfig":
         """A CPU-sized model for tests and demos: 2 layers, d 64, 4 heads, feed-forward 128."""
         return cls(num_layers=2, d_model=64, num_heads=4, ff_size=128)
 
     @classmethod
     def of_size(cls, size: str) -> "CVAEConfig":
-        sizes = {"paper": cls.paper, "small": cls.small}
-        if size not in sizes:
-            raise ValueError(f"size must be one of {sorted(sizes)}, got {size!r}")
-        return sizes[size]()
+        """The config of a size name of :data:`~infagenc.models.sizes.SIZES`; the legacy
+        ``small`` is read as ``slim`` (:func:`~infagenc.models.sizes.canonical_size`)."""
+        return {"paper": cls.paper, "slim": cls.slim}[canonical_size(size)]()
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -1,8 +1,8 @@
 """Recognizers by name: build one for a layout, rebuild one from its checkpoint description.
 
 ``build_recognizer("stgcn", layout, in_channels=3, num_classes=10, size="slim", dropout=0.2)``
-takes the size's configuration (``paper`` or ``slim``) and overrides any of its fields
-with keyword arguments.
+takes the size's configuration (one of :data:`~infagenc.models.sizes.SIZES`: ``paper`` or
+``slim``) and overrides any of its fields with keyword arguments.
 """
 from __future__ import annotations
 
@@ -12,11 +12,11 @@ from typing import Any, Callable
 from ..skeleton.layouts import Layout, resolve_layout
 from .base import Recognizer
 from .msg3d import MSG3D, MSG3DConfig
+from .sizes import SIZES
 from .stgcn import STGCN, STGCNConfig
 
 __all__ = ["RECOGNIZERS", "SIZES", "build_recognizer", "build_from_spec", "recognizer_config"]
 
-SIZES = ("paper", "slim")
 RECOGNIZERS: dict[str, tuple[type[Recognizer], type]] = {
     "stgcn": (STGCN, STGCNConfig),
     "msg3d": (MSG3D, MSG3DConfig),

@@ -1,14 +1,15 @@
-"""Devices, precision and seeding shared by every training loop."""
+"""Devices and precision shared by every training loop (seeding: :mod:`infagenc.train.trainer`)."""
 from __future__ import annotations
 
 import contextlib
-import random
 
-import numpy as np
 import torch
 
-__all__ = ["resolve_device", "autocast", "seed_everything", "PRECISIONS"]
+__all__ = ["resolve_device", "autocast", "PRECISIONS"]
 
+# ``bf16`` autocast pays off on GPUs and on CPUs with native bf16 (AVX512-BF16, AMX); on a CPU
+# without it (e.g. AVX2 only) bf16 is emulated and much slower than fp32 (measured:
+# benchmarks/README.md, "Speed").
 PRECISIONS = ("fp32", "bf16")
 
 
@@ -29,17 +30,3 @@ def autocast(device: torch.device, precision: str = "fp32"):
     if precision == "fp32":
         return contextlib.nullcontext()
     return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
-
-
-def seed_everything(seed: int) -> torch.Generator:
-    """Seed Python, numpy and torch; returns a torch CPU generator seeded the same.
-
-    Called by the library's entry points with the run's explicit seed, never at import.
-    """
-    seed = int(seed)
-    random.seed(seed)
-    np.random.seed(seed % (2**32))
-    torch.manual_seed(seed)
-    g = torch.Generator()
-    g.manual_seed(seed)
-    return g

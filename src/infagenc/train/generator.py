@@ -1,4 +1,5 @@
-"""Training, checkpoints and sampling of the generator (the CVAE of SPEC §2).
+"""Training, checkpoints and sampling of the generator (the transformer CVAE of
+:mod:`infagenc.models.cvae`).
 
 Choices made where the paper is silent:
 
@@ -9,8 +10,8 @@ Choices made where the paper is silent:
   joint-position loss). The KL is reduced by ``kl_reduction``; the default ``"mean"``
   (mean over batch and latent dimensions) puts the paper's weight 1.0 on the same
   per-element scale as the MSE terms. The released code's choice is expressed as
-  ``kl_reduction="sum", lambda_kl=1e-5`` (sum over batch and latent dimensions); see
-  ``GeneratorConfig.released()``.
+  ``GeneratorConfig(kl_reduction="sum", lambda_kl=1e-5)`` (sum over batch and latent
+  dimensions).
 * **Positions for the position loss** come from :mod:`infagenc.skeleton.kinematics`, on
   joints only, root at the origin (the root translation is learned through the
   representation loss, not the position loss, as in ACTOR). The rest skeleton defaults to
@@ -20,18 +21,23 @@ Choices made where the paper is silent:
   in ACTOR, the translation is modelled as one extra joint appended after the layout's
   joints, its first 3 channels holding (x, y, z) and any others zero. Generated sets get
   it back as ``MotionSet.trans``.
-* **Randomness**: all of it comes from the trainer's seeded generator: the shuffling,
-  and a per-epoch seed under which dropout and the reparameterisation noise run (torch's
-  global RNG is forked, so callers' RNG state is untouched). Saving that generator's
-  state makes a resumed run produce exactly the numbers an uninterrupted one would.
+* **Randomness**: all of it comes from the trainer's seeded ``rng`` (a ``torch.Generator``,
+  see :class:`~infagenc.train.trainer.Trainer`): the shuffling, and a per-epoch seed under
+  which dropout and the reparameterisation noise run (torch's global RNG is forked, so
+  callers' RNG state is untouched). Saving that RNG's state makes a resumed run produce
+  exactly the numbers an uninterrupted one would.
 * **Root constraint** (``GeneratorConfig.keep_root``, default on): the trainer records
   which root constraint the training data satisfies (centre joint at the origin in every
   frame / in the first frame, see :func:`infagenc.data.preprocess.root_constraint`) in
   ``MotionSpec.root``, and sampling applies the same :func:`root_relative` step to the
   decoder's output, so samples live in the representation the data was prepared in. The
-  decoder alone leaves the root off the origin (mean |coordinate| 0.005-0.1 on UTKinect),
-  and recognizers trained on root-relative data normalise those near-constant coordinates
-  by a variance of ~0, which magnifies the offset (benchmarks/README.md, "Root offset").
+  decoder alone leaves the root slightly off the origin, and recognizers trained on
+  root-relative data normalise those near-constant coordinates by a variance of ~0, which
+  magnifies the offset (measured: benchmarks/README.md, "Root offset").
+* **Preprocessing**: ``GeneratorTrainer.preprocess`` (a
+  :class:`~infagenc.data.preprocess.Preprocess`, or None) is what was applied to the
+  training data; it is stored in the checkpoint metadata (``"preprocess"``) and restored
+  on :meth:`GeneratorTrainer.load`.
 * **Generated rot6d** is projected onto valid rotations (Gram-Schmidt), so every
   synthetic sample is a proper rotation sequence; generated samples have subject
   ``"synthetic"``.
@@ -50,17 +56,16 @@ from tqdm.auto import tqdm
 
 from ..config import config_from_dict
 from ..data.motionset import MotionSet
-from ..data.preprocess import root_constraint, root_relative
+from ..data.preprocess import ROOT_MODES, Preprocess, root_constraint, root_relative
 from ..models.cvae import CVAE, CVAEConfig
 from ..skeleton.kinematics import RestSkeleton, fk_from_representation, infant_rest_skeleton
 from ..skeleton.layouts import Layout, resolve_layout
 from ..skeleton.rotations import REPRESENTATION_CHANNELS, ROTATION_REPRESENTATIONS, from_matrix, to_matrix
 from .batching import TensorSet, batch_indices
-from .checkpoint import load_checkpoint, save_checkpoint
+from .checkpoint import load_checkpoint
 from .device import PRECISIONS, autocast, resolve_device
 from .losses import KL_REDUCTIONS, generator_losses
-
-ROOT_CONSTRAINTS = ("per_frame", "first_frame", "none")
+from .trainer import Trainer, seeded_rng
 
 __all__ = ["GeneratorConfig", "MotionSpec", "GeneratorTrainer", "build_generator", "motion_tensors",
            "load_generator", "checkpoint_rest", "sample_motionset", "CHECKPOINT_KIND"]
@@ -72,7 +77,7 @@ CHECKPOINT_KIND = "infagenc.generator"
 class GeneratorConfig:
     """Everything that defines a generator training run. Defaults are the paper's where it
     gives them (loss weights 1.0 / 0.001 / 1.0, lr 1e-4, batch 16, CVAE paper size);
-    ``epochs`` 1100 is the pre-training length of the paper's schedule (SPEC §8)."""
+    ``epochs`` 1100 is the generator pre-training length of the paper's schedule."""
 
     cvae: CVAEConfig = field(default_factory=CVAEConfig)
     lambda_rec: float = 1.0
@@ -100,11 +105,6 @@ class GeneratorConfig:
             raise ValueError("loss weights must be >= 0")
         if self.batch_size < 1 or self.epochs < 0 or self.lr <= 0:
             raise ValueError("need batch_size >= 1, epochs >= 0, lr > 0")
-
-    @classmethod
-    def released(cls, **kw) -> "GeneratorConfig":
-        """The released InfAGenC code's KL: weight 1e-5 on the KL summed over batch and dims."""
-        return cls(**{"lambda_kl": 1e-5, "kl_reduction": "sum", **kw})
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -142,8 +142,8 @@ class MotionSpec:
             raise ValueError(f"a root-translation joint is for rotation data, not {self.rep!r}")
         if not self.class_names:
             raise ValueError("a conditional generator needs labelled data (no class names given)")
-        if self.root not in ROOT_CONSTRAINTS:
-            raise ValueError(f"root must be one of {ROOT_CONSTRAINTS}, got {self.root!r}")
+        if self.root not in ROOT_MODES:
+            raise ValueError(f"root must be one of {ROOT_MODES}, got {self.root!r}")
 
     @property
     def num_joints(self) -> int:
@@ -192,8 +192,7 @@ def motion_tensors(ms: MotionSet, spec: MotionSpec, device="cpu") -> TensorSet:
 
 def build_generator(spec: MotionSpec, cfg: CVAEConfig, seed: int) -> CVAE:
     """A freshly initialised CVAE for ``spec``; the initial weights depend only on ``seed``."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+    with seeded_rng(seed):
         return CVAE(len(spec.class_names), spec.num_joints, spec.channels, cfg)
 
 
@@ -210,15 +209,10 @@ def _default_rest(spec: MotionSpec, cfg: GeneratorConfig, rest: RestSkeleton | N
     return rest
 
 
-def _rng_fork(device: torch.device):
-    devices = [device.index if device.index is not None else torch.cuda.current_device()] \
-        if device.type == "cuda" else []
-    return torch.random.fork_rng(devices=devices)
-
-
-class GeneratorTrainer:
-    """Owns the model on its device, the Adam optimizer, the seeded generator, the epoch
-    count and the loss history.
+class GeneratorTrainer(Trainer):
+    """A :class:`~infagenc.train.trainer.Trainer` of the CVAE: the model on its device, the
+    Adam optimizer, the seeded ``rng``, the epoch count and the loss history; ``preprocess``
+    records the training data's preprocessing (see module docstring).
 
     Args:
         model: the CVAE (moved to ``device``).
@@ -236,13 +230,8 @@ class GeneratorTrainer:
             raise ValueError("model shape does not match the motion spec")
         self.cfg, self.spec = cfg, spec
         self.rest = _default_rest(spec, cfg, rest)
-        self.device = resolve_device(device if device is not None else cfg.device)
-        self.model = model.to(self.device)
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.lr)
-        self.generator = torch.Generator()
-        self.generator.manual_seed(cfg.seed)
-        self.epoch = 0
-        self.history: list[dict] = []
+        super().__init__(model, device if device is not None else cfg.device, lr=cfg.lr, seed=cfg.seed)
+        self.preprocess: Preprocess | None = None
 
     @classmethod
     def from_motionset(cls, ms: MotionSet, cfg: GeneratorConfig, rest: RestSkeleton | None = None,
@@ -279,12 +268,11 @@ class GeneratorTrainer:
         if len(ts) == 0:
             raise ValueError("cannot train on an empty set")
         ts = ts.to(self.device)
-        epoch_seed = int(torch.randint(0, 2**62, (1,), generator=self.generator))
+        epoch_seed = self.epoch_seed()
         self.model.train()
         sums: dict[str, float] = {}
-        batches = batch_indices(len(ts), self.cfg.batch_size, shuffle=True, generator=self.generator)
-        with _rng_fork(self.device):
-            torch.manual_seed(epoch_seed)
+        batches = batch_indices(len(ts), self.cfg.batch_size, shuffle=True, generator=self.rng)
+        with seeded_rng(epoch_seed):
             for idx in tqdm(batches, total=math.ceil(len(ts) / self.cfg.batch_size), disable=not progress,
                             desc=f"generator epoch {self.epoch + 1}", leave=False):
                 losses, n = self._losses(ts, idx, use_mean=False)
@@ -339,41 +327,28 @@ class GeneratorTrainer:
         return self.history
 
     # --------------------------------------------------------------- state
-    def state_dict(self) -> dict:
-        """Model, optimizer, epoch, RNG state and history: enough for an exact resume."""
-        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-                "epoch": self.epoch, "rng": self.generator.get_state(),
-                "history": [dict(h) for h in self.history]}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.epoch = int(state["epoch"])
-        self.generator.set_state(state["rng"].cpu())
-        self.history = [dict(h) for h in state["history"]]
-
     def meta(self) -> dict:
-        return {"kind": CHECKPOINT_KIND, "config": self.cfg.to_dict(), "spec": self.spec.to_dict(),
-                "rest": None if self.rest is None else self.rest.to_dict(), "epoch": self.epoch,
-                "history": self.history}
+        m = {"kind": CHECKPOINT_KIND, "config": self.cfg.to_dict(), "spec": self.spec.to_dict(),
+             "rest": None if self.rest is None else self.rest.to_dict(), "epoch": self.epoch,
+             "history": self.history}
+        if self.preprocess is not None:
+            m["preprocess"] = self.preprocess.to_dict()
+        return m
 
     def save(self, path: str | Path, extra_meta: dict | None = None) -> Path:
         """Checkpoint (plain state dicts, see :mod:`infagenc.train.checkpoint`)."""
-        st = self.state_dict()
-        return save_checkpoint(path, st["model"], {**self.meta(), **(extra_meta or {})},
-                               optimizer={"optimizer": st["optimizer"], "rng": st["rng"]})
+        return self.save_training_state(path, {**self.meta(), **(extra_meta or {})})
 
     @classmethod
     def load(cls, path: str | Path, device: str | torch.device | None = None) -> "GeneratorTrainer":
         """Rebuild a trainer from a checkpoint written by :meth:`save`, ready to resume."""
         obj = load_checkpoint(path)
         model, spec, meta = _rebuild(obj, path)
-        if "optimizer" not in obj:
-            raise ValueError(f"{path}: checkpoint has no optimizer state; cannot resume from it")
+        state = cls.training_state(obj, path)
         trainer = cls(model, GeneratorConfig.from_dict(meta["config"]), spec, checkpoint_rest(meta), device)
-        trainer.load_state_dict({"model": obj["state_dict"], "optimizer": obj["optimizer"]["optimizer"],
-                                 "epoch": meta["epoch"], "rng": obj["optimizer"]["rng"],
-                                 "history": meta.get("history", [])})
+        trainer.load_state_dict(state)
+        if meta.get("preprocess") is not None:
+            trainer.preprocess = Preprocess.from_dict(meta["preprocess"])
         return trainer
 
 
@@ -458,9 +433,7 @@ def sample_motionset(model: CVAE, spec: MotionSpec, requests: Sequence[tuple[int
     was = model.training
     model.eval()
     try:
-        with torch.inference_mode(), _rng_fork(dev) if dropout else contextlib.nullcontext():
-            if dropout:
-                torch.manual_seed(int(seed))
+        with torch.inference_mode(), seeded_rng(seed) if dropout else contextlib.nullcontext():
             for idx in tqdm(list(batch_indices(n, batch_size, shuffle=False)), disable=not progress,
                             desc="sampling"):
                 lab = torch.as_tensor(labels[idx.numpy()], device=dev)

@@ -2,35 +2,33 @@
 
 * :class:`RecognizerConfig` - what to train and how (Adam, cross-entropy, batches).
 * :func:`new_recognizer` - a freshly initialised model, its weights drawn from ``cfg.seed``.
-* :class:`RecognizerTrainer` - owns the model, the Adam optimizer, a seeded generator for
-  shuffling and dropout, and the epoch counter; ``fit`` stops early once a target accuracy
-  is reached (the paper stops its critic at 85% so that it stays a fair judge);
-  ``state_dict`` / ``save`` capture everything needed to resume exactly.
+* :class:`RecognizerTrainer` - a :class:`~infagenc.train.trainer.Trainer` (model, Adam, the
+  seeded ``rng`` for shuffling and dropout, the epoch counter); ``fit`` stops early once a
+  target accuracy is reached (the paper stops its critic at 85% so that it stays a fair
+  judge); ``state_dict`` / ``save`` capture everything needed to resume exactly.
 * :func:`predict` - batched inference under ``torch.inference_mode``: probabilities,
   pooled features (the f(.) of InfAGenC's selection step) and predictions.
 * :func:`evaluate` - a :class:`~infagenc.metrics.recognition.RecognitionReport`.
 * :func:`save_recognizer` / :func:`load_recognizer` - plain state dict + JSON metadata
   (the model's description), loaded with ``weights_only=True``.
-* :func:`train_run` / :func:`eval_run` - what ``infagenc recognizer train|eval`` do: a run
-  folder with the resolved config, checkpoint, history, report JSON / Markdown and
-  confusion PNG.
+
+What ``infagenc recognizer train|eval`` do (run folders, preprocessing, reports) is in
+:mod:`infagenc.workflows.recognizer`.
 
 Choices where the papers are silent: Adam with lr 1e-3 and no weight decay, batch 16,
 constant learning rate; the training accuracy of an epoch is measured on the fly
 (dropout on, weights changing) as in the released code; early stopping looks at the
 validation accuracy when a validation set is given, else at that training accuracy.
-Each epoch's dropout masks come from a seed drawn from the trainer's generator, so a
+Each epoch's dropout masks come from a seed drawn from the trainer's ``rng``, so a
 resumed run repeats an uninterrupted one exactly (on CPU); the global RNG is left alone.
 A final batch of a single sample is merged into the previous batch (batch norm cannot
 train on one single-frame sample).
 
-Precision: ``bf16`` autocast pays off on GPUs and on CPUs with native bf16 (AVX512-BF16,
-AMX); on an AVX2-only CPU it is emulated and several times slower than fp32 (see
-``benchmarks/results/speed_recognizers.json``).
+Precision: ``bf16`` autocast pays off on GPUs and on CPUs with native bf16; elsewhere it is
+emulated and much slower than fp32 (see :data:`~infagenc.train.device.PRECISIONS`).
 """
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -43,16 +41,14 @@ from tqdm.auto import tqdm
 
 from ..config import config_from_dict
 from ..data.motionset import MotionSet
-from ..data.preprocess import fixed_length, root_relative
-from ..data.splits import split_by_subjects
 from ..metrics.recognition import RecognitionReport
 from ..models.base import Recognizer
 from ..models.registry import build_from_spec, build_recognizer
 from ..skeleton.layouts import Layout
-from ..viz.confusion import plot_confusion
 from .batching import TensorSet, batch_indices, to_tensors
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .device import PRECISIONS, autocast, resolve_device
+from .trainer import Trainer, seeded_rng
 
 __all__ = [
     "RecognizerConfig",
@@ -64,10 +60,6 @@ __all__ = [
     "save_recognizer",
     "load_recognizer",
     "load_recognizer_with_meta",
-    "preprocess_for_recognizer",
-    "write_report",
-    "train_run",
-    "eval_run",
 ]
 
 
@@ -110,22 +102,17 @@ class RecognizerConfig:
 
 def new_recognizer(cfg: RecognizerConfig, layout: Layout | str, in_channels: int, num_classes: int) -> Recognizer:
     """A fresh model whose initial weights depend only on ``cfg.seed`` (global RNG untouched)."""
-    with torch.random.fork_rng(devices=_cuda_devices()):
-        torch.manual_seed(cfg.seed)
+    with seeded_rng(cfg.seed):
         return build_recognizer(cfg.model, layout, in_channels, num_classes, cfg.size, **cfg.model_options)
-
-
-def _cuda_devices() -> list[int]:
-    """Devices whose RNG state ``fork_rng`` must save (``manual_seed`` reseeds them all)."""
-    return list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
 
 
 def _model_device(model: torch.nn.Module) -> torch.device:
     return next(model.parameters()).device
 
 
-def _batches(n: int, batch_size: int, generator: torch.Generator | None) -> list[torch.Tensor]:
-    out = list(batch_indices(n, batch_size, shuffle=generator is not None, generator=generator))
+def _batches(n: int, batch_size: int, rng: torch.Generator | None) -> list[torch.Tensor]:
+    """Index batches, shuffled with ``rng`` (in order without it)."""
+    out = list(batch_indices(n, batch_size, shuffle=rng is not None, generator=rng))
     if len(out) > 1 and len(out[-1]) == 1:
         out[-2:] = [torch.cat(out[-2:])]
     return out
@@ -153,18 +140,15 @@ def _infer(model: Recognizer, ts: TensorSet, batch_size: int, device: torch.devi
     return torch.cat(logits), torch.cat(feats)
 
 
-class RecognizerTrainer:
+class RecognizerTrainer(Trainer):
     """Fits a recognizer with Adam and cross-entropy (see module docstring)."""
 
+    model: Recognizer
+
     def __init__(self, model: Recognizer, cfg: RecognizerConfig, device: str | torch.device | None = None) -> None:
+        super().__init__(model, device if device is not None else cfg.device, lr=cfg.lr,
+                         weight_decay=cfg.weight_decay, seed=cfg.seed)
         self.cfg = cfg
-        self.device = resolve_device(device if device is not None else cfg.device)
-        self.model = model.to(self.device)
-        self.optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-        self.generator = torch.Generator()
-        self.generator.manual_seed(cfg.seed)
-        self.epoch = 0
-        self.history: list[dict] = []
         self.data_info: dict = {}
 
     # ------------------------------------------------------------------ training
@@ -174,12 +158,11 @@ class RecognizerTrainer:
             raise ValueError("cannot train on an empty set")
         if int(ts.labels.min()) < 0 or int(ts.labels.max()) >= self.model.num_classes:
             raise ValueError(f"labels must lie in 0..{self.model.num_classes - 1}")
-        dropout_seed = int(torch.randint(0, 2**62, (1,), generator=self.generator))
-        batches = _batches(len(ts), self.cfg.batch_size, self.generator)
+        dropout_seed = self.epoch_seed()
+        batches = _batches(len(ts), self.cfg.batch_size, self.rng)
         self.model.train()
         total_loss, correct = 0.0, 0
-        with torch.random.fork_rng(devices=_cuda_devices()):
-            torch.manual_seed(dropout_seed)
+        with seeded_rng(dropout_seed):
             for idx in batches:
                 x, lengths, y = (t.to(self.device) for t in ts.batch(idx))
                 with autocast(self.device, self.cfg.precision):
@@ -237,37 +220,29 @@ class RecognizerTrainer:
 
     # ------------------------------------------------------------------- state
     def state_dict(self) -> dict:
-        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(), "epoch": self.epoch,
-                "generator": self.generator.get_state(), "history": list(self.history),
-                "data_info": dict(self.data_info)}
+        return {**super().state_dict(), "data_info": dict(self.data_info)}
 
     def load_state_dict(self, state: dict) -> None:
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.epoch = int(state["epoch"])
-        self.generator.set_state(state["generator"])
-        self.history = list(state.get("history", []))
+        super().load_state_dict(state)
         self.data_info = dict(state.get("data_info", {}))
 
     def save(self, path: str | Path, meta: dict | None = None) -> Path:
         """Checkpoint with everything :meth:`load` needs to resume exactly."""
-        st = self.state_dict()
         full_meta = {"recognizer": self.model.spec(), "config": self.cfg.to_dict(), "epoch": self.epoch,
-                     "history": st["history"], "data": st["data_info"], **(meta or {})}
-        return save_checkpoint(path, st["model"], full_meta,
-                               optimizer={"adam": st["optimizer"], "generator": st["generator"]})
+                     "history": [dict(h) for h in self.history], "data": dict(self.data_info), **(meta or {})}
+        return self.save_training_state(path, full_meta)
 
     @classmethod
     def load(cls, path: str | Path, device: str | torch.device | None = None) -> "RecognizerTrainer":
+        """A trainer from :meth:`save`'s checkpoint (also one written before the trainers shared
+        :class:`~infagenc.train.trainer.Trainer`: old key names are read)."""
         ck = load_checkpoint(path)
         meta = ck["meta"]
         if "config" not in meta or "optimizer" not in ck:
             raise CheckpointError(f"{path}: not a trainer checkpoint (no training state)")
         model = build_from_spec(meta["recognizer"])
         trainer = cls(model, RecognizerConfig.from_dict(meta["config"]), device)
-        trainer.load_state_dict({"model": ck["state_dict"], "optimizer": ck["optimizer"]["adam"],
-                                 "epoch": meta["epoch"], "generator": ck["optimizer"]["generator"],
-                                 "history": meta.get("history", []), "data_info": meta.get("data", {})})
+        trainer.load_state_dict({**cls.training_state(ck, path), "data_info": meta.get("data", {})})
         return trainer
 
 
@@ -340,91 +315,3 @@ def load_recognizer_with_meta(path: str | Path, device: str | torch.device | Non
 
 def load_recognizer(path: str | Path, device: str | torch.device | None = "cpu") -> Recognizer:
     return load_recognizer_with_meta(path, device)[0]
-
-
-
-# ---------------------------------------------------------------------- run folders
-ROOT_MODES = ("per_frame", "first_frame")
-
-
-def preprocess_for_recognizer(ms: MotionSet, frames: int | None = None, root: str | None = None) -> MotionSet:
-    """The preprocessing a recognizer run records and re-applies at evaluation: the root
-    (centre joint, positions only) removed ``per_frame`` / from the ``first_frame`` or kept
-    (``None``), then every sequence resampled to ``frames`` frames (or kept as it is)."""
-    if root is not None:
-        if root not in ROOT_MODES:
-            raise ValueError(f"root must be one of {ROOT_MODES} or None, got {root!r}")
-        ms = root_relative(ms, root)
-    if frames is not None:
-        ms = fixed_length(ms, frames)
-    return ms
-
-
-def write_report(report: RecognitionReport, out_dir: str | Path, title: str = "") -> dict[str, str]:
-    """``report.json``, ``report.md`` and ``confusion.png`` in ``out_dir``; returns their paths."""
-    out = Path(out_dir)
-    paths = {"report": report.save_json(out / "report.json")}
-    (out / "report.md").write_text((f"# {title}\n\n" if title else "") + report.to_markdown(), encoding="utf-8")
-    paths["markdown"] = out / "report.md"
-    paths["confusion"] = plot_confusion(report.confusion, report.class_names, out / "confusion.png",
-                                        title=title or f"{report.split}: {100 * report.overall:.1f}%")
-    return {k: str(v) for k, v in paths.items()}
-
-
-def _write_json(path: Path, obj) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(obj, indent=2) + "\n", encoding="utf-8")
-
-
-def train_run(ms: MotionSet, cfg: RecognizerConfig, out_dir: str | Path, *, test_subjects=None,
-              val_subjects=None, frames: int | None = None, root: str | None = None, data_source: str = "",
-              progress: bool = True) -> dict:
-    """Preprocess, split by subject, train, save and report into ``out_dir``.
-
-    Writes ``config.json`` (the resolved settings), ``recognizer.pt`` (trainer checkpoint),
-    ``history.json`` and the report of the test subjects (or, without test subjects, of the
-    training set, named ``train`` in the report). Returns a summary dict.
-    """
-    out = Path(out_dir)
-    ms = preprocess_for_recognizer(ms, frames, root)
-    train, test = split_by_subjects(ms, test_subjects) if test_subjects else (ms, None)
-    val = None
-    if val_subjects:
-        train, val = split_by_subjects(train, val_subjects)
-    prep = {"frames": frames, "root": root}
-    resolved = {"recognizer": cfg.to_dict(), "data": data_source, "preprocess": prep,
-                "test_subjects": sorted(set(test.subjects.tolist())) if test is not None else [],
-                "val_subjects": sorted(set(val.subjects.tolist())) if val is not None else [],
-                "train_subjects": sorted(set(train.subjects.tolist())),
-                "samples": {"train": len(train), "val": 0 if val is None else len(val),
-                            "test": 0 if test is None else len(test)}}
-    _write_json(out / "config.json", resolved)
-    trainer = RecognizerTrainer(new_recognizer(cfg, ms.layout, ms.channels, ms.num_classes), cfg)
-    trainer.fit(train, val, progress=progress)
-    ckpt = trainer.save(out / "recognizer.pt", meta={"preprocess": prep})
-    _write_json(out / "history.json", trainer.history)
-    split, eval_set = ("test", test) if test is not None else ("train", train)
-    report = evaluate(trainer.model, eval_set, cfg.eval_batch_size, precision=cfg.precision, split=split)
-    files = write_report(report, out, f"{cfg.model} ({cfg.size}) on {split}")
-    return {"checkpoint": str(ckpt), "epochs": trainer.epoch, "split": split,
-            "accuracy": report.overall, **files}
-
-
-def eval_run(checkpoint: str | Path, ms: MotionSet, out_dir: str | Path, *, subjects=None, split: str = "test",
-             batch_size: int = 64, device: str | None = "auto", precision: str = "fp32",
-             progress: bool = True) -> dict:
-    """Evaluate a saved recognizer on (the given subjects of) a labelled set, re-applying the
-    preprocessing recorded in the checkpoint; writes the report files into ``out_dir``."""
-    model, meta = load_recognizer_with_meta(checkpoint, device)
-    names = meta.get("data", {}).get("class_names")
-    if names:
-        ms = ms.relabel(names)
-    if subjects:
-        ms = ms.select(subjects=subjects)
-        if not len(ms):
-            raise ValueError(f"no samples of subjects {list(subjects)}")
-    prep = meta.get("preprocess", {})
-    ms = preprocess_for_recognizer(ms, prep.get("frames"), prep.get("root"))
-    report = evaluate(model, ms, batch_size, precision=precision, split=split, progress=progress)
-    files = write_report(report, out_dir, f"{model.name} ({model.size}) on {split}")
-    return {"split": split, "accuracy": report.overall, **files}

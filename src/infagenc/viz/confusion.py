@@ -1,5 +1,6 @@
 """Confusion-matrix picture (PNG), drawn with matplotlib's Agg canvas (no display, no global
-backend switch)."""
+backend switch), and :func:`write_report`: a recognition report's JSON, Markdown and
+confusion picture in one folder."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -9,7 +10,10 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-__all__ = ["plot_confusion"]
+from ..jsonio import atomic_write_text, write_json
+from ..metrics.recognition import RecognitionReport
+
+__all__ = ["plot_confusion", "write_report"]
 
 
 def plot_confusion(confusion: np.ndarray, class_names: Sequence[str], path: str | Path, *,
@@ -51,3 +55,15 @@ def plot_confusion(confusion: np.ndarray, class_names: Sequence[str], path: str 
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
     return path
+
+
+def write_report(report: RecognitionReport, out_dir: str | Path, title: str = "") -> dict[str, str]:
+    """``report.json``, ``report.md`` and ``confusion.png`` in ``out_dir`` (the text files
+    written atomically); returns their paths by kind (``report``, ``markdown``, ``confusion``)."""
+    out = Path(out_dir)
+    paths = {"report": write_json(out / "report.json", report.to_dict()),
+             "markdown": atomic_write_text(out / "report.md",
+                                           (f"# {title}\n\n" if title else "") + report.to_markdown())}
+    paths["confusion"] = plot_confusion(report.confusion, report.class_names, out / "confusion.png",
+                                        title=title or f"{report.split}: {100 * report.overall:.1f}%")
+    return {k: str(v) for k, v in paths.items()}

@@ -1,0 +1,116 @@
+"""``infagenc generator train|sample`` as library functions.
+
+* :func:`read_data` - a dataset any reader understands, or ``"demo"`` (the made-up demo set);
+* :func:`train_run` - train a generator into a run folder, resuming when the folder already
+  holds its checkpoint (the checkpoint's config and preprocessing are then used);
+  writes ``config.json``, ``generator.pt`` and ``history.json``;
+* :func:`sample_run` - sample N sequences per class from a checkpoint into an infagenc
+  ``.npz`` motion set or a PYSKL ``.pkl`` (rotation data through forward kinematics).
+
+The training data's :class:`~infagenc.data.preprocess.Preprocess` is stored in the
+checkpoint's metadata (``"preprocess"``, see :class:`~infagenc.train.generator.GeneratorTrainer`).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+from ..data.motionset import MotionSet
+from ..data.preprocess import Preprocess
+from ..jsonio import write_json
+from ..train.generator import (GeneratorConfig, GeneratorTrainer, checkpoint_rest, load_generator,
+                               sample_motionset)
+
+__all__ = ["read_data", "train_run", "sample_run", "CHECKPOINT_NAME"]
+
+CHECKPOINT_NAME = "generator.pt"
+
+
+def read_data(source: str, fmt: str | None = None, seed: int = 0) -> MotionSet:
+    """``"demo"``: the made-up demo set drawn with ``seed``; otherwise any readable dataset
+    (format detected unless ``fmt`` is given)."""
+    if source == "demo":
+        from ..data.demo import make_demo
+
+        return make_demo(seed=seed)
+    from ..data.readers import read
+
+    return read(source, fmt)
+
+
+def _trainer(ckpt: Path, ms: MotionSet, cfg: GeneratorConfig | None, prep: Preprocess,
+             device: str | None, log: Callable[[str], Any]) -> tuple[GeneratorTrainer, MotionSet, bool]:
+    """(trainer, preprocessed data, resumed?): the checkpoint's trainer when it exists, else a new one."""
+    if ckpt.exists():
+        trainer = GeneratorTrainer.load(ckpt, device=device)
+        log(f"resuming {ckpt} at epoch {trainer.epoch} (its saved config is used)")
+        if trainer.preprocess is not None and trainer.preprocess != prep:
+            log(f"the checkpoint's preprocessing is used: {trainer.preprocess.to_dict()}")
+        prep = trainer.preprocess or prep
+        ms = prep(ms)
+        resumed = True
+    else:
+        if cfg is None:
+            raise ValueError(f"{ckpt} does not exist and no generator config was given")
+        ms = prep(ms)
+        trainer = GeneratorTrainer.from_motionset(ms, cfg, device=device)
+        resumed = False
+    trainer.preprocess = prep
+    return trainer, ms, resumed
+
+
+def train_run(ms: MotionSet, out_dir: str | Path, cfg: GeneratorConfig | None = None, *,
+              preprocess: Preprocess | None = None, epochs: int | None = None, device: str | None = None,
+              data_source: str = "", eval_every: int = 10, save_every: int = 10, progress: bool = True,
+              log: Callable[[str], Any] | None = None) -> dict:
+    """Train (or resume training) a generator in ``out_dir`` until ``epochs`` epochs in total
+    (default: the config's).
+
+    A new run needs ``cfg``; with ``OUT/generator.pt`` present the run resumes from it, with
+    its saved config and preprocessing (``cfg`` and ``preprocess`` are then only used for a
+    checkpoint that has no stored preprocessing). ``device`` overrides the config's.
+    The checkpoint is saved every ``save_every`` epochs (0: only at the end); every
+    ``eval_every`` epochs the reconstruction error with z = mu is recorded too (0: never).
+    ``log`` receives progress messages (e.g. ``print``). Returns a summary dict (epoch,
+    checkpoint, the last epoch's losses).
+    """
+    out = Path(out_dir)
+    ckpt = out / CHECKPOINT_NAME
+    prep = preprocess if preprocess is not None else Preprocess()
+    trainer, ms, resumed = _trainer(ckpt, ms, cfg, prep, device, log or (lambda _msg: None))
+    target = epochs if epochs is not None else trainer.cfg.epochs
+    resolved = {"generator": trainer.cfg.to_dict(),
+                "data": {"source": data_source, "frames": trainer.preprocess.frames,
+                         "preprocess": trainer.preprocess.to_dict(), **trainer.spec.to_dict(),
+                         "summary": ms.summary()},
+                "device": str(trainer.device), "target_epochs": target}
+    write_json(out / "config.json", resolved)
+    trainer.fit(ms, epochs=max(0, target - trainer.epoch), progress=progress, eval_every=eval_every,
+                checkpoint=ckpt, save_every=save_every)
+    write_json(out / "history.json", trainer.history, indent=1)
+    last = trainer.history[-1] if trainer.history else {}
+    return {"epoch": trainer.epoch, "checkpoint": str(ckpt), "resumed": resumed,
+            **{k: v for k, v in last.items() if k != "epoch"}}
+
+
+def sample_run(checkpoint: str | Path, out: str | Path, *, per_class: int, frames: int, seed: int = 0,
+               device: str | None = "auto", **sampling: Any) -> dict:
+    """Sample ``per_class`` sequences of ``frames`` frames per class from a generator
+    checkpoint and write them to ``out`` (``.npz``: infagenc motion set; ``.pkl``: PYSKL
+    annotation pickle, rotation data written as joint positions through forward kinematics
+    with the checkpoint's rest skeleton). The samples' provenance names the checkpoint's
+    folder as the run and its epoch. ``sampling`` goes to
+    :func:`~infagenc.train.generator.sample_motionset` (``batch_size``, ``precision``,
+    ``dropout``, ``progress``). Returns a summary dict."""
+    from ..data.readers import write
+
+    checkpoint, out = Path(checkpoint), Path(out)
+    model, spec, meta = load_generator(checkpoint, device=device)
+    ms = sample_motionset(model, spec, per_class=per_class, length=frames, seed=seed,
+                          provenance={"run": checkpoint.resolve().parent.name, "epoch": int(meta["epoch"])},
+                          **sampling)
+    if out.suffix == ".pkl" and ms.rep not in ("xyz", "xy"):
+        ms = ms.to_xyz(checkpoint_rest(meta))  # PYSKL holds positions: forward kinematics first
+    path = write(ms, out)
+    return {"written": str(path), "samples": len(ms), "classes": list(spec.class_names),
+            "frames": frames, "seed": seed, "epoch": meta["epoch"]}

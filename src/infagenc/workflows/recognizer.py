@@ -1,0 +1,91 @@
+"""``infagenc recognizer train|eval`` as library functions.
+
+* :func:`train_run` - preprocess (one :class:`~infagenc.data.preprocess.Preprocess`), split
+  by subject, train, save and report into a run folder;
+* :func:`eval_run` - evaluate a saved recognizer on (some subjects of) a labelled set,
+  re-applying the preprocessing stored in its checkpoint.
+
+The checkpoint's metadata holds ``Preprocess.to_dict()`` under ``"preprocess"``; checkpoints
+written before that held ``{"frames": F, "root": None | str}`` there, which
+:meth:`Preprocess.from_dict` reads too (its old order, root before length, gives the same
+result as the new one for linear resampling), and a checkpoint without the key gets the
+identity ``Preprocess()``.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+from ..data.motionset import MotionSet
+from ..data.preprocess import Preprocess
+from ..data.splits import split_by_subjects
+from ..jsonio import write_json
+from ..train.recognizer import (RecognizerConfig, RecognizerTrainer, evaluate, load_recognizer_with_meta,
+                                new_recognizer)
+from ..viz.confusion import write_report
+
+__all__ = ["train_run", "eval_run", "stored_preprocess", "CHECKPOINT_NAME"]
+
+CHECKPOINT_NAME = "recognizer.pt"
+
+
+def _subjects(ms: MotionSet | None) -> list[str]:
+    return sorted(set(ms.subjects.tolist())) if ms is not None else []
+
+
+def train_run(ms: MotionSet, cfg: RecognizerConfig, out_dir: str | Path, *,
+              test_subjects: Sequence[str] | None = None, val_subjects: Sequence[str] | None = None,
+              preprocess: Preprocess | None = None, data_source: str = "", progress: bool = True) -> dict:
+    """Preprocess, split by subject, train, save and report into ``out_dir``.
+
+    Writes ``config.json`` (the resolved settings, the preprocessing included),
+    ``recognizer.pt`` (trainer checkpoint, the preprocessing in its metadata),
+    ``history.json`` and the report of the test subjects (or, without test subjects, of the
+    training set, named ``train`` in the report). Returns a summary dict.
+    """
+    out = Path(out_dir)
+    prep = preprocess if preprocess is not None else Preprocess()
+    ms, notes = prep.apply(ms, data_source or None)
+    train, test = split_by_subjects(ms, list(test_subjects)) if test_subjects else (ms, None)
+    val = None
+    if val_subjects:
+        train, val = split_by_subjects(train, list(val_subjects))
+    resolved = {"recognizer": cfg.to_dict(), "data": data_source, "preprocess": prep.to_dict(),
+                "preprocess_notes": notes, "test_subjects": _subjects(test), "val_subjects": _subjects(val),
+                "train_subjects": _subjects(train),
+                "samples": {"train": len(train), "val": 0 if val is None else len(val),
+                            "test": 0 if test is None else len(test)}}
+    write_json(out / "config.json", resolved)
+    trainer = RecognizerTrainer(new_recognizer(cfg, ms.layout, ms.channels, ms.num_classes), cfg)
+    trainer.fit(train, val, progress=progress)
+    ckpt = trainer.save(out / CHECKPOINT_NAME, meta={"preprocess": prep.to_dict()})
+    write_json(out / "history.json", trainer.history)
+    split, eval_set = ("test", test) if test is not None else ("train", train)
+    report = evaluate(trainer.model, eval_set, cfg.eval_batch_size, precision=cfg.precision, split=split)
+    files = write_report(report, out, f"{cfg.model} ({cfg.size}) on {split}")
+    return {"checkpoint": str(ckpt), "epochs": trainer.epoch, "split": split,
+            "accuracy": report.overall, **files}
+
+
+def stored_preprocess(meta: dict) -> Preprocess:
+    """The preprocessing a recognizer checkpoint's metadata records (identity when none)."""
+    return Preprocess.from_dict(meta.get("preprocess"))
+
+
+def eval_run(checkpoint: str | Path, ms: MotionSet, out_dir: str | Path, *, subjects: Sequence[str] | None = None,
+             split: str = "test", batch_size: int = 64, device: str | None = "auto", precision: str = "fp32",
+             progress: bool = True) -> dict:
+    """Evaluate a saved recognizer on (the given subjects of) a labelled set, re-applying the
+    preprocessing recorded in the checkpoint; writes the report files into ``out_dir``."""
+    model, meta = load_recognizer_with_meta(checkpoint, device)
+    names = meta.get("data", {}).get("class_names")
+    if names:
+        ms = ms.relabel(names)
+    if subjects:
+        ms = ms.select(subjects=list(subjects))
+        if not len(ms):
+            raise ValueError(f"no samples of subjects {list(subjects)}")
+    ms = stored_preprocess(meta)(ms)
+    report = evaluate(model, ms, batch_size, precision=precision, split=split, progress=progress)
+    files = write_report(report, out_dir, f"{model.name} ({model.size}) on {split}")
+    return {"split": split, "accuracy": report.overall, **files}

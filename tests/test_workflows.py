@@ -1,0 +1,108 @@
+"""The recognizer and generator workflows: one Preprocess stored in the checkpoint and
+re-applied (eval, resume), old preprocessing records, legacy option words."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from infagenc.cli import main
+from infagenc.data.demo import make_demo
+from infagenc.data.preprocess import Preprocess, fixed_length, root_relative
+from infagenc.models.cvae import CVAEConfig
+from infagenc.train.checkpoint import load_checkpoint, save_checkpoint
+from infagenc.train.generator import GeneratorConfig, load_generator
+from infagenc.train.recognizer import RecognizerConfig, evaluate, load_recognizer
+from infagenc.workflows import generator as gen_wf
+from infagenc.workflows.recognizer import eval_run, stored_preprocess, train_run
+
+
+@pytest.fixture(scope="module")
+def raw():
+    """Unprocessed xyz sequences of different lengths: 4 classes x 3 subjects."""
+    return make_demo(num_subjects=3, per_class=1, seed=2, rep="xyz", min_len=10, max_len=16)
+
+
+def recognizer_cfg(**kw):
+    return RecognizerConfig(**{"model": "stgcn", "size": "slim", "epochs": 1, "batch_size": 4, "device": "cpu",
+                               **kw})
+
+
+def test_eval_re_applies_the_stored_preprocess(raw, tmp_path):
+    prep = Preprocess(frames=8, root="first_frame", normalize_scale=True)
+    out = train_run(raw, recognizer_cfg(), tmp_path / "run", test_subjects=["demo03"], preprocess=prep,
+                    progress=False)
+    meta = load_checkpoint(out["checkpoint"])["meta"]
+    assert meta["preprocess"] == prep.to_dict() and stored_preprocess(meta) == prep
+    cfg = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert cfg["preprocess"] == prep.to_dict()
+    ev = eval_run(out["checkpoint"], raw, tmp_path / "ev", subjects=["demo03"], device="cpu", progress=False)
+    # the same numbers as evaluating the hand-preprocessed test subject
+    model = load_recognizer(out["checkpoint"])
+    expected = evaluate(model, prep(raw.select(subjects=["demo03"])))
+    report = json.loads((tmp_path / "ev" / "report.json").read_text())
+    assert ev["accuracy"] == pytest.approx(expected.overall)
+    assert report["confusion"] == expected.confusion.tolist()
+    assert report == json.loads((tmp_path / "run" / "report.json").read_text())
+
+
+def test_eval_reads_the_old_preprocess_record(raw, tmp_path):
+    out = train_run(raw, recognizer_cfg(), tmp_path / "run", test_subjects=["demo03"],
+                    preprocess=Preprocess(frames=8, root="per_frame"), progress=False)
+    ck = load_checkpoint(out["checkpoint"])
+    old = tmp_path / "old.pt"
+    # recognizer checkpoints before Preprocess: {"frames": F, "root": None | str}, root before length
+    save_checkpoint(old, ck["state_dict"], {**ck["meta"], "preprocess": {"frames": 8, "root": "per_frame"}})
+    a = eval_run(out["checkpoint"], raw, tmp_path / "a", subjects=["demo03"], device="cpu", progress=False)
+    b = eval_run(old, raw, tmp_path / "b", subjects=["demo03"], device="cpu", progress=False)
+    assert a["accuracy"] == b["accuracy"]
+    assert stored_preprocess({"preprocess": {"frames": None, "root": None}}) == Preprocess()
+    assert stored_preprocess({}) == Preprocess()
+    # the old order (root, then length) and the new one agree for linear resampling
+    np.testing.assert_allclose(fixed_length(root_relative(raw, "per_frame"), 8).data,
+                               Preprocess(frames=8, root="per_frame")(raw).data, atol=1e-6)
+
+
+def test_recognizer_cli_preprocess_options_and_the_old_root_word(raw, tmp_path):
+    data = raw.save(tmp_path / "raw.npz")
+    base = ["recognizer", "train", "--data", str(data), "--size", "slim", "--epochs", "1", "--frames", "6",
+            "--test-subjects", "demo03", "--no-progress"]
+    assert main(base + ["--root", "keep", "--out", str(tmp_path / "keep")]) == 0
+    assert main(base + ["--root", "first_frame", "--normalize-scale", "--out", str(tmp_path / "ns")]) == 0
+    kept = json.loads((tmp_path / "keep" / "config.json").read_text())["preprocess"]
+    ns = load_checkpoint(tmp_path / "ns" / "recognizer.pt")["meta"]["preprocess"]
+    assert Preprocess.from_dict(kept) == Preprocess(frames=6, root="none")
+    assert Preprocess.from_dict(ns) == Preprocess(frames=6, root="first_frame", normalize_scale=True)
+
+
+def test_generator_run_stores_its_preprocess_and_resumes_with_it(tmp_path):
+    ms = make_demo(num_subjects=1, per_class=2, seed=1, rep="xyz", min_len=10, max_len=14)
+    cfg = GeneratorConfig(cvae=CVAEConfig(num_layers=1, d_model=16, num_heads=2, ff_size=32), batch_size=4,
+                          epochs=1, device="cpu")
+    prep = Preprocess(frames=9, root="per_frame")
+    msgs: list[str] = []
+    s1 = gen_wf.train_run(ms, tmp_path, cfg, preprocess=prep, progress=False, log=msgs.append)
+    assert s1["epoch"] == 1 and not s1["resumed"] and not msgs
+    meta = load_generator(tmp_path / "generator.pt", "cpu")[2]
+    assert Preprocess.from_dict(meta["preprocess"]) == prep
+    # the resume uses the checkpoint's preprocessing, whatever is passed, and says so
+    s2 = gen_wf.train_run(ms, tmp_path, None, preprocess=Preprocess(frames=5), epochs=2, progress=False,
+                          log=msgs.append)
+    assert s2["epoch"] == 2 and s2["resumed"] and "resuming" in msgs[0] and "preprocessing" in msgs[1]
+    cfg_json = json.loads((tmp_path / "config.json").read_text())
+    assert cfg_json["data"]["frames"] == 9 and Preprocess.from_dict(cfg_json["data"]["preprocess"]) == prep
+    assert [h["epoch"] for h in json.loads((tmp_path / "history.json").read_text())] == [1, 2]
+    with pytest.raises(ValueError, match="no generator config"):
+        gen_wf.train_run(ms, tmp_path / "new", None, progress=False)
+
+
+def test_generator_cli_reads_the_legacy_size_small_as_slim(tmp_path):
+    data = make_demo(num_subjects=1, per_class=1, seed=1, rep="xyz", min_len=6, max_len=8).save(tmp_path / "d.npz")
+    base = ["generator", "train", "--data", str(data), "--epochs", "0", "--no-progress"]
+    assert main(base + ["--size", "small", "--out", str(tmp_path / "small")]) == 0
+    assert main(base + ["--size", "slim", "--out", str(tmp_path / "slim")]) == 0
+    a, b = (json.loads((tmp_path / n / "config.json").read_text())["generator"]["cvae"] for n in ("small", "slim"))
+    assert a == b == CVAEConfig.slim().to_dict()
+    with pytest.raises(SystemExit):
+        main(base + ["--size", "tiny", "--out", str(tmp_path / "x")])
