@@ -11,6 +11,8 @@ from infagenc.loop.config import RunConfig
 from infagenc.loop.runner import run
 from test_loop_run import TINY
 
+pytestmark = pytest.mark.slow  # every test reads a tiny run made by the module fixture (a few seconds)
+
 
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):

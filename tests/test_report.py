@@ -1,5 +1,7 @@
 """Run reports: every linked picture exists and opens, the tables hold the run folder's numbers,
-missing pieces are named, the CLI works; the pure table renderers on hand-made results."""
+the sample pictures come from the evaluation phase's ``evaluation/samples.npz`` (and the
+report says so when it is missing, never sampling a generator), missing pieces are named,
+the CLI works; the pure table renderers on hand-made results."""
 from __future__ import annotations
 
 import base64
@@ -8,21 +10,31 @@ import json
 import math
 import os
 import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
+import infagenc
 from infagenc.cli import main
+from infagenc.data import MotionSet
 from infagenc.loop.config import RunConfig
+from infagenc.loop.evaluation import PICTURE_SAMPLES_PER_CLASS
 from infagenc.loop.runner import run
+from infagenc.loop.seeds import derive_seed
+from infagenc.runfolder import RunFolder
 from infagenc.metrics.recognition import RecognitionReport, per_group_class_accuracy
-from infagenc.viz.report import (build_report, format_pm, generation_markdown, table_generation, table_per_class,
-                                 table_recognition, table_rounds, table_subject_class)
+from infagenc.viz.report import build_report
+from infagenc.viz.tables import (format_pm, generation_markdown, table_generation, table_per_class, table_recognition,
+                                 table_rounds, table_subject_class)
 from test_loop_run import TINY
 
 IMAGE_LINK = re.compile(r"!\[[^\]]*\]\(([^)]+)\)")
+NO_SAMPLES = "the snapshot grid and animations: no generated samples to draw (`evaluation/samples.npz`; "
 
 
 def _cfg(**over) -> RunConfig:
@@ -75,6 +87,7 @@ def _close(cell: str, value: float, scale: float = 1.0) -> None:
 
 
 # ------------------------------------------------------------------ whole reports
+@pytest.mark.slow
 def test_markdown_report_links_valid_pictures_and_holds_the_numbers(distance_run):
     path = build_report(distance_run)
     assert path == distance_run / "report.md"
@@ -125,6 +138,63 @@ def test_markdown_report_links_valid_pictures_and_holds_the_numbers(distance_run
     assert "Missing" not in md
 
 
+@pytest.mark.slow
+def test_evaluation_saves_the_samples_the_report_draws(distance_run):
+    folder = RunFolder(distance_run, create=False)
+    train = MotionSet.load(folder.split_path("train"))
+    samples = MotionSet.load(folder.samples_path)
+    assert samples.class_names == train.class_names and samples.layout == train.layout
+    assert samples.class_counts() == {c: PICTURE_SAMPLES_PER_CLASS for c in train.class_names}
+    assert (samples.source == "synthetic").all()
+    assert set(samples.seed.tolist()) == {derive_seed(_cfg().evaluation.seed, "pictures")}
+    md = build_report(distance_run).read_text(encoding="utf-8")
+    assert f"(`evaluation/samples.npz`, {PICTURE_SAMPLES_PER_CLASS} per class, generator `generator.pt`" in md
+    manifest = _read(folder.figures_dir / "manifest.json")
+    for what in ("snapshot grid", "animations"):
+        assert set(manifest[what]["stamp"]["sources"]) == {"data/train.npz", "evaluation/samples.npz"}
+
+
+def _no_wrong_way_imports(run_dir: Path) -> str:
+    """Build the report in a fresh interpreter; fail when it imports train, models, loop or cli."""
+    code = (f"import sys\nfrom infagenc.viz.report import build_report\n"
+            f"print(build_report({str(run_dir)!r}, redraw=True))\n"
+            f"bad = sorted(m for m in sys.modules if m.split('.')[:2] in "
+            f"(['infagenc', 'train'], ['infagenc', 'models'], ['infagenc', 'loop'], ['infagenc', 'cli']))\n"
+            f"assert not bad, bad\n")
+    src = str(Path(infagenc.__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    return Path(done.stdout.strip().splitlines()[-1]).read_text(encoding="utf-8")
+
+
+@pytest.mark.slow
+def test_report_draws_the_saved_samples_and_never_samples(distance_run, tmp_path):
+    copy = tmp_path / "run"
+    shutil.copytree(distance_run, copy)
+    folder = RunFolder(copy, create=False)
+    shutil.rmtree(folder.figures_dir, ignore_errors=True)
+    build_report(copy)
+    first = np.asarray(Image.open(folder.figures_dir / "snapshots.png").convert("RGB")).astype(int)
+    # other "generated" samples (the real test subjects): the generated rows change, the real row stays
+    MotionSet.load(folder.split_path("test")).save(folder.samples_path)
+    md = build_report(copy).read_text(encoding="utf-8")
+    second = np.asarray(Image.open(folder.figures_dir / "snapshots.png").convert("RGB")).astype(int)
+    assert first.shape == second.shape
+    changed = (np.abs(first - second).max(axis=-1) > 40)
+    h = first.shape[0]
+    assert changed[h // 3 + 5:].mean() > 0.005 and changed[: h // 3 - 5].mean() < 0.1 * changed[h // 3 + 5:].mean()
+    assert "Missing" not in md
+    # no samples.npz: one line where the pictures were, and no generator is loaded to make them
+    folder.samples_path.unlink()
+    md = _no_wrong_way_imports(copy)
+    samples = md[md.index("## Samples"):md.index("## Feature space")]
+    assert samples.count("> **Missing:**") == 1 and "snapshots.png" not in samples and ".gif" not in samples
+    assert NO_SAMPLES + "the infagenc version that evaluated this run did not save them)" in samples
+    assert "tsne.png" in md  # the evaluator features are still there
+
+
+@pytest.mark.slow
 def test_cli_html_report_is_self_contained(distance_run, tmp_path, capsys):
     build_report(distance_run)  # draws the pictures (a no-op when an earlier test did)
     fig = distance_run / "figures"
@@ -149,6 +219,7 @@ def test_cli_html_report_is_self_contained(distance_run, tmp_path, capsys):
     assert "<table>" in page and "Table 3" in page and "<script" not in page
 
 
+@pytest.mark.slow
 def test_baseline_without_evaluation_says_what_is_missing(baseline_run, distance_run, tmp_path):
     out = tmp_path / "sub" / "baseline.md"
     path = build_report(baseline_run, out, compare=[distance_run])
@@ -159,11 +230,15 @@ def test_baseline_without_evaluation_says_what_is_missing(baseline_run, distance
     assert "evaluation is disabled" in md and "t-SNE picture" in md.split("## Missing from this report")[1]
     assert "Recycled pool" not in md and "| Generated |" not in md
     assert "Baseline (`selection = none`)" in md
-    assert "`synthetic.npz`" in md  # the baseline's own samples fill the snapshot grid
+    # no evaluation, no saved samples: one line where the snapshot grid and animations would be
+    samples = md[md.index("## Samples"):md.index("## Feature space")]
+    assert samples.count("> **Missing:**") == 1 and NO_SAMPLES + "evaluation is disabled" in samples
+    assert "snapshots.png" not in md and ".gif" not in md
     header = _row(md, "Class", "Ablations")
     assert header[-2:] == ["baseline", "distance"]
 
 
+@pytest.mark.slow
 def test_unfinished_run_and_bad_folder(distance_run, tmp_path):
     part = tmp_path / "part"
     for rel in ("config.json", "data/summary.json", "data/train.npz", "pretrain_critic.json"):
@@ -172,7 +247,7 @@ def test_unfinished_run_and_bad_folder(distance_run, tmp_path):
     (part / "state.json").write_text(json.dumps({"phases_done": ["data", "pretrain_critic"], "rounds_done": 0}))
     md = build_report(part).read_text(encoding="utf-8")
     assert "the run has not finished" in md and "`recognition/summary.json`" in md and "`epochs.json`" in md
-    assert "no `synthetic.npz` and no generator checkpoint" in md
+    assert NO_SAMPLES + "they are saved by the evaluation phase, which has not run)" in md
     with pytest.raises(FileNotFoundError, match="no config.json"):
         build_report(tmp_path)
     with pytest.raises(ValueError, match="fmt"):

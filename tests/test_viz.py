@@ -1,4 +1,6 @@
-"""Pictures: every function writes a valid image or animation."""
+"""Pictures: every function writes a valid image or animation, with something drawn where it
+should be (skeleton colours in the cells that have a sample, one GIF frame per drawn frame,
+curves in their panels, points inside the t-SNE axes)."""
 from __future__ import annotations
 
 import importlib.util
@@ -6,13 +8,13 @@ import math
 
 import numpy as np
 import pytest
-from matplotlib.colors import to_rgba
+from matplotlib.colors import to_rgb, to_rgba
 from PIL import Image
 
 from infagenc.data.demo import make_demo
 from infagenc.skeleton.layouts import get_layout
-from infagenc.viz import (SIDE_COLORS, animate, animate_classes, draw_skeleton, history_columns, new_figure,
-                          plot_curves, project, snapshot_grid, tsne_plot)
+from infagenc.viz import (SIDE_COLORS, animate, animate_classes, class_colors, draw_skeleton, history_columns,
+                          new_figure, plot_curves, project, render_rgb, snapshot_grid, tsne_plot)
 
 
 @pytest.fixture(scope="module")
@@ -38,6 +40,38 @@ def _gif(path) -> tuple[tuple[int, int], int, int]:
             im.seek(k)
             im.load()
         return im.size, im.n_frames, im.info["duration"]
+
+
+def _rgb(path) -> np.ndarray:
+    """(H, W, 3) pixels of an image file (its first frame)."""
+    with Image.open(path) as im:
+        return np.asarray(im.convert("RGB")).astype(np.int64)
+
+
+def _frames(path) -> list[np.ndarray]:
+    """Every frame of a GIF as (H, W, 3) pixels."""
+    out = []
+    with Image.open(path) as im:
+        for k in range(im.n_frames):
+            im.seek(k)
+            out.append(np.asarray(im.convert("RGB")).astype(np.int64))
+    return out
+
+
+def _near(img: np.ndarray, colour, tol: int = 60) -> np.ndarray:
+    """Mask of the pixels within ``tol`` (per channel) of ``colour`` (a matplotlib colour or RGB 0-255)."""
+    rgb = np.asarray(colour, dtype=np.float64) if not isinstance(colour, str) else np.array(to_rgb(colour)) * 255
+    return (np.abs(img - rgb) < tol).all(axis=-1)
+
+
+def _skeleton_ink(img: np.ndarray) -> np.ndarray:
+    """Mask of the pixels in a left- or right-side skeleton colour."""
+    return _near(img, SIDE_COLORS["left"]) | _near(img, SIDE_COLORS["right"])
+
+
+def _changed(a: np.ndarray, b: np.ndarray) -> float:
+    """Fraction of pixels that differ clearly between two images of one size."""
+    return float((np.abs(a - b).max(axis=-1) > 40).mean())
 
 
 # ---------------------------------------------------------------- geometry
@@ -72,6 +106,29 @@ def test_draw_skeleton_colours_sides():
         draw_skeleton(ax, frame[:10], layout)
 
 
+def test_skeleton_picture_follows_the_pose():
+    layout = get_layout("smpl24")
+    rng = np.random.default_rng(2)
+    pose, other = rng.normal(size=(24, 3)), rng.normal(size=(24, 3))
+
+    def picture(frame) -> np.ndarray:
+        fig = new_figure(2, 2, dpi=50)
+        ax = fig.subplots()
+        draw_skeleton(ax, frame, layout)
+        ax.set_xlim(-4, 4)
+        ax.set_ylim(-4, 4)
+        return render_rgb(fig).astype(np.int64)
+
+    a, again, b = picture(pose), picture(pose), picture(other)
+    np.testing.assert_array_equal(a, again)  # the same pose draws the same picture
+    assert _changed(a, b) > 0.005  # another pose draws another one
+    for img in (a, b):  # both sides drawn in their colours
+        assert _near(img, SIDE_COLORS["left"]).sum() > 20 and _near(img, SIDE_COLORS["right"]).sum() > 20
+    empty = new_figure(2, 2, dpi=50)
+    empty.subplots().set_xlim(-4, 4)
+    assert _skeleton_ink(render_rgb(empty).astype(np.int64)).sum() == 0
+
+
 # --------------------------------------------------------------- animations
 def test_animate_motionset_gif(demo, tmp_path):
     two = demo.subset([0, 2])  # rot6d: forward kinematics inside
@@ -80,6 +137,11 @@ def test_animate_motionset_gif(demo, tmp_path):
     assert size == (2 * 2.0 * 50, int((2.0 + 0.4) * 50))
     assert n_frames == math.ceil(int(two.lengths.max()) / 2)
     assert duration >= 20
+    frames = _frames(out)
+    half = size[0] // 2
+    for f in frames:  # a skeleton in each panel of every frame
+        assert _skeleton_ink(f[:, :half]).sum() > 20 and _skeleton_ink(f[:, half:]).sum() > 20
+    assert _changed(frames[0][:, :half], frames[-1][:, :half]) > 0.005  # the motion moves
 
 
 def test_animate_arrays_of_different_lengths(tmp_path):
@@ -89,6 +151,12 @@ def test_animate_arrays_of_different_lengths(tmp_path):
                   titles=["one", "two"])
     _, n_frames, duration = _gif(out)
     assert n_frames == 7 and duration == 100
+    frames = _frames(out)
+    half = frames[0].shape[1] // 2
+    for k in range(1, 7):  # the left panel moves every frame; the right one holds its last frame from 4 on
+        assert _changed(frames[k][:, :half], frames[k - 1][:, :half]) > 0.01
+        right = _changed(frames[k][:, half:], frames[k - 1][:, half:])
+        assert (right > 0.01) if k < 4 else (right == 0.0), (k, right)
     keypoints = rng.uniform(0, 100, size=(5, 17, 2))  # 2D image keypoints, y down
     assert _gif(animate(keypoints, tmp_path / "c.gif", layout="coco17", view="x-y", dpi=30))[1] == 5
 
@@ -124,7 +192,11 @@ def test_animate_classes(demo, tmp_path):
     kick_size, kick_frames, _ = _gif(paths[0])
     assert kick_size[0] == 2 * 1.5 * 30  # one real and one generated panel
     assert _gif(paths[1])[0][0] == 1.5 * 30  # no generated wave_arms
-    assert kick_frames >= 3
+    # every third frame of the longer of the two sequences: real 10-14 frames, generated 8-9
+    assert math.ceil(10 / 3) <= kick_frames <= math.ceil(14 / 3)
+    first = _frames(paths[0])[0]
+    half = first.shape[1] // 2
+    assert _skeleton_ink(first[:, :half]).sum() > 10 and _skeleton_ink(first[:, half:]).sum() > 10
 
 
 # --------------------------------------------------------------- snapshots
@@ -137,6 +209,15 @@ def test_snapshot_grid(demo, tmp_path, arrangement):
     width, height = _png(out)
     ratio = width / height
     assert (ratio > 1.3) if arrangement == "side" else (0.9 < ratio < 1.6)  # 4 columns x 3 rows
+    # skeleton colours in every cell that has a sample; none in the two empty 'reach' cells
+    ink = _skeleton_ink(_rgb(out))
+    x0, y0 = int(0.06 * width), int(0.08 * height)  # past the row labels and the column titles
+    cw, ch = (width - x0) / 4, (height - y0) / 3
+    counts = np.array([[ink[int(y0 + r * ch):int(y0 + (r + 1) * ch), int(x0 + c * cw):int(x0 + (c + 1) * cw)].sum()
+                        for c in range(4)] for r in range(3)])
+    has_sample = np.ones((3, 4), bool)
+    has_sample[1:, 3] = False
+    assert (counts[has_sample] > 30).all() and (counts[~has_sample] == 0).all(), counts
     with pytest.raises(ValueError, match="arrangement"):
         snapshot_grid(demo, gen, tmp_path / "x.png", arrangement="diagonal")
 
@@ -156,6 +237,15 @@ def test_tsne_plot_small_sets(tmp_path):
     labels = {"real train": [0, 1, 2, 0, 1, 2], "real test": [0, 1, 2], "synthetic": [2, 2, 1, 0]}
     out = tsne_plot(feats, labels, tmp_path / "tsne.png", class_names=["a", "b", "c"], seed=3)
     _png(tmp_path / "tsne.png")
+    img = _rgb(tmp_path / "tsne.png")
+    black = img.max(axis=-1) < 60  # the axes frame
+    cols = np.flatnonzero(black.sum(axis=0) > 0.5 * img.shape[0])
+    rows = np.flatnonzero(black.sum(axis=1) > 0.5 * img.shape[1])
+    left, right, top, bottom = cols.min(), cols.max(), rows.min(), rows.max()
+    assert right - left > 0.5 * img.shape[1] and bottom - top > 0.5 * img.shape[0]
+    inside = img[top + 2:bottom - 1, left + 2:right - 1]
+    for colour in class_colors(3):  # points of every class inside the axes, drawn at alpha 0.8 over white
+        assert _near(inside, np.array(colour[:3]) * 255 * 0.8 + 255 * 0.2, tol=25).sum() > 20
     assert {k: v.shape for k, v in out.items()} == {"real train": (6, 2), "real test": (3, 2), "synthetic": (4, 2)}
     again = tsne_plot(feats, labels, tmp_path / "tsne2.png", class_names=["a", "b", "c"], seed=3)
     np.testing.assert_allclose(again["synthetic"], out["synthetic"])
@@ -187,6 +277,11 @@ def test_plot_curves(tmp_path):
     tall = _png(out)
     single = _png(plot_curves({"cas": cas}, tmp_path / "single.png"))
     assert tall[1] > single[1]  # two panels against one
+    img = _rgb(out)
+    top, bottom = img[: tall[1] // 2], img[tall[1] // 2:]
+    # loss (C0) and kl (C1) share the upper panel; cas (C0 of its own panel) is in the lower one
+    assert _near(top, "C0", 30).sum() > 200 and _near(top, "C1", 30).sum() > 200
+    assert _near(bottom, "C0", 30).sum() > 200 and _near(bottom, "C1", 30).sum() == 0
     with pytest.raises(KeyError, match="nope"):
         plot_curves(hist, tmp_path / "x.png", keys=["nope"])
     with pytest.raises(ValueError, match=r"epochs \[9.0\]"):

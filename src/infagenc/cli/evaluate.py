@@ -48,7 +48,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     from ..loop.evaluation import evaluate_generation
     from ..jsonio import write_json
     from ..train.recognizer import load_recognizer_with_meta
-    from ..viz.report import table_generation
+    from ..viz.tables import table_generation
 
     evaluator, meta = load_recognizer_with_meta(args.evaluator, args.device)
     real = read(args.real, args.format)

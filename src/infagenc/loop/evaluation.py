@@ -7,6 +7,10 @@ balanced), and each of the R repeats of :func:`generation_metrics` draws its gen
 samples from them without replacement, so every repeat sees different generated
 samples. The evaluator is never the loop's critic: in a run it is the final "Real"
 recognizer of the first seed (trained on the real training subjects only).
+
+:func:`evaluate_run` also saves what the report draws from generated samples (the
+evaluator features for the t-SNE, a few samples per class for the snapshot grid and the
+animations), so the report is built from the run folder alone.
 """
 from __future__ import annotations
 
@@ -19,7 +23,7 @@ from ..train.generator import GeneratorTrainer, sample_motionset
 from ..train.recognizer import load_recognizer, predict
 from .seeds import balanced_requests, derive_seed
 
-__all__ = ["evaluate_generation", "evaluate_run"]
+__all__ = ["PICTURE_SAMPLES_PER_CLASS", "evaluate_generation", "evaluate_run"]
 
 
 def evaluate_generation(evaluator, real: MotionSet, synthetic: MotionSet, *, reference: str, R: int = 20,
@@ -35,12 +39,27 @@ def evaluate_generation(evaluator, real: MotionSet, synthetic: MotionSet, *, ref
     return jsonable(out)
 
 
+# generated samples per class saved for the report's snapshot grid (two generated rows) and
+# animations (one generated panel per class)
+PICTURE_SAMPLES_PER_CLASS = 2
+
+
+def _sample(gen, cfg, requests=None, per_class=None, *, seed: int, progress: bool = False) -> MotionSet:
+    return sample_motionset(gen.model, gen.spec, requests, per_class, cfg.data.frames, seed=seed,
+                            precision=cfg.execution.precision, dropout=cfg.loop.sample_dropout or None,
+                            provenance={"run": cfg.name, "epoch": gen.epoch, "round": -1}, progress=progress)
+
+
 def evaluate_run(folder, sp, cfg, device, progress: bool = True) -> dict:
-    """Metrics of a finished run's generator (and of its recycled pool), written to
-    ``evaluation/metrics.json``."""
-    out_path = folder.root / "evaluation" / "metrics.json"
-    if folder.phase_done("evaluation") and out_path.exists():
-        return folder.read_json("evaluation/metrics.json")
+    """Metrics of a finished run's generator (and of its recycled pool).
+
+    Writes ``folder.metrics_path`` (``evaluation/metrics.json``), the evaluator features of
+    real and generated samples for the t-SNE picture (``folder.features_path``) and
+    :data:`PICTURE_SAMPLES_PER_CLASS` generated samples per class for the report's other
+    pictures (``folder.samples_path``, a :class:`MotionSet`; seed derived from the
+    evaluation seed), so the report never needs the generator."""
+    if folder.phase_done("evaluation") and folder.metrics_path.exists():
+        return folder.read_json(folder.metrics_path)
     ev = cfg.evaluation
     evaluator = load_recognizer(folder.checkpoint("evaluator"), device)
     gen_path = folder.checkpoint("generator")
@@ -48,12 +67,8 @@ def evaluate_run(folder, sp, cfg, device, progress: bool = True) -> dict:
         gen_path = folder.checkpoint("generator_pretrained")
     gen = GeneratorTrainer.load(gen_path, device)
     n_ref = max(len(sp.train), len(sp.test))
-    syn = sample_motionset(gen.model, gen.spec, balanced_requests(sp.train.num_classes, ev.repeats * n_ref,
-                                                                  cfg.data.frames),
-                           seed=derive_seed(ev.seed, "evaluation"), precision=cfg.execution.precision,
-                           dropout=cfg.loop.sample_dropout or None,
-                           provenance={"run": cfg.name, "epoch": gen.epoch, "round": -1},
-                           progress=progress)
+    syn = _sample(gen, cfg, balanced_requests(sp.train.num_classes, ev.repeats * n_ref, cfg.data.frames),
+                  seed=derive_seed(ev.seed, "evaluation"), progress=progress)
     kw = dict(R=ev.repeats, seed=ev.seed, num_pairs=ev.diversity_pairs, pairs_per_class=ev.multimodality_pairs,
               precision=cfg.execution.precision)
     result = {
@@ -66,20 +81,22 @@ def evaluate_run(folder, sp, cfg, device, progress: bool = True) -> dict:
     ftr = predict(evaluator, sp.train, precision=cfg.execution.precision).features
     fte = predict(evaluator, sp.test, precision=cfg.execution.precision).features
     result["fid_real_train_vs_real_test"] = float(fid(ftr, fte))
-    pool_path = folder.root / "synthetic.npz"
-    if cfg.loop.selection != "none" and pool_path.exists():
-        pool = MotionSet.load(pool_path)
+    if cfg.loop.selection != "none" and folder.synthetic_path.exists():
+        pool = MotionSet.load(folder.synthetic_path)
         if len(pool) >= 2:
             result["recycled_pool_vs_test"] = evaluate_generation(evaluator, sp.test, pool, reference="test", **kw)
             result["recycled_pool_vs_train"] = evaluate_generation(evaluator, sp.train, pool, reference="train",
                                                                    **kw)
-    folder.write_json("evaluation/metrics.json", result)
+    folder.write_json(folder.metrics_path, result)
     # features for the t-SNE picture: one repeat's worth of generated samples, classes balanced
     # (the requests are grouped by class, so every R-th sample spreads over all classes)
     one = syn.subset(np.arange(0, len(syn), ev.repeats))
-    np.savez_compressed(folder.path("evaluation", "features.npz"), real_train=ftr, real_test=fte,
+    folder.evaluation_dir.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(folder.features_path, real_train=ftr, real_test=fte,
                         synthetic=predict(evaluator, one, precision=cfg.execution.precision).features,
                         real_train_labels=sp.train.labels, real_test_labels=sp.test.labels,
                         synthetic_labels=one.labels)
+    _sample(gen, cfg, per_class=PICTURE_SAMPLES_PER_CLASS, seed=derive_seed(ev.seed, "pictures")).save(
+        folder.samples_path)
     folder.mark_done("evaluation")
     return result

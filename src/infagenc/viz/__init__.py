@@ -2,6 +2,10 @@
 
 Everything draws on Agg-backed figures (:mod:`infagenc.viz.figure`), never through pyplot,
 so the package works headless and leaves matplotlib's global state alone.
+
+The run report (:func:`infagenc.viz.report.build_report`) is built from these pictures,
+the tables of :mod:`infagenc.viz.tables` and the document blocks and renderers of
+:mod:`infagenc.viz.document`; it reads the run folder alone.
 """
 from .curves import history_columns, plot_curves
 from .embedding import class_colors, tsne_embed, tsne_plot

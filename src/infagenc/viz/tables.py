@@ -1,0 +1,298 @@
+"""The report's tables: pure functions of a run folder's JSON (or of committed benchmark
+results in the same shape).
+
+``*_table`` functions return a :class:`~infagenc.viz.document.Table` (rendered to Markdown
+or HTML by the report); the ``table_*`` functions return the same table as Markdown.
+
+Choices where the paper is silent (the design is described in docs/design.md):
+
+* Units. Accuracies are shown in percent (recognition with one decimal, like the
+  paper's Tables 3-6); the other generation metrics in the evaluator's feature units.
+  Generation cells are ``mean ± ci95`` with two significant digits of the interval (at
+  least one decimal), or three significant digits of the mean when the interval is 0
+  or unknown. A recognition result from a single seed has no interval: its cell is the
+  value alone.
+* Table 4 (per class): a column per training set (Real, Syn, Real+Syn) or per compared
+  run; a last ``overall`` row.
+* Tables 5/6 (per subject x class): rows = test subjects, columns = classes, each cell
+  the accuracy in % averaged over seeds with the number of test samples in parentheses.
+* The recycled pool is evaluated against the real test set only, so its row appears in
+  the test-reference table only.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from ..runfolder import RunFolder
+from .document import Doc, Table, render_markdown
+
+__all__ = [
+    "DASH",
+    "MODE_NAMES",
+    "SET_NAMES",
+    "format_pm",
+    "generation_markdown",
+    "generation_section",
+    "generation_table",
+    "per_class_table",
+    "recognition_table",
+    "rounds_table",
+    "subject_class_table",
+    "table_generation",
+    "table_per_class",
+    "table_recognition",
+    "table_rounds",
+    "table_subject_class",
+]
+
+SET_NAMES = {"real": "Real", "syn": "Syn", "real_syn": "Real+Syn"}
+MODE_NAMES = {"none": "baseline", "random": "random", "distance": "distance"}
+DASH = "–"
+# the run folder's file names, relative to its root, for the texts that name them
+_NAMES = RunFolder(".", create=False)
+
+
+# ------------------------------------------------------------------ formatting
+def _finite(x) -> bool:
+    return x is not None and isinstance(x, (int, float)) and math.isfinite(x)
+
+
+def _decimals(mean: float, ci: float | None) -> int:
+    # an interval at floating-point noise level (identical repeats) counts as zero
+    if _finite(ci) and ci > 1e-9 * max(1.0, abs(mean) if _finite(mean) else 1.0):
+        return int(min(6, max(1, 1 - math.floor(math.log10(ci)))))
+    if _finite(mean) and mean != 0:
+        return int(min(6, max(1, 2 - math.floor(math.log10(abs(mean))))))
+    return 1
+
+
+def format_pm(summary: Mapping | float | None, scale: float = 1.0, decimals: int | None = None) -> str:
+    """``"mean ± ci95"`` of a summary dict (``mean``, ``ci95``: a
+    :class:`~infagenc.metrics.stats.Summary` as JSON) or a plain number, times ``scale``.
+
+    ``decimals`` None: two significant digits of the interval (see the module notes).
+    Without a finite interval (one repeat) only the mean is shown; None or NaN is ``–``;
+    a mean below 1e-4 in magnitude is written in scientific notation.
+    """
+    if summary is None:
+        return DASH
+    if isinstance(summary, Mapping):
+        mean, ci = summary.get("mean"), summary.get("ci95")
+    else:
+        mean, ci = summary, None
+    if not _finite(mean):
+        return DASH
+    mean = float(mean) * scale
+    ci = float(ci) * scale if _finite(ci) else None
+    if decimals is None and 0 < abs(mean) < 1e-4:  # too small for fixed decimals
+        return f"{mean:.2e}" if ci is None else f"{mean:.2e} ± {ci:.1e}"
+    d = _decimals(mean, ci) if decimals is None else decimals
+    return f"{mean:.{d}f}" if ci is None else f"{mean:.{d}f} ± {ci:.{d}f}"
+
+
+def _pct(x: float | None) -> str:
+    return f"{100 * x:.1f}" if _finite(x) else DASH
+
+
+# ------------------------------------------------------------------ generation (Table 2)
+_GEN_COLUMNS = (("fid", "FID ↓", 1.0), ("accuracy", "Accuracy (%) ↑", 100.0),
+                ("diversity", "Diversity →", 1.0), ("multimodality", "Multimodality →", 1.0))
+
+
+def generation_table(result: Mapping, pool: Mapping | None = None) -> Table:
+    """The :func:`table_generation` table."""
+    rows = []
+    for label, part, src in (("Real", "real", result), ("Generated", "generated", result),
+                             ("Recycled pool", "generated", pool)):
+        if src is None:
+            continue
+        vals = src.get(part, {})
+        rows.append([label] + [format_pm(vals.get(k), scale) for k, _, scale in _GEN_COLUMNS])
+    return Table(["Set"] + [h for _, h, _ in _GEN_COLUMNS], rows)
+
+
+def table_generation(result: Mapping, pool: Mapping | None = None) -> str:
+    """Paper Table 2 layout for one reference set: rows Real / Generated (/ Recycled pool),
+    columns FID, Accuracy (%), Diversity, Multimodality, each ``mean ± ci95``.
+
+    ``result`` (and ``pool``) are results of
+    :func:`~infagenc.metrics.generation.generation_metrics` as JSON (e.g. ``vs_test`` of
+    ``evaluation/metrics.json``). The Real row has no FID (``–``).
+    """
+    return generation_table(result, pool).markdown()
+
+
+def _generation_notes(result: Mapping, floor: float | None, pool: Mapping | None) -> list[str]:
+    notes = [f"R = {result.get('R')} repeats (seed {result.get('seed')}); each repeat draws m = "
+             f"{result.get('sample_size')} of the {result.get('n_real')} real and of the {result.get('n_generated')} "
+             f"generated samples without replacement for FID and accuracy; diversity from "
+             f"{result.get('num_pairs')} random pairs, multimodality from {result.get('pairs_per_class')} pairs per "
+             f"class. ± is the 95% interval of the mean, 1.96·std/√R. The Real row has no FID (a set against "
+             f"itself scores 0)."]
+    if _finite(result.get("fid_full")):
+        notes.append(f"FID of the full real and generated sets: {format_pm(result['fid_full'])}.")
+    if _finite(floor):
+        notes.append(f"FID between the real train and real test sets (a floor for the generated rows): "
+                     f"{format_pm(floor)}.")
+    if pool is not None:
+        notes.append(f"Recycled pool: the {pool.get('n_generated')} samples the loop selected "
+                     f"(`{_NAMES.synthetic_path.as_posix()}`), m = {pool.get('sample_size')}.")
+    for src, what in ((result, ""), (pool, "recycled pool, ")):
+        for part, classes in ((src or {}).get("multimodality_left_out") or {}).items():
+            if classes:
+                notes.append(f"Multimodality ({what}{part}) leaves out classes {classes} (fewer than 2 samples).")
+    return notes
+
+
+def generation_section(d: Doc, metrics: Mapping, level: int) -> None:
+    """Add the two labelled Table 2 tables (against the real test set, against the real
+    train set) and their notes to ``d``; ``metrics`` is ``evaluation/metrics.json``."""
+    pool = metrics.get("recycled_pool_vs_test")
+    floor = metrics.get("fid_real_train_vs_real_test")
+    if metrics.get("evaluator"):
+        d.p(f"Evaluator: {metrics['evaluator']}; generator: `{metrics.get('generator_checkpoint')}`, "
+            f"{metrics.get('generated_per_repeat')} fresh samples per repeat (classes balanced).")
+    for key, title, with_pool in (("vs_test", "Against the real test set (held-out subjects)", True),
+                                  ("vs_train", "Against the real train set", False)):
+        res = metrics.get(key)
+        d.h(level, title)
+        if res is None:
+            d.miss(f"no metrics against the real {key[3:]} set in `{_NAMES.metrics_path.as_posix()}`.")
+            continue
+        d.table(generation_table(res, pool if with_pool else None))
+        for note in _generation_notes(res, floor, pool if with_pool else None):
+            d.p(note)
+        if not with_pool and pool is not None:
+            d.p("The recycled pool is evaluated against the real test set only.")
+
+
+def generation_markdown(metrics: Mapping) -> str:
+    """The two labelled Table 2 tables (against the real test set, against the real
+    train set) with their notes, from ``evaluation/metrics.json``."""
+    d = Doc()
+    generation_section(d, metrics, level=3)
+    return render_markdown(d, Path("report.md"))
+
+
+# ------------------------------------------------------------------ recognition (Tables 3-6)
+def recognition_table(summary: Mapping) -> Table:
+    """The :func:`table_recognition` table."""
+    rows = []
+    for key, label in SET_NAMES.items():
+        s = summary.get(key)
+        if s is None:
+            continue
+        if "skipped" in s:
+            rows.append([label, f"skipped: {s['skipped']}", DASH, DASH])
+            continue
+        per_seed = ", ".join(f"{p['seed']}: {_pct(p['overall'])}" for p in s.get("per_seed", []))
+        rows.append([label, format_pm(s.get("overall"), 100.0, 1), str(len(s.get("seeds", []))), per_seed])
+    return Table(["Training set", "Test accuracy (%)", "Seeds", "Per seed (seed: %)"], rows)
+
+
+def table_recognition(summary: Mapping) -> str:
+    """Paper Table 3 layout: rows Real / Syn / Real+Syn, the overall test accuracy (%)
+    ``mean ± ci95`` over seeds and every seed's value; ``summary`` is
+    ``recognition/summary.json``."""
+    return recognition_table(summary).markdown()
+
+
+def per_class_table(columns: Mapping[str, Mapping], class_names: Sequence[str] | None = None,
+                    test_counts: Mapping[str, int] | None = None) -> Table:
+    """The :func:`table_per_class` table."""
+    if class_names is None:
+        class_names = list(dict.fromkeys(c for col in columns.values() for c in (col.get("per_class") or {})))
+    header = ["Class"] + (["Test samples"] if test_counts is not None else []) + list(columns)
+    rows = []
+    for c in class_names:
+        row = [c] + ([str(test_counts.get(c, 0))] if test_counts is not None else [])
+        row += [format_pm((col.get("per_class") or {}).get(c), 100.0, 1) for col in columns.values()]
+        rows.append(row)
+    total = sum(test_counts.values()) if test_counts is not None else None
+    rows.append(["overall"] + ([str(total)] if test_counts is not None else [])
+                + [format_pm(col.get("overall"), 100.0, 1) for col in columns.values()])
+    return Table(header, rows)
+
+
+def table_per_class(columns: Mapping[str, Mapping], class_names: Sequence[str] | None = None,
+                    test_counts: Mapping[str, int] | None = None) -> str:
+    """Paper Table 4 layout: a row per class (and a last ``overall`` row), a column per
+    training set or run; cells are test accuracy (%) ``mean ± ci95`` over seeds.
+
+    ``columns`` maps a column title to one training set's entry of
+    ``recognition/summary.json`` (``per_class``: {class: summary}, ``overall``), or to
+    ``{"skipped": reason}`` (a column of ``–``). ``class_names`` fixes the row order
+    (default: the classes of the columns, in order of appearance); ``test_counts`` adds
+    a column with the number of test samples per class.
+    """
+    return per_class_table(columns, class_names, test_counts).markdown()
+
+
+def _subject_class_means(reports: Sequence[Mapping]) -> tuple[list[str], dict[str, tuple[np.ndarray, np.ndarray]]]:
+    if not reports:
+        raise ValueError("no reports to tabulate")
+    missing = [i for i, r in enumerate(reports) if "per_subject_class" not in r]
+    if missing:
+        raise ValueError(f"report(s) {missing} have no per-subject x class accuracy (written by an older version)")
+    names = list(reports[0]["class_names"])
+    acc: dict[str, list[np.ndarray]] = {}
+    counts: dict[str, np.ndarray] = {}
+    for r in reports:
+        if list(r["class_names"]) != names:
+            raise ValueError("the reports have different class lists")
+        for row in r["per_subject_class"]:
+            acc.setdefault(row["subject"], []).append(
+                np.array([np.nan if a is None else float(a) for a in row["accuracy"]]))
+            counts[row["subject"]] = np.asarray(row["samples"], dtype=np.int64)
+    return names, {s: (np.mean(v, axis=0), counts[s]) for s, v in acc.items()}
+
+
+def subject_class_table(reports: Sequence[Mapping]) -> Table:
+    """The :func:`table_subject_class` table."""
+    names, means = _subject_class_means(reports)
+    overall = {}
+    for r in reports:
+        for row in r.get("per_subject", []):
+            overall.setdefault(row["subject"], []).append(row["accuracy"])
+    rows = []
+    for s in sorted(means):
+        acc, n = means[s]
+        cells = [f"{_pct(float(a))} ({int(k)})" if k > 0 else DASH for a, k in zip(acc, n)]
+        all_acc = float(np.mean(overall[s])) if s in overall else math.nan
+        rows.append([s] + cells + [f"{_pct(all_acc)} ({int(n.sum())})"])
+    return Table(["Subject"] + names + ["all"], rows)
+
+
+def table_subject_class(reports: Sequence[Mapping]) -> str:
+    """Paper Tables 5/6 layout: a row per test subject, a column per class and ``all``;
+    cells are the test accuracy (%) averaged over the given per-seed reports
+    (``recognition/<set>/seed_<s>/report.json``) with the number of test samples in
+    parentheses (``–`` where the subject has no sample of the class)."""
+    return subject_class_table(reports).markdown()
+
+
+# ------------------------------------------------------------------ the loop
+def rounds_table(rounds: Sequence[Mapping], class_names: Sequence[str]) -> Table:
+    """The :func:`table_rounds` table."""
+    rows = []
+    for r in rounds:
+        counts = r.get("counts")
+        if counts:
+            per_class = [f"{g} / {p} / {s}" for g, p, s in
+                         zip(counts["generated"], counts["passed_filter"], counts["selected"])]
+            tail = [str(sum(counts["selected"])), str(r.get("pool_size", DASH))]
+        else:
+            per_class, tail = [DASH] * len(class_names), [DASH, DASH]
+        rows.append([str(r["round"]), str(r["best_epoch"]), f"{r['best_cas']:.3f}"] + per_class + tail)
+    return Table(["Round", "Best epoch", "CAS"] + list(class_names) + ["Selected", "Pool"], rows)
+
+
+def table_rounds(rounds: Sequence[Mapping], class_names: Sequence[str]) -> str:
+    """Per-round selection: round, best epoch, its CAS, per class ``generated / passed
+    the filter / selected`` at the best epoch, selected in all, pool size afterwards
+    (``rounds.json``; a baseline round, without recycling, has ``–`` there)."""
+    return rounds_table(rounds, class_names).markdown()
