@@ -2,12 +2,12 @@
 translation as an extra joint) and on UTKinect-Action3D (xyz, 20 joints, root-relative,
 fixed length), and show that the reconstruction error falls and what it generates.
 
-One command (CPU; small pre-norm CVAE, lr 1e-3, otherwise the paper's defaults: batch 16,
+One command (CPU; slim pre-norm CVAE, lr 1e-3, otherwise the paper's defaults: batch 16,
 loss weights 1.0 / 0.001 / 1.0, KL "mean"):
 
     python benchmarks/generator_evidence.py --epochs 300 --lr 1e-3
 
-(With the paper's lr 1e-4 and ACTOR's post-norm layers the small CVAE learned only the
+(With the paper's lr 1e-4 and ACTOR's post-norm layers the slim CVAE learned only the
 per-class mean pose within 500 epochs; see ``infagenc.models.cvae.CVAEConfig``.)
 
 Writes, per data set, under benchmarks/results/generator_evidence/<name>/:
@@ -37,9 +37,10 @@ import torch
 
 from infagenc.data.demo import make_demo
 from infagenc.data.motionset import MotionSet
-from infagenc.data.preprocess import fixed_length, root_relative
+from infagenc.data.preprocess import Preprocess
 from infagenc.metrics.generation import diversity, multimodality
 from infagenc.models.cvae import CVAEConfig
+from infagenc.models.sizes import SIZES
 from infagenc.train.generator import GeneratorConfig, GeneratorTrainer, sample_motionset
 from infagenc.viz import plot_curves, snapshot_grid
 
@@ -56,13 +57,13 @@ def shown(path: Path) -> str:
 
 def datasets(utk_dir: Path) -> dict[str, tuple[MotionSet | None, bool, str]]:
     """name -> (motion set or None, model the translation?, how it was prepared)."""
-    out = {"demo": (fixed_length(make_demo(seed=0), 60), True,
+    out = {"demo": (Preprocess(frames=60)(make_demo(seed=0)), True,
                     "make_demo(seed=0): 6 subjects x 6 per class x 4 classes, rot6d + trans, resampled to 60 frames")}
     if (utk_dir / "actionLabel.txt").is_file():
         from infagenc.data.readers import read
 
         ms = read(utk_dir, progress=False)
-        out["utkinect"] = (fixed_length(root_relative(ms), 30), False,
+        out["utkinect"] = (Preprocess(frames=30, root="per_frame")(ms), False,
                            f"{shown(utk_dir)}: xyz, kinect20, root-relative per frame, resampled to 30 frames "
                            f"({len(ms.exclusions)} segment(s) excluded by the reader)")
     else:
@@ -127,7 +128,7 @@ def run(name: str, ms: MotionSet, trans: bool, how: str, a: argparse.Namespace) 
 def main() -> None:
     ap = argparse.ArgumentParser(description="Generator evidence on the demo data and UTKinect")
     ap.add_argument("--epochs", type=int, default=300)
-    ap.add_argument("--size", choices=("small", "paper"), default="small")
+    ap.add_argument("--size", choices=SIZES, default="slim")
     ap.add_argument("--eval-every", type=int, default=10)
     ap.add_argument("--per-class", type=int, default=8)
     ap.add_argument("--seed", type=int, default=0)

@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 
 from infagenc.data.demo import make_demo
-from infagenc.data.preprocess import fixed_length
+from infagenc.data.preprocess import Preprocess
 from infagenc.models.cvae import CVAEConfig
 from infagenc.models.sizes import SIZES, canonical_size
 from infagenc.skeleton.kinematics import fk_from_representation, infant_rest_skeleton
@@ -37,7 +37,7 @@ def _sync(dev: torch.device) -> None:
 
 
 def bench(size: str, precision: str, batches: int, device: str, frames: int) -> dict:
-    ms = fixed_length(make_demo(num_subjects=4, per_class=4, seed=0), frames)  # 64 sequences, rot6d
+    ms = Preprocess(frames=frames)(make_demo(num_subjects=4, per_class=4, seed=0))  # 64 sequences, rot6d
     cfg = GeneratorConfig(cvae=CVAEConfig.of_size(size), batch_size=16, precision=precision, device=device)
     tr = GeneratorTrainer.from_motionset(ms, cfg)
     ts = tr.tensors(ms.subset(list(range(16))))  # one batch of 16 per epoch

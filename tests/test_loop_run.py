@@ -57,8 +57,9 @@ def test_config_json_records_what_ran(distance_run):
     assert {k: gen["config"][k] for k in ("epochs", "seed", "device")} == \
         {k: stored["generator"][k] for k in ("epochs", "seed", "device")}
     assert crit["config"]["seed"] == stored["critic"]["seed"]
-    assert crit["preprocess"] == {"frames": 8, "resample": "resample", "root": "per_frame",
-                                  "normalize_scale": False, "unlabelled": "keep"}
+    prep = {"frames": 8, "resample": "resample", "root": "per_frame", "normalize_scale": False, "unlabelled": "keep"}
+    assert crit["preprocess"] == gen["preprocess"] == prep
+    assert load_checkpoint(out / "checkpoints/generator.pt")["meta"]["preprocess"] == prep
     # the stored file is a complete config: read back, it is the same config again
     assert RunConfig.from_dict(stored).effective("cpu").to_dict() == stored
 

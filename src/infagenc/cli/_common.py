@@ -18,7 +18,7 @@ def add_run_overrides(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", help="auto (default: CUDA when present), cpu, cuda, cuda:1, ...")
     p.add_argument("--precision", choices=PRECISIONS,
                    help="fp32 (default) or bf16 autocast (fast on GPUs and on CPUs with native bf16; "
-                        "measured 3-13x slower on an AVX2-only CPU)")
+                        "much slower on CPUs without it: see benchmarks/README.md)")
     p.add_argument("--name", help="run name recorded in the provenance of synthetic samples")
     p.add_argument("--threads", type=int, help="CPU threads for torch (default: one per core); 1 is faster "
                                               "when other jobs share the cores")

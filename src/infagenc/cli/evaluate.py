@@ -14,7 +14,7 @@ _DEFAULTS = generation_metrics.__kwdefaults__
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "evaluate", help="FID, accuracy, diversity, multimodality of a synthetic set (paper Table 2)",
-        description="Generation metrics (SPEC §5) of a synthetic set against a real reference set, with an "
+        description="Generation metrics (the paper's Table 2: FID, accuracy, diversity, multimodality) of a synthetic set against a real reference set, with an "
                     "evaluation recognizer trained on REAL data only (never the loop's critic): FID of the "
                     "evaluator's features, accuracy of the evaluator on the synthetic samples, diversity and "
                     "multimodality, each repeated --repeats times and reported as mean ± 95% interval. "

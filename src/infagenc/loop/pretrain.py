@@ -59,6 +59,7 @@ def pretrain_generator(f: RunFolder, cfg: RunConfig, sp: Splits, device: torch.d
         trainer = checked_generator(GeneratorTrainer.load(partial, device), cfg, sp, partial)
     else:
         trainer = GeneratorTrainer.from_motionset(sp.train, cfg.generator, device=device)
+        trainer.preprocess = cfg.data.preprocess()  # stored with every generator checkpoint
     total = cfg.pretrain_generator_epochs
     t0 = time.perf_counter()
     ts = trainer.tensors(sp.train)

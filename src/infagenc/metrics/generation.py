@@ -183,6 +183,30 @@ def multimodality(features, labels, pairs_per_class: int = 20, rng: RngLike = No
 
 
 # ------------------------------------------------------------ the table
+def _repeats(fr, yr, pr, fg, yg, pg, m: int, R: int, seed: int, num_pairs: int,
+             pairs_per_class: int) -> dict[str, dict[str, list[float]]]:
+    """Every repeat's values per row ("real", "generated") and metric (see
+    :func:`generation_metrics` for the protocol)."""
+    rows: dict[str, dict[str, list[float]]] = {"real": {}, "generated": {}}
+
+    def put(row: str, key: str, value: float) -> None:
+        rows[row].setdefault(key, []).append(value)
+
+    n_r, n_g = fr.shape[0], fg.shape[0]
+    with warnings.catch_warnings(), threadpool_limits(limits=1, user_api="blas"):  # see frechet_distance
+        warnings.simplefilter("ignore", UserWarning)  # left-out classes are reported by the caller
+        for rng in repeat_rngs(seed, R):
+            ia, ig = rng.choice(n_r, size=m, replace=False), rng.choice(n_g, size=m, replace=False)
+            put("generated", "fid", _frechet(*gaussian_stats(fr[ia]), *gaussian_stats(fg[ig])))
+            if pr is not None:
+                put("real", "accuracy", accuracy(yr[ia], pr[ia]))
+            put("generated", "accuracy", accuracy(yg[ig], pg[ig]))
+            for row, f, y in (("real", fr, yr), ("generated", fg, yg)):
+                put(row, "diversity", diversity(f, num_pairs, rng))
+                put(row, "multimodality", multimodality(f, y, pairs_per_class, rng))
+    return rows
+
+
 def generation_metrics(real_features, real_labels, gen_features, gen_labels, gen_pred, *,
                        real_pred=None, R: int = 20, seed: int = 0, reference: str = "test",
                        num_pairs: int = 200, pairs_per_class: int = 20) -> dict[str, Any]:
@@ -241,23 +265,7 @@ def generation_metrics(real_features, real_labels, gen_features, gen_labels, gen
     if m < 2:
         raise ValueError(f"need at least 2 real and 2 generated samples, got {n_r} and {n_g}")
 
-    rows: dict[str, dict[str, list[float]]] = {"real": {}, "generated": {}}
-
-    def put(row: str, key: str, value: float) -> None:
-        rows[row].setdefault(key, []).append(value)
-
-    with warnings.catch_warnings(), threadpool_limits(limits=1, user_api="blas"):  # see frechet_distance
-        warnings.simplefilter("ignore", UserWarning)  # left-out classes are reported below
-        for rng in repeat_rngs(seed, R):
-            ia, ig = rng.choice(n_r, size=m, replace=False), rng.choice(n_g, size=m, replace=False)
-            put("generated", "fid", _frechet(*gaussian_stats(fr[ia]), *gaussian_stats(fg[ig])))
-            if pr is not None:
-                put("real", "accuracy", accuracy(yr[ia], pr[ia]))
-            put("generated", "accuracy", accuracy(yg[ig], pg[ig]))
-            for row, f, y in (("real", fr, yr), ("generated", fg, yg)):
-                put(row, "diversity", diversity(f, num_pairs, rng))
-                put(row, "multimodality", multimodality(f, y, pairs_per_class, rng))
-
+    rows = _repeats(fr, yr, pr, fg, yg, pg, m, R, seed, num_pairs, pairs_per_class)
     return {
         "reference": reference,
         "n_real": int(n_r),

@@ -107,6 +107,49 @@ def _subject(anno: dict, name: str, pattern: re.Pattern | None) -> tuple[str | N
     return name, "frame_dir itself (one subject per sample)"
 
 
+def _in_split(data: dict, annos: list[dict], split: str | None, path: Path) -> tuple[list[dict], set[str]]:
+    """The annotations of ``split`` (all without one) and the split's names that have none."""
+    if split is None:
+        return annos, set()
+    splits = data.get("split")
+    if not isinstance(splits, dict) or split not in splits:
+        have = sorted(splits) if isinstance(splits, dict) else []
+        raise DataError(f"no split {split!r} (splits: {', '.join(map(str, have)) or 'none'})", file=str(path))
+    wanted = {str(n) for n in splits[split]}
+    missing = wanted - {str(a.get("frame_dir")) for a in annos}
+    return [a for a in annos if str(a.get("frame_dir")) in wanted], missing
+
+
+def _annotation_arrays(a: dict, channels: int, lay: Layout, has_score: bool, classes):
+    """(problem or None, keypoint (M, T, V, C), score (M, T, V) or None, class name or None)
+    of one annotation."""
+    kp = a.get("keypoint")
+    if not isinstance(kp, np.ndarray) or kp.dtype.kind not in "fiu":
+        return "no numeric keypoint array", None, None, None
+    if kp.ndim == 3:
+        kp = kp[None]
+    if kp.ndim != 4 or kp.shape[-1] != channels:
+        return f"keypoint has shape {kp.shape}, expected (M, T, V, {channels})", None, None, None
+    if kp.shape[2] != lay.num_joints:
+        return (f"keypoint has {kp.shape[2]} joints, layout {lay.name} has {lay.num_joints}: wrong joint count",
+                None, None, None)
+    score = a.get("keypoint_score")
+    if has_score:
+        if isinstance(score, np.ndarray) and score.ndim == 2:
+            score = score[None]
+        if not isinstance(score, np.ndarray) or score.shape != kp.shape[:3]:
+            return f"keypoint_score missing or not of shape (M, T, V) = {kp.shape[:3]}", None, None, None
+    total = a.get("total_frames", kp.shape[1])
+    if not isinstance(total, (int, np.integer)) or int(total) != kp.shape[1]:
+        return f"total_frames is {total} but keypoint has {kp.shape[1]} frames (truncated or corrupt)", None, None, None
+    label = a.get("label")
+    if label is None:
+        return None, kp, score, None
+    if isinstance(label, (int, np.integer)) and 0 <= int(label) < len(classes):
+        return None, kp, score, classes[int(label)]
+    return f"unknown label {label!r}: classes are 0..{len(classes) - 1}", None, None, None
+
+
 def read_pyskl(path: str | Path, *, split: str | None = None, layout: str | None = None,
                class_names: Sequence[str] | None = None, subject_pattern: str | None = None,
                bodies: str = "main", on_bad: str = "error", min_length: int = 1,
@@ -123,17 +166,7 @@ def read_pyskl(path: str | Path, *, split: str | None = None, layout: str | None
     annos = [a for a in data["annotations"] if isinstance(a, dict)]
     if len(annos) != len(data["annotations"]):
         raise DataError("an entry of 'annotations' is not a dict", file=str(path))
-    if split is not None:
-        splits = data.get("split")
-        if not isinstance(splits, dict) or split not in splits:
-            have = sorted(splits) if isinstance(splits, dict) else []
-            raise DataError(f"no split {split!r} (splits: {', '.join(map(str, have)) or 'none'})", file=str(path))
-        wanted = {str(n) for n in splits[split]}
-        by_name = {str(a.get("frame_dir")) for a in annos}
-        missing = wanted - by_name
-        selected = [a for a in annos if str(a.get("frame_dir")) in wanted]
-    else:
-        missing, selected = set(), annos
+    selected, missing = _in_split(data, annos, split, path)
     classes = _class_names(class_names, data, annos, path)
     first = next((a["keypoint"] for a in selected if isinstance(a.get("keypoint"), np.ndarray)), None)
     if first is None:
@@ -150,37 +183,9 @@ def read_pyskl(path: str | Path, *, split: str | None = None, layout: str | None
     has_score = any("keypoint_score" in a for a in selected)
     for k, a in enumerate(tqdm(selected, desc=path.name, disable=not progress)):
         name = str(a.get("frame_dir", f"#{k}"))
-        kp = a.get("keypoint")
-        if not isinstance(kp, np.ndarray) or kp.dtype.kind not in "fiu":
-            col.bad("no numeric keypoint array", name)
-            continue
-        if kp.ndim == 3:
-            kp = kp[None]
-        if kp.ndim != 4 or kp.shape[-1] != channels:
-            col.bad(f"keypoint has shape {kp.shape}, expected (M, T, V, {channels})", name)
-            continue
-        if kp.shape[2] != lay.num_joints:
-            col.bad(f"keypoint has {kp.shape[2]} joints, layout {lay.name} has {lay.num_joints}: "
-                    f"wrong joint count", name)
-            continue
-        score = a.get("keypoint_score")
-        if has_score:
-            if isinstance(score, np.ndarray) and score.ndim == 2:
-                score = score[None]
-            if not isinstance(score, np.ndarray) or score.shape != kp.shape[:3]:
-                col.bad(f"keypoint_score missing or not of shape (M, T, V) = {kp.shape[:3]}", name)
-                continue
-        total = a.get("total_frames", kp.shape[1])
-        if not isinstance(total, (int, np.integer)) or int(total) != kp.shape[1]:
-            col.bad(f"total_frames is {total} but keypoint has {kp.shape[1]} frames (truncated or corrupt)", name)
-            continue
-        label = a.get("label")
-        if label is None:
-            label_name = None
-        elif isinstance(label, (int, np.integer)) and 0 <= int(label) < len(classes):
-            label_name = classes[int(label)]
-        else:
-            col.bad(f"unknown label {label!r}: classes are 0..{len(classes) - 1}", name)
+        problem, kp, score, label_name = _annotation_arrays(a, channels, lay, has_score, classes)
+        if problem:
+            col.bad(problem, name)
             continue
         subject, rule = _subject(a, name, pattern)
         if subject is None:
