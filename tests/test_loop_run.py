@@ -37,6 +37,7 @@ def distance_run(tmp_path_factory):
     return out, summary
 
 
+@pytest.mark.slow
 def test_config_json_records_what_ran(distance_run):
     """config.json is the effective config: derived seeds, the resolved device, the
     pre-training epochs the generator was trained for, and what its checkpoints say."""
@@ -72,6 +73,7 @@ def test_older_config_keys_move_to_their_place():
         RunConfig.from_dict({"device": "cpu", "execution": {"device": "cuda"}})
 
 
+@pytest.mark.slow
 def test_run_folder_has_every_artifact(distance_run):
     out, summary = distance_run
     for rel in ["environment.json", "run.log", "state.json", "data/train.npz", "data/test.npz",
@@ -96,6 +98,7 @@ def test_run_folder_has_every_artifact(distance_run):
     assert "vs_test" in summary["generation"] and "vs_train" in summary["generation"]
 
 
+@pytest.mark.slow
 def test_rounds_record_selection_and_provenance(distance_run):
     out, _ = distance_run
     rounds = json.loads((out / "rounds.json").read_text())
@@ -125,6 +128,7 @@ def test_rounds_record_selection_and_provenance(distance_run):
     assert len(pool) == sum(len(p) for p in pool_parts) == rounds[-1]["pool_size"]
 
 
+@pytest.mark.slow
 def test_interrupted_run_resumes_to_the_same_selection(distance_run, tmp_path):
     out, _ = distance_run
     part = tmp_path / "interrupted"
@@ -144,12 +148,14 @@ def test_interrupted_run_resumes_to_the_same_selection(distance_run, tmp_path):
         assert sa == sb
 
 
+@pytest.mark.slow
 def test_resume_refuses_a_different_config(distance_run):
     out, _ = distance_run
     with pytest.raises(ValueError, match="different config"):
         run(tiny(theta=0.5), out, progress=False)
 
 
+@pytest.mark.slow
 def test_a_run_started_by_an_older_version_resumes(distance_run, tmp_path):
     """A stored config without an option added later (its default then applies) is the same config."""
     import shutil
@@ -167,6 +173,7 @@ def test_a_run_started_by_an_older_version_resumes(distance_run, tmp_path):
         run(tiny(), old, progress=False)
 
 
+@pytest.mark.slow
 def test_a_run_from_before_keep_root_resumes_only_without_it(distance_run, tmp_path):
     """keep_root changed what a run does: a stored config without it meant keep_root = false."""
     import dataclasses
@@ -186,6 +193,7 @@ def test_a_run_from_before_keep_root_resumes_only_without_it(distance_run, tmp_p
     run(cfg, old, progress=False)  # done already: nothing recomputed, nothing refused
 
 
+@pytest.mark.slow
 def test_sampling_dropout_changes_the_loop_samples(distance_run, tmp_path):
     out, _ = distance_run
     run(tiny(sample_dropout=0.5), tmp_path / "drop", progress=False, stop_after_rounds=1)
@@ -196,6 +204,7 @@ def test_sampling_dropout_changes_the_loop_samples(distance_run, tmp_path):
         tiny(sample_dropout=1.0)
 
 
+@pytest.mark.slow
 def test_scoring_a_fraction_finds_the_best_epoch_and_selects_from_its_full_set(distance_run, tmp_path):
     out, _ = distance_run
     train = MotionSet.load(out / "data/train.npz")
@@ -225,6 +234,7 @@ def test_scoring_a_fraction_finds_the_best_epoch_and_selects_from_its_full_set(d
         tiny(score_fraction=0.0)
 
 
+@pytest.mark.slow
 def test_another_recognizer_on_a_finished_run(distance_run, tmp_path):
     """recognize_run: the run's split and pool, another model, results beside the run's own."""
     import shutil
@@ -272,6 +282,7 @@ def test_another_recognizer_on_a_finished_run(distance_run, tmp_path):
         recognize_run(tmp_path / "nothing", rc, progress=False)
 
 
+@pytest.mark.slow
 def test_baseline_and_random_ablations(tmp_path):
     base = run(tiny(selection="none"), tmp_path / "none", progress=False)
     assert not (tmp_path / "none" / "rounds").exists()  # nothing recycled
@@ -377,6 +388,7 @@ def test_unlabelled_keypoints_are_kept_filled_or_refused(tmp_path):
         prepared("error")
 
 
+@pytest.mark.slow
 def test_recycled_samples_keep_the_root_of_root_relative_data(tmp_path):
     """xyz data made root-relative per frame: the loop's generator restores that constraint, so
     the recycled pool (and the samples the critic scored) have the root at the origin."""
@@ -408,6 +420,7 @@ def test_recycled_samples_keep_the_root_of_root_relative_data(tmp_path):
         run(RunConfig.from_dict(d), other, progress=False)
 
 
+@pytest.mark.slow
 def test_a_run_resumes_with_another_thread_count(distance_run, tmp_path):
     """threads decides speed, not the computation: resuming with another count is allowed and logged."""
     import shutil
