@@ -141,3 +141,62 @@ def test_fill_unlabelled_uses_the_frames_labelled_keypoints():
     blind = replace(ms, conf=np.zeros_like(ms.conf))
     with pytest.raises(ValueError, match="img1"):
         fill_unlabelled(blind)
+
+
+def _coco_with_hidden():
+    from infagenc.data.motionset import MotionSet
+
+    v = 17
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(1, v, 2)).astype(np.float32), rng.normal(size=(1, v, 2)).astype(np.float32)
+    ca, cb = np.full((1, v), 2.0, np.float32), np.full((1, v), 1.0, np.float32)
+    ca[0, 4] = 0  # one keypoint of img1 not labelled
+    return MotionSet.from_sequences([a, b], [0, 1], ["x", "y"], ["p", "q"], ["img1", "img2"], "coco17", rep="xy",
+                                    conf=[ca, cb])
+
+
+def test_preprocess_applies_length_root_scale_in_that_order():
+    from infagenc.data.preprocess import Preprocess
+
+    ms = make_demo(num_subjects=2, per_class=1, seed=1, rep="xyz")
+    prep = Preprocess(frames=20, root="first_frame", normalize_scale=True)
+    by_hand = normalize_scale(root_relative(fixed_length(ms, 20), "first_frame"))
+    out, notes = prep.apply(ms)
+    assert np.array_equal(out.data, by_hand.data) and notes == []
+    # the chain is idempotent: applied to its own output it changes nothing (up to the scale's rounding)
+    again = prep(out)
+    assert np.allclose(again.data, out.data, atol=1e-6)
+    assert np.array_equal(Preprocess(frames=20)(out).data, out.data)  # same length: kept exactly
+    rot = make_demo(num_subjects=2, per_class=1, seed=1)  # rot6d
+    r20 = Preprocess(frames=20)(rot)
+    assert np.array_equal(Preprocess(frames=20)(r20).data, r20.data)
+
+
+def test_preprocess_unlabelled_keypoints_and_notes():
+    from infagenc.data.preprocess import Preprocess
+
+    ms = _coco_with_hidden()
+    with pytest.raises(ValueError, match=r"train.json: 1 keypoints have confidence 0 .* img1; set data.unlabelled"):
+        Preprocess(unlabelled="error").apply(ms, "train.json", unlabelled_hint="set data.unlabelled = 'fill'")
+    filled, notes = Preprocess(unlabelled="fill").apply(ms)
+    assert filled.conf is None and notes == ["1 keypoints with confidence 0 filled with the mean of their frame's "
+                                             "labelled keypoints"]
+    assert np.allclose(filled.data[0, 0, 4], np.delete(ms.data[0, 0], 4, axis=0).mean(axis=0))
+    kept, notes = Preprocess().apply(ms)
+    assert np.array_equal(kept.data, ms.data) and "kept as the file gives them" in notes[0]
+    assert ms.conf is not None and ms.notes == []  # the input is left untouched
+
+
+def test_preprocess_record_round_trip_and_old_records():
+    from infagenc.data.preprocess import Preprocess
+
+    p = Preprocess(frames=32, root="per_frame", normalize_scale=True, unlabelled="fill")
+    assert Preprocess.from_dict(p.to_dict()) == p
+    assert Preprocess.from_dict({"frames": 30, "root": None}) == Preprocess(frames=30, root="none")
+    assert Preprocess.from_dict(None) == Preprocess()
+    with pytest.raises(ValueError, match="unknown keys"):
+        Preprocess.from_dict({"frame": 30})
+    with pytest.raises(ValueError, match="root must be one of"):
+        Preprocess(root="keep")
+    with pytest.raises(ValueError, match="frames must be >= 1"):
+        Preprocess(frames=0)

@@ -22,8 +22,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "handling and representation): use a run folder's data/test.npz or data/train.npz with its "
                     "checkpoints/evaluator.pt, not the raw dataset.")
     p.add_argument("--real", required=True, metavar="PATH",
-                   help="real reference set, preprocessed like the evaluator's training data (e.g. RUN_DIR/data/"
-                        "test.npz); any format `infagenc data inspect` reads")
+                   help="real reference set (e.g. RUN_DIR/data/test.npz, or the raw files): the preprocessing "
+                        "stored in the evaluator's checkpoint is applied to it (a no-op on data already "
+                        "prepared that way); any format `infagenc data inspect` reads")
     p.add_argument("--format", help="format of --real (default: detected)")
     p.add_argument("--synthetic", required=True, metavar="PATH.npz", help="synthetic motion set (.npz)")
     p.add_argument("--evaluator", required=True, metavar="CHECKPOINT",
@@ -44,6 +45,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _evaluate(args: argparse.Namespace) -> int:
     from ..data.motionset import MotionSet
+    from ..data.preprocess import Preprocess
     from ..data.readers import read
     from ..loop.evaluation import evaluate_generation
     from ..jsonio import write_json
@@ -61,6 +63,8 @@ def _evaluate(args: argparse.Namespace) -> int:
             return 2
     if trained.get("class_names"):
         real = real.relabel(trained["class_names"])
+    if meta.get("preprocess") is not None:  # the evaluator's own preprocessing, re-applied to the real set
+        real = Preprocess.from_dict(meta["preprocess"])(real, str(args.real))
     result = evaluate_generation(evaluator, real, synthetic, reference=args.reference, R=args.repeats,
                                  seed=args.seed, num_pairs=args.diversity_pairs,
                                  pairs_per_class=args.multimodality_pairs)

@@ -11,6 +11,8 @@ Every function returns a new :class:`MotionSet` and leaves its input untouched.
   60 for InfActPrimitive, 90 for InfantAction and NTU).
   ``resample`` interpolates linearly over the true length (rotations are interpolated
   as rot6d and re-orthonormalised, so axis-angle data is never averaged component-wise);
+  a sequence that already has ``num_frames`` frames is kept exactly as it is, so applying
+  the same :class:`Preprocess` twice changes nothing;
   ``crop`` takes a window of ``num_frames`` (centre, or random with a seed) and
   resamples sequences that are shorter than the window (recorded in ``notes``).
 * :func:`root_relative` subtracts the centre joint (per frame, or the first frame's
@@ -93,8 +95,9 @@ def fixed_length(ms: MotionSet, num_frames: int, mode: str = "resample", *, crop
         x = ms.data[i, :L]
         tr = None if trans is None else ms.trans[i, :L]
         cf = None if conf is None else ms.conf[i, :L]
-        if mode == "crop" and L >= num_frames:
-            start = (L - num_frames) // 2 if crop == "center" else int(rng.integers(0, L - num_frames + 1))
+        if (mode == "crop" and L >= num_frames) or L == num_frames:  # a window, or (already the length) all
+            start = 0 if L == num_frames and mode == "resample" else \
+                (L - num_frames) // 2 if crop == "center" else int(rng.integers(0, L - num_frames + 1))
             sl = slice(start, start + num_frames)
             data[i] = x[sl]
             if trans is not None:
