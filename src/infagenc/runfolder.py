@@ -11,6 +11,7 @@ RUN_DIR/
   data/summary.json           counts per class and subject of each split
   pretrain_critic.json  pretrain_generator.json   pre-training histories
   checkpoints/critic_pretrained.pt  generator_pretrained.pt  critic.pt  generator.pt  evaluator.pt
+  checkpoints/generator_round_XXX.pt  critic_round_XXX.pt   the last committed loop round (while it runs)
   epochs.json                 per loop epoch: CAS, generator losses, timings
   rounds/round_XXX/selected.npz     the samples recycled in that round (MotionSet, provenance)
   rounds/round_XXX/scores.json      every candidate of the round's best epoch: class,
@@ -29,15 +30,22 @@ Every path is named once, here (:class:`RunFolder`); checkpoints are plain state
 """
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import platform
 import subprocess
 import time
 from pathlib import Path
+from typing import Iterator
 
 from .jsonio import read_json, write_json
 
-__all__ = ["RunFolder", "environment", "TRAIN_SETS"]
+__all__ = ["RunFolder", "RunFolderBusy", "environment", "TRAIN_SETS"]
+
+
+class RunFolderBusy(RuntimeError):
+    """Another process holds the run folder's lock."""
 
 # The final experiment's training sets: the real training subjects, the synthetic set alone,
 # and both together.
@@ -137,6 +145,14 @@ class RunFolder:
     def checkpoint(self, name: str) -> Path:
         return self.path("checkpoints", f"{name}.pt")
 
+    def round_checkpoint(self, name: str, r: int) -> Path:
+        """``checkpoints/<name>_round_XXX.pt``: the state after loop round ``r`` (the loop's
+        commit; only the last committed round's are kept)."""
+        return self.checkpoint(f"{name}_round_{r:03d}")
+
+    def round_checkpoints(self, name: str) -> list[Path]:
+        return sorted((self.root / "checkpoints").glob(f"{name}_round_*.pt"))
+
     @property
     def epochs_path(self) -> Path:
         return self.root / "epochs.json"
@@ -195,6 +211,32 @@ class RunFolder:
 
     def report_path(self, suffix: str = ".md") -> Path:
         return self.root / f"report{suffix}"
+
+    @property
+    def lock_path(self) -> Path:
+        return self.root / ".lock"
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the folder's lock (one process per run folder); a second process is refused
+        at once with :class:`RunFolderBusy`. The OS releases the lock when the process ends,
+        however it ends, so a killed run never leaves a stale lock."""
+        with open(self.lock_path, "a+", encoding="utf-8") as fh:
+            try:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                fh.seek(0)
+                who = fh.read().strip() or "another process"
+                raise RunFolderBusy(f"{self.root} is in use by {who}: wait for it to finish, or use another "
+                                    f"run folder") from None
+            fh.seek(0)
+            fh.truncate()
+            fh.write(f"infagenc process {os.getpid()}\n")
+            fh.flush()
+            try:
+                yield
+            finally:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
     # state ------------------------------------------------------------------------
     def state(self) -> dict:

@@ -22,6 +22,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "better recognizers on small (infant) datasets.",
     )
     parser.add_argument("--version", action="version", version=f"infagenc {__version__}")
+    parser.add_argument("--debug", action="store_true",
+                        help="on an error, show the Python traceback (default: one line saying what to do)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for name in _GROUPS:
@@ -36,19 +38,41 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; every failure is one line on stderr (exit 2), the traceback only
+    with ``--debug``."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    from ..data.errors import DataError
-
     try:
         rc = args.func(args)
-    except DataError as e:
-        print(f"infagenc: error: {e}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         print("infagenc: interrupted", file=sys.stderr)
         return 130
+    except Exception as e:  # noqa: BLE001 - every failure a user meets is reported, not dumped
+        if args.debug:
+            raise
+        print(f"infagenc: error: {error_line(e)}", file=sys.stderr)
+        return 2
     return int(rc or 0)
+
+
+def error_line(e: BaseException) -> str:
+    """One line for a user: the message of the errors the library raises for bad input and
+    files; for anything else its type too, and where to get the traceback."""
+    from ..config import ConfigError
+    from ..data.errors import DataError
+    from ..train.checkpoint import CheckpointError
+
+    if isinstance(e, PermissionError):
+        where = f" {e.filename}" if e.filename else ""
+        return f"permission denied:{where} (choose a folder you can write to, e.g. another --out)"
+    if isinstance(e, (FileNotFoundError, IsADirectoryError, NotADirectoryError)) and e.filename:
+        return f"{e.filename}: {e.strerror or type(e).__name__}"
+    if isinstance(e, OSError) and e.filename:
+        return f"{e.filename}: {e.strerror or e}"
+    text = " ".join(str(e).split()) or type(e).__name__
+    if isinstance(e, (DataError, ConfigError, CheckpointError, ValueError, FileNotFoundError)):
+        return text
+    return f"{type(e).__name__}: {text} (an internal error: run with --debug for the traceback and report it)"
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from ._common import add_run_overrides, resolve_run_config
-from .run import _short
+from .run import _short, print_exclusions
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -34,6 +34,7 @@ def _demo(args: argparse.Namespace) -> int:
 
     summary["report"] = str(build_report(Path(args.out), progress=not args.no_progress))
     wall = time.perf_counter() - t0
+    print_exclusions(summary)
     print(json.dumps({**_short(summary), **({"report": summary["report"]} if "report" in summary else {})},
                      indent=2))
     print(f"demo finished in {wall:.1f} s ({wall / 60:.1f} min); run folder: {args.out}", file=sys.stderr)

@@ -35,14 +35,24 @@ def _run(args: argparse.Namespace) -> int:
     cfg = resolve_run_config(args, overrides)
     t0 = time.perf_counter()
     summary = run(cfg, Path(args.out), progress=not args.no_progress)
+    print_exclusions(summary)
     print(json.dumps(_short(summary), indent=2))
     print(f"wall time: {time.perf_counter() - t0:.1f} s; run folder: {args.out}", file=sys.stderr)
     return 0
 
 
+def print_exclusions(summary: dict) -> None:
+    """Every sample the readers left out, one line each (also in run.log and the report)."""
+    excluded = summary.get("excluded") or []
+    if excluded:
+        print(f"left out {len(excluded)} sample(s) of the input (the reader's on_bad = 'skip'):")
+        for line in excluded:
+            print(f"  {line}")
+
+
 def _short(summary: dict) -> dict:
     rec = summary.get("recognition") or {}
-    out = {"run_dir": summary.get("run_dir")}
+    out = {"run_dir": summary.get("run_dir"), "excluded_samples": len(summary.get("excluded") or [])}
     if "stopped_after_rounds" in summary:
         out["stopped_after_rounds"] = summary["stopped_after_rounds"]
         return out

@@ -5,8 +5,8 @@ TOML/JSON file over these defaults. Execution settings (device, precision, threa
 :class:`ExecutionConfig`; the made-up demo data's size in :class:`DemoConfig`. A run writes
 to ``config.json`` the *effective* config (:meth:`RunConfig.effective`): the critic's and the
 generator's settings as they were trained (derived seeds, the resolved device and precision,
-the pre-training epochs, whether the root translation is modelled), so the file equals what
-ran. :func:`migrate` maps the keys of older configs (top-level ``device`` / ``precision`` /
+the pre-training epochs, whether the root translation is modelled, the data paths resolved),
+so the file equals what ran. :func:`migrate` maps the keys of older configs (top-level ``device`` / ``precision`` /
 ``threads``, ``data.demo_*``) to their current place.
 
 Paper values (InfAGenC, WACV 2025): generator pre-training 1100 epochs, loop 200 epochs
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 from ..config import ConfigError, config_from_dict, config_to_dict
 from ..data.preprocess import RESAMPLE_MODES, ROOT_MODES, UNLABELLED_MODES, Preprocess
@@ -207,7 +208,8 @@ class RunConfig:
         return config_from_dict(cls, migrate(d), "run config")
 
     def effective(self, device: str, trans: bool | None = None) -> "RunConfig":
-        """The config as the run executes it: ``execution.device`` resolved (e.g. "cpu"); the
+        """The config as the run executes it: ``execution.device`` resolved (e.g. "cpu"), the
+        data paths made absolute (``./data.npz`` and its absolute path are one config); the
         critic and generator with their derived seeds, that device and the run's precision;
         the generator trained ``pretrain_generator_epochs`` epochs, modelling the root
         translation exactly when the prepared data keeps one (``trans``, known after the data
@@ -215,12 +217,13 @@ class RunConfig:
         precision (each final run derives its own seed from the run seed, the training set and
         the seed, recorded in its report). Applying it twice changes nothing."""
         ex = replace(self.execution, device=str(device))
+        resolved = {k: str(Path(v).resolve()) for k in ("path", "test_path") if (v := getattr(self.data, k))}
         run_kw = dict(device=ex.device, precision=ex.precision)
         gen = replace(self.generator, seed=derive_seed(self.seed, "generator"), epochs=self.pretrain_generator_epochs,
                       **run_kw)
         if trans is not None:
             gen = replace(gen, trans=trans)
-        return replace(self, execution=ex,
+        return replace(self, execution=ex, data=replace(self.data, **resolved),
                        critic=replace(self.critic, seed=derive_seed(self.seed, "critic"), **run_kw),
                        generator=gen,
                        final=replace(self.final, recognizer=replace(self.final.recognizer, **run_kw)))

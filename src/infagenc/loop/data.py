@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..data.demo import make_demo
+from ..data.errors import Exclusion
 from ..data.motionset import MotionSet
 from ..data.splits import assert_disjoint, holdout_subjects, split_by_subjects
 from ..runfolder import RunFolder
@@ -24,6 +25,7 @@ class Splits:
     val: MotionSet | None
     test: MotionSet
     notes: tuple[str, ...] = ()  # what preparing the data changed (for the run log)
+    exclusions: tuple[Exclusion, ...] = ()  # samples the readers left out, and why
 
 
 def load_real(cfg: RunConfig, progress: bool = True, *, test: bool = False) -> MotionSet:
@@ -64,9 +66,11 @@ def prepare_data(cfg: RunConfig, progress: bool = True) -> Splits:
         notes.extend(f"{role} data: {n}" for n in changed)
         return ms
 
-    ms = prepared(load_real(cfg, progress), d.path, "training")
+    ms = prepared(load_real(cfg, progress), d.path, "training" if d.test_path is not None else "all subjects'")
+    excluded = list(ms.exclusions)
     if d.test_path is not None:
         train, test = ms, prepared(load_real(cfg, progress, test=True), d.test_path, "test")
+        excluded += test.exclusions
         if test.layout.name != train.layout.name or test.rep != train.rep:
             raise ValueError(f"{d.test_path}: the test set's layout / representation ({test.layout.name}, "
                              f"{test.rep}) differ from those of {d.path} ({train.layout.name}, {train.rep})")
@@ -83,10 +87,23 @@ def prepare_data(cfg: RunConfig, progress: bool = True) -> Splits:
         train, val = holdout_subjects(train, d.val_fraction, seed=derive_seed(d.split_seed, "val"))
         assert_disjoint(val, test)
     assert_disjoint(train, test)
+    _no_empty_class(train, ms)
+    return Splits(train, val, test, tuple(notes), tuple(excluded))
+
+
+def _no_empty_class(train: MotionSet, full: MotionSet) -> None:
+    """A class without training samples after the split is an error naming the class and the
+    subjects whose samples it had (all of them held out for testing or validation)."""
     empty = [c for c, n in train.class_counts().items() if n == 0]
-    if empty:
-        raise ValueError(f"classes {empty} have no training samples after the subject split")
-    return Splits(train, val, test, tuple(notes))
+    if not empty:
+        return
+    parts = []
+    for c in empty:
+        k = full.class_names.index(c)
+        subjects = sorted({str(s) for s, y in zip(full.subjects, full.labels) if y == k})
+        parts.append(f"{c!r} (its samples are all of subjects {', '.join(subjects) or 'none'})")
+    raise ValueError(f"no training samples after the subject split for class {'; '.join(parts)}: choose other "
+                     f"test / validation subjects (data.test_subjects, data.val_fraction, data.split_seed)")
 
 
 def load_or_none(path) -> MotionSet | None:
@@ -95,8 +112,10 @@ def load_or_none(path) -> MotionSet | None:
 
 def stored_splits(f: RunFolder) -> Splits:
     """The splits a run folder's data phase wrote."""
+    summary = f.read_json(f.data_summary_path, {})
+    excluded = tuple(Exclusion(**e) for e in summary.get("excluded", []))
     return Splits(MotionSet.load(f.split_path("train")), load_or_none(f.split_path("val")),
-                  MotionSet.load(f.split_path("test")))
+                  MotionSet.load(f.split_path("test")), exclusions=excluded)
 
 
 def data_phase(f: RunFolder, cfg: RunConfig, progress: bool) -> Splits:
@@ -109,10 +128,13 @@ def data_phase(f: RunFolder, cfg: RunConfig, progress: bool) -> Splits:
         if ms is not None:
             ms.save(f.split_path(name))
     f.write_json(f.data_summary_path, {"train": sp.train.summary(), "test": sp.test.summary(),
-                                       "val": None if sp.val is None else sp.val.summary()})
+                                       "val": None if sp.val is None else sp.val.summary(),
+                                       "excluded": [e.to_dict() for e in sp.exclusions], "notes": list(sp.notes)})
     f.log(f"data: train {len(sp.train)} ({len(set(sp.train.subjects))} subjects), test {len(sp.test)} "
           f"({len(set(sp.test.subjects))} subjects), val {0 if sp.val is None else len(sp.val)}")
     for note in sp.notes:
         f.log(note)
+    for e in sp.exclusions:
+        f.log(f"left out: {e}")
     f.mark_done("data")
     return sp

@@ -14,9 +14,12 @@ animations), so the report is built from the run folder alone.
 """
 from __future__ import annotations
 
+import io
+
 import numpy as np
 
 from ..data.motionset import MotionSet
+from ..jsonio import atomic_write_bytes
 from ..metrics.generation import fid, generation_metrics
 from ..metrics.stats import jsonable
 from ..train.generator import GeneratorTrainer, sample_motionset
@@ -91,11 +94,12 @@ def evaluate_run(folder, sp, cfg, device, progress: bool = True) -> dict:
     # features for the t-SNE picture: one repeat's worth of generated samples, classes balanced
     # (the requests are grouped by class, so every R-th sample spreads over all classes)
     one = syn.subset(np.arange(0, len(syn), ev.repeats))
-    folder.evaluation_dir.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(folder.features_path, real_train=ftr, real_test=fte,
+    buf = io.BytesIO()
+    np.savez_compressed(buf, real_train=ftr, real_test=fte,
                         synthetic=predict(evaluator, one, precision=cfg.execution.precision).features,
                         real_train_labels=sp.train.labels, real_test_labels=sp.test.labels,
                         synthetic_labels=one.labels)
+    atomic_write_bytes(folder.features_path, buf.getvalue())
     _sample(gen, cfg, per_class=PICTURE_SAMPLES_PER_CLASS, seed=derive_seed(ev.seed, "pictures")).save(
         folder.samples_path)
     folder.mark_done("evaluation")

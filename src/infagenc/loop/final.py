@@ -73,11 +73,9 @@ def _one_seed(f: RunFolder, cfg: RunConfig, sp: Splits, train: MotionSet, name: 
     if keep_evaluator:  # the checkpoint first: the report is the marker of done
         trainer.save(f.checkpoint("evaluator"), meta={"trained_on": "real train only",
                                                       "preprocess": cfg.data.preprocess().to_dict()})
-    write_report(report, done.parent, title=f"{name}, seed {s}")
-    d = read_json(done)
-    d.update(history=hist, train_size=len(train), recognizer=config_to_dict(rc))
-    f.write_json(done, d)
-    return d
+    write_report(report, done.parent, title=f"{name}, seed {s}",
+                 extra={"history": hist, "train_size": len(train), "recognizer": config_to_dict(rc)})
+    return read_json(done)
 
 
 def final_recognition(f: RunFolder, cfg: RunConfig, sp: Splits, syn: MotionSet | None, recognizer,

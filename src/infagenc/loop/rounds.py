@@ -22,9 +22,11 @@ At the end of each window (a round, :func:`recycle_round`), unless ``selection =
 
 M's features do not change within a window (M is only updated at its end), so the features
 computed for CAS are the ones used for selection: nothing is scored twice. After every round
-the generator, the critic, the pool and the logs are written and ``rounds_done`` is set last;
-a resumed loop restarts the interrupted window from there, with every random draw seeded from
-the run seed and the epoch / round, so it reaches the same selections.
+the generator's and the critic's checkpoints (under round-tagged names) and the logs are
+written and ``rounds_done`` is set last (the commit); a resumed loop restarts the interrupted
+window from the last committed round, ignoring whatever the interrupted round wrote, with
+every random draw seeded from the run seed and the epoch / round, so it reaches the same
+selections. The pool is rebuilt from the committed rounds' ``selected.npz``.
 """
 from __future__ import annotations
 
@@ -191,25 +193,61 @@ def recycle_round(st: LoopState, w: Window, f: RunFolder) -> MotionSet:
 
 def _resume(f: RunFolder, cfg: RunConfig, sp: Splits, gen: GeneratorTrainer, critic: RecognizerTrainer,
             device) -> tuple[LoopState, int]:
+    """The loop's state after its last committed round (``state.json``'s ``rounds_done``):
+    that round's checkpoints and the samples selected in rounds 1..done. Anything a killed
+    round wrote after that commit (a later round's checkpoints, scores, samples) is ignored."""
     done = int(f.state().get("rounds_done", 0))
     if not done:
         return LoopState(cfg, sp.train, gen, critic), 0
-    st = LoopState(cfg, sp.train, GeneratorTrainer.load(f.checkpoint("generator"), device),
-                   RecognizerTrainer.load(f.checkpoint("critic"), device), pool=load_or_none(f.synthetic_path))
+
+    def committed(name: str):
+        path = f.round_checkpoint(name, done)
+        return path if path.exists() else f.checkpoint(name)  # a run folder of an older version
+
+    pool = None
+    if cfg.loop.selection != "none":
+        parts = [MotionSet.load(f.round_selected_path(r)) for r in range(1, done + 1)]
+        pool = MotionSet.concat(parts) if parts else None
+    st = LoopState(cfg, sp.train, GeneratorTrainer.load(committed("generator"), device),
+                   RecognizerTrainer.load(committed("critic"), device), pool=pool)
     st.epochs_log = [e for e in f.read_json(f.epochs_path, []) if e["epoch"] <= done * cfg.loop.window]
     st.rounds_log = f.read_json(f.rounds_path, [])[:done]
     return st, done
 
 
+def _meta(cfg: RunConfig) -> dict:
+    return {"preprocess": cfg.data.preprocess().to_dict()}
+
+
 def _commit_round(f: RunFolder, st: LoopState, r: int) -> None:
-    """Everything a resume reads, ``rounds_done`` last."""
-    if st.pool is not None:
-        st.pool.save(f.synthetic_path)
-    st.gen.save(f.checkpoint("generator"))
-    st.critic.save(f.checkpoint("critic"), meta={"preprocess": st.cfg.data.preprocess().to_dict()})
+    """Round ``r + 1``'s checkpoints under round-tagged names and the logs, then ``rounds_done``
+    last (the commit); the previous round's checkpoints go after it."""
+    st.gen.save(f.round_checkpoint("generator", r + 1))
+    st.critic.save(f.round_checkpoint("critic", r + 1), meta=_meta(st.cfg))
     f.write_json(f.epochs_path, st.epochs_log)
     f.write_json(f.rounds_path, st.rounds_log)
+    if st.pool is not None:  # for readers of a running run; a resume rebuilds the pool from the rounds
+        st.pool.save(f.synthetic_path)
     f.set_state(rounds_done=r + 1)
+    _drop_round_checkpoints(f, keep=r + 1)
+
+
+def _drop_round_checkpoints(f: RunFolder, keep: int | None) -> None:
+    for name in ("generator", "critic"):
+        for path in f.round_checkpoints(name):
+            if keep is None or path != f.round_checkpoint(name, keep):
+                path.unlink(missing_ok=True)
+
+
+def _finish(f: RunFolder, st: LoopState) -> None:
+    """The loop's final generator, critic and pool under their final names, then the phase's
+    marker; the round checkpoints are no longer needed."""
+    st.gen.save(f.checkpoint("generator"))
+    st.critic.save(f.checkpoint("critic"), meta=_meta(st.cfg))
+    if st.pool is not None:
+        st.pool.save(f.synthetic_path)
+    f.mark_done("loop")
+    _drop_round_checkpoints(f, keep=None)
 
 
 def loop_phase(f: RunFolder, cfg: RunConfig, sp: Splits, gen: GeneratorTrainer, critic: RecognizerTrainer,
@@ -233,5 +271,5 @@ def loop_phase(f: RunFolder, cfg: RunConfig, sp: Splits, gen: GeneratorTrainer, 
                 raise Stopped(r + 1)
     finally:
         bar.close()
-    f.mark_done("loop")
+    _finish(f, st)
     return st.pool

@@ -50,6 +50,14 @@ def _comparable(d: dict | None) -> dict | None:
     return d
 
 
+def _differing_keys(a, b, prefix: str = "") -> list[str]:
+    """Dotted names of the keys whose values differ between two nested dicts."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return [k for key in sorted(set(a) | set(b), key=str)
+                for k in _differing_keys(a.get(key), b.get(key), f"{prefix}{key}.")]
+    return [] if a == b else [prefix.rstrip(".")]
+
+
 def _resolved_again(stored: dict, device: str) -> dict | None:
     """A stored config resolved by this version (options added since get their defaults, or
     for behaviour-changing ones (``_LEGACY``) the old behaviour's value, so a run started by
@@ -72,9 +80,14 @@ def _check_resume(folder: RunFolder, eff: RunConfig) -> dict | None:
     if existing is None:
         return None
     before = _resolved_again(existing, eff.execution.device)
-    if _comparable(before) != _comparable(eff.to_dict()):
-        raise ValueError(f"{folder.config_path} holds a different config: resume with the same config, "
-                         f"or use a new run folder")
+    if before is None:
+        raise ValueError(f"{folder.config_path} holds a different config (one this version cannot resolve): "
+                         f"use a new run folder")
+    keys = _differing_keys(_comparable(before), _comparable(eff.to_dict()))
+    if keys:
+        shown = ", ".join(keys[:6]) + (f" and {len(keys) - 6} more" if len(keys) > 6 else "")
+        raise ValueError(f"{folder.config_path} holds a different config ({shown} differ): resume with the same "
+                         f"config, or use a new run folder")
     for key in ("threads", "device"):
         was, now = existing.get("execution", existing).get(key), getattr(eff.execution, key)
         if was != now:
@@ -107,13 +120,18 @@ def run(cfg: RunConfig, run_dir: str | Path, *, progress: bool = True,
     """Run (or resume) the whole pipeline in ``run_dir``; returns a summary dict.
 
     ``stop_after_rounds`` stops the loop after that many rounds (as an interruption
-    would); calling :func:`run` again on the same folder resumes it.
+    would); calling :func:`run` again on the same folder resumes it. One process per run
+    folder: a second one is refused (:class:`~infagenc.runfolder.RunFolderBusy`).
     """
     if cfg.execution.threads is not None:
         torch.set_num_threads(cfg.execution.threads)
     device = resolve_device(cfg.execution.device)
-    cfg = cfg.effective(str(device))
     folder = RunFolder(run_dir)
+    with folder.locked():
+        return _phases(cfg.effective(str(device)), folder, device, progress, stop_after_rounds)
+
+
+def _phases(cfg: RunConfig, folder: RunFolder, device, progress: bool, stop_after_rounds: int | None) -> dict:
     _check_resume(folder, cfg)
     folder.write_json(folder.environment_path, environment(device, precision=cfg.execution.precision,
                                                            threads_requested=cfg.execution.threads))
@@ -126,12 +144,13 @@ def run(cfg: RunConfig, run_dir: str | Path, *, progress: bool = True,
     folder.write_json(folder.config_path, cfg.to_dict())
     critic = timed("pretrain_critic", pretrain_critic, folder, cfg, sp, device, progress)
     gen = timed("pretrain_generator", pretrain_generator, folder, cfg, sp, device, progress)
+    summary = {"run_dir": str(folder.root), "excluded": [str(e) for e in sp.exclusions]}
     try:
         pool = timed("loop", loop_phase, folder, cfg, sp, gen, critic, device, progress, stop_after_rounds)
     except Stopped as s:
         folder.log(f"stopped after round {s.rounds} (resume by running again)")
         timed.session(time.perf_counter() - t_start)
-        return {"stopped_after_rounds": s.rounds, "run_dir": str(folder.root)}
+        return {**summary, "stopped_after_rounds": s.rounds}
     syn = timed("final_recognition", synthetic_for_final, folder, cfg, sp, pool, device)
     recognition = timed("final_recognition", final_phase, folder, cfg, sp, syn, device, progress)
     metrics = None
@@ -140,4 +159,4 @@ def run(cfg: RunConfig, run_dir: str | Path, *, progress: bool = True,
     wall = time.perf_counter() - t_start
     folder.log(f"done in {wall:.1f} s")
     timed.session(wall)
-    return {"run_dir": str(folder.root), "recognition": recognition, "generation": metrics, "wall_seconds": wall}
+    return {**summary, "recognition": recognition, "generation": metrics, "wall_seconds": wall}

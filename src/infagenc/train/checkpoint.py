@@ -7,10 +7,14 @@ structure; a file that is not such a checkpoint is refused with a clear error.
 """
 from __future__ import annotations
 
+import io
 import json
+import pickle
 from pathlib import Path
 
 import torch
+
+from ..jsonio import atomic_write_bytes
 
 __all__ = ["save_checkpoint", "load_checkpoint", "CheckpointError"]
 
@@ -37,10 +41,9 @@ def save_checkpoint(path: str | Path, state_dict: dict, meta: dict | None = None
     obj = {"state_dict": {k: v.detach().cpu() for k, v in state_dict.items()}, "meta": meta}
     if optimizer is not None:
         obj["optimizer"] = optimizer
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save(obj, tmp)
-    tmp.replace(path)  # atomic: an interrupted save never leaves a half-written checkpoint
-    return path
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    return atomic_write_bytes(path, buf.getvalue())  # an interrupted save never leaves a half-written file
 
 
 def load_checkpoint(path: str | Path, map_location="cpu") -> dict:
@@ -50,9 +53,16 @@ def load_checkpoint(path: str | Path, map_location="cpu") -> dict:
         obj = torch.load(path, map_location=map_location, weights_only=True)
     except FileNotFoundError:
         raise CheckpointError(f"{path}: no such checkpoint") from None
-    except Exception as e:  # pickle.UnpicklingError for anything not plain
-        raise CheckpointError(f"{path}: refused: not a plain state-dict checkpoint "
-                              f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") from None
+    except pickle.UnpicklingError as e:
+        if "weights only" in str(e).lower():  # torch refused an object that is not plain data
+            raise CheckpointError(f"{path}: refused: it holds objects other than tensors and plain data; "
+                                  f"only plain state-dict checkpoints are loaded") from None
+        raise CheckpointError(f"{path}: corrupt checkpoint (unreadable pickle data); delete it and run the "
+                              f"command that wrote it again") from None
+    except Exception as e:  # a truncated or damaged file: zip / stream errors, EOF
+        raise CheckpointError(f"{path}: corrupt or truncated checkpoint ({type(e).__name__}); delete it and run "
+                              f"the command that wrote it again (a run folder resumes from its last complete "
+                              f"step)") from None
     if not isinstance(obj, dict) or "state_dict" not in obj or not isinstance(obj["state_dict"], dict):
         raise CheckpointError(f"{path}: refused: expected {{'state_dict': ..., 'meta': ...}}")
     if not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in obj["state_dict"].items()):

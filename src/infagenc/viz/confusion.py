@@ -12,6 +12,7 @@ from matplotlib.figure import Figure
 
 from ..jsonio import atomic_write_text, write_json
 from ..metrics.recognition import RecognitionReport
+from .figure import save_figure
 
 __all__ = ["plot_confusion", "write_report"]
 
@@ -51,19 +52,19 @@ def plot_confusion(confusion: np.ndarray, class_names: Sequence[str], path: str 
                 dark = (frac[i, j] if normalize else cm[i, j] / max(1.0, cm.max())) > 0.5
                 ax.text(j, i, text, ha="center", va="center", fontsize=7, color="white" if dark else "black")
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    return path
+    return save_figure(fig, path, dpi=120, tight=False)
 
 
-def write_report(report: RecognitionReport, out_dir: str | Path, title: str = "") -> dict[str, str]:
-    """``report.json``, ``report.md`` and ``confusion.png`` in ``out_dir`` (the text files
-    written atomically); returns their paths by kind (``report``, ``markdown``, ``confusion``)."""
+def write_report(report: RecognitionReport, out_dir: str | Path, title: str = "",
+                 extra: dict | None = None) -> dict[str, str]:
+    """``report.md``, ``confusion.png`` and then ``report.json`` (the report's dict with
+    ``extra`` added, e.g. the training history) in ``out_dir``, each written atomically and
+    ``report.json`` last, so that its presence marks a complete report; returns the paths by
+    kind (``report``, ``markdown``, ``confusion``)."""
     out = Path(out_dir)
-    paths = {"report": write_json(out / "report.json", report.to_dict()),
-             "markdown": atomic_write_text(out / "report.md",
+    paths = {"markdown": atomic_write_text(out / "report.md",
                                            (f"# {title}\n\n" if title else "") + report.to_markdown())}
     paths["confusion"] = plot_confusion(report.confusion, report.class_names, out / "confusion.png",
                                         title=title or f"{report.split}: {100 * report.overall:.1f}%")
+    paths["report"] = write_json(out / "report.json", {**report.to_dict(), **(extra or {})})
     return {k: str(v) for k, v in paths.items()}

@@ -2,11 +2,14 @@
 matplotlib state (no backend switch, no figure manager, nothing to close)."""
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+
+from ..jsonio import atomic_write_bytes
 
 __all__ = ["new_figure", "save_figure", "render_rgb"]
 
@@ -18,12 +21,13 @@ def new_figure(width: float, height: float, dpi: float = 100) -> Figure:
     return fig
 
 
-def save_figure(fig: Figure, path: str | Path, dpi: float | None = None) -> Path:
-    """Write the figure (format from the suffix: .png, .pdf, .svg, ...), creating folders."""
+def save_figure(fig: Figure, path: str | Path, dpi: float | None = None, *, tight: bool = True) -> Path:
+    """Write the figure atomically (format from the suffix: .png, .pdf, .svg, ...), creating folders."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=dpi or fig.dpi, bbox_inches="tight")
-    return path
+    buf = io.BytesIO()
+    fig.savefig(buf, format=path.suffix.lstrip(".") or "png", dpi=dpi or fig.dpi,
+                bbox_inches="tight" if tight else None)
+    return atomic_write_bytes(path, buf.getvalue())
 
 
 def render_rgb(fig: Figure) -> np.ndarray:

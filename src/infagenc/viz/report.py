@@ -184,6 +184,10 @@ def _data_summary(run: _Run, d: Doc) -> None:
         f"{train['frames']['padded']} frames per sample.")
     for note in train.get("notes", []):
         d.p(f"Note: {note}")
+    excluded = s.get("excluded") or []
+    if excluded:
+        d.p(f"Left out by the reader ({len(excluded)} sample(s), `data.on_bad = \"skip\"`):")
+        d.bullets([f"`{e['file']}`: sample `{e['sample']}`: {e['reason']}" for e in excluded])
 
 
 # ------------------------------------------------------------------ results
