@@ -28,7 +28,7 @@ from typing import Callable
 
 from infagenc.config import merge_dicts, read_config_file
 from infagenc.loop.config import RunConfig
-from infagenc.runfolder import environment
+from infagenc.runfolder import RunFolder, environment
 from infagenc.loop.runner import recognize_run, run
 from infagenc.train.checkpoint import load_checkpoint
 from infagenc.train.recognizer import RecognizerConfig
@@ -93,17 +93,17 @@ def run_row(rd: Path) -> dict | None:
     accuracy of every training set, per class, pool size, last CAS, generation metrics against
     the test set (and the FID's interval over the evaluation's repeats) for samples from the final
     generator and for the recycled pool, timings and other final recognizers."""
-    summ = rd / "recognition" / "summary.json"
+    f = RunFolder(rd, create=False)
+    summ = f.recognition_summary_path()
     if not summ.exists():
         return None
     rec = json.loads(summ.read_text())
-    metrics = json.loads((rd / "evaluation" / "metrics.json").read_text()) \
-        if (rd / "evaluation" / "metrics.json").exists() else None
-    rounds = json.loads((rd / "rounds.json").read_text())
-    mode = json.loads((rd / "config.json").read_text())["loop"]["selection"]
+    metrics = json.loads(f.metrics_path.read_text()) if f.metrics_path.exists() else None
+    rounds = json.loads(f.rounds_path.read_text())
+    mode = json.loads(f.config_path.read_text())["loop"]["selection"]
     per_class = {}
     for name in ("real", "syn", "real_syn"):
-        rep = rd / "recognition" / name / "seed_0" / "report.json"
+        rep = f.recognition_report_path(name, 0)
         if rep.exists():
             r = json.loads(rep.read_text())
             per_class[name] = {c["class"]: c["accuracy"] for c in r["per_class"]}
@@ -124,7 +124,7 @@ def run_row(rd: Path) -> dict | None:
         "real_test_reference": None if metrics is None else {
             **{k: metrics["vs_test"]["real"][k]["mean"] for k in ("accuracy", "diversity", "multimodality")},
             "fid_real_train_vs_real_test": metrics.get("fid_real_train_vs_real_test")},
-        "timing": json.loads((rd / "timing.json").read_text()) if (rd / "timing.json").exists() else None,
+        "timing": json.loads(f.timing_path.read_text()) if f.timing_path.exists() else None,
         "other_recognizers": _other_results(rd),
         "generator_root": generator_root(rd),
     }
@@ -132,24 +132,26 @@ def run_row(rd: Path) -> dict | None:
 
 def pretraining_history(rd: Path) -> list | None:
     """The run's generator pre-training history (one dict per epoch), None before it finished."""
-    p = rd / "pretrain_generator.json"
+    p = RunFolder(rd, create=False).pretrain_log_path("generator")
     return json.loads(p.read_text())["history"] if p.exists() else None
 
 
 def generator_root(rd: Path) -> str | None:
     """The root constraint the run's generator restores on its samples (``MotionSpec.root``,
-    read from its pre-trained checkpoint; ``none`` for checkpoints from before the option)."""
-    p = rd / "checkpoints" / "generator_pretrained.pt"
+    read from its pre-trained checkpoint; ``none`` for checkpoints from before the option).
+    Called on finished runs (:func:`run_row`), whose ``checkpoints/`` exists already."""
+    p = RunFolder(rd, create=False).checkpoint("generator_pretrained")
     return load_checkpoint(p)["meta"]["spec"].get("root", "none") if p.exists() else None
 
 
 def _other_results(rd: Path) -> dict:
     """{"msg3d-slim": {"real": acc, "real_syn": acc, ...}} from ``recognition_<model>-<size>/``."""
+    f = RunFolder(rd, create=False)
     out = {}
     for d in sorted(rd.glob("recognition_*")):
         sets = {}
         for name in ("real", "syn", "real_syn"):
-            rep = d / name / "seed_0" / "report.json"
+            rep = f.recognition_report_path(name, 0, d.name)
             if rep.exists():
                 sets[name] = json.loads(rep.read_text())["overall_accuracy"]
         if sets:

@@ -88,8 +88,8 @@ def measure(name: str, scale: int, windows: int, precision: str, progress: bool,
         t0 = time.perf_counter()
         loop_phase(f, cfg, sp, gen, critic, device, progress)
         wall = time.perf_counter() - t0
-        epochs = json.loads((Path(tmp) / "epochs.json").read_text())
-        rounds = json.loads((Path(tmp) / "rounds.json").read_text())
+        epochs = json.loads(f.epochs_path.read_text())
+        rounds = json.loads(f.rounds_path.read_text())
     n = len(epochs)
     tot = {k: sum(e[k] for e in epochs) for k in ("time_gen_train", "time_generate", "time_score")}
     tot.update({k: sum(rd.get(k, 0.0) for rd in rounds)

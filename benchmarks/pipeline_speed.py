@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 
 from infagenc.loop.config import demo_config
-from infagenc.runfolder import environment
+from infagenc.runfolder import RunFolder, environment
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results" / "pipeline_speed.json"
@@ -62,11 +62,12 @@ def measure(scale: int, threads: int | None, precision: str, device: str | None,
         code = os.waitstatus_to_exitcode(status)
         if code != 0:
             raise RuntimeError(f"`{' '.join(cmd)}` exited with {code}")
-        timing = json.loads((out / "timing.json").read_text())
-        cfg = json.loads((out / "config.json").read_text())
-        env = json.loads((out / "environment.json").read_text())
-        rec = json.loads((out / "recognition" / "summary.json").read_text())
-        data = json.loads((out / "data" / "summary.json").read_text())
+        f = RunFolder(out, create=False)
+        timing = json.loads(f.timing_path.read_text())
+        cfg = json.loads(f.config_path.read_text())
+        env = json.loads(f.environment_path.read_text())
+        rec = json.loads(f.recognition_summary_path().read_text())
+        data = json.loads(f.data_summary_path.read_text())
     return {
         "config": "demo", "scale": scale, "demo_subjects": subjects,
         "train_sequences": data["train"]["samples"], "test_sequences": data["test"]["samples"],

@@ -28,7 +28,7 @@ import numpy as np
 from infagenc.data.motionset import MotionSet
 from infagenc.data.preprocess import root_relative
 from infagenc.loop.evaluation import evaluate_generation
-from infagenc.runfolder import environment
+from infagenc.runfolder import RunFolder, environment
 from infagenc.train.recognizer import load_recognizer
 
 from loop_bench import HERE, write_results
@@ -41,8 +41,10 @@ def _default_runs() -> list[str]:
     out = []
     for study in ("utkinect", "schedule", "root_fix"):
         for rd in sorted((RUNS / study).glob("*_s*")):
-            cfg = rd / "config.json"
-            if not (rd / "synthetic.npz").exists() or not (rd / "checkpoints" / "evaluator.pt").exists() \
+            f = RunFolder(rd, create=False)
+            cfg = f.config_path
+            # checkpoint() makes checkpoints/: asked only once synthetic.npz exists (a run writes it later)
+            if not f.synthetic_path.exists() or not f.checkpoint("evaluator").exists() \
                     or not cfg.exists():
                 continue
             c = json.loads(cfg.read_text())
@@ -52,10 +54,11 @@ def _default_runs() -> list[str]:
 
 
 def measure(run: str) -> dict:
-    rd = RUNS / run
-    ev = load_recognizer(rd / "checkpoints" / "evaluator.pt", "cpu")
-    test = MotionSet.load(rd / "data" / "test.npz")
-    pool = MotionSet.load(rd / "synthetic.npz")
+    f = RunFolder(RUNS / run, create=False)
+    test = MotionSet.load(f.split_path("test"))
+    pool = MotionSet.load(f.synthetic_path)
+    # loaded last: checkpoint() makes checkpoints/, which a folder with synthetic.npz has already
+    ev = load_recognizer(f.checkpoint("evaluator"), "cpu")
     c = pool.layout.center  # the joint root_relative puts at the origin
     bn = getattr(ev, "data_bn", None)  # ST-GCN / MS-G3D input normalisation (per joint and channel)
     row = {"run": run, "pool": len(pool), "root_abs_mean": float(np.abs(np.asarray(pool.data)[:, :, c]).mean()),

@@ -37,7 +37,7 @@ from pathlib import Path
 
 from infagenc.config import merge_dicts, read_config_file
 from infagenc.loop.config import RunConfig
-from infagenc.runfolder import environment
+from infagenc.runfolder import RunFolder, environment
 from infagenc.loop.runner import run
 
 from loop_bench import DATA, HERE, _num, _pct, pretraining_history, reference_line, run_row, write_results
@@ -132,7 +132,8 @@ def loop_growth(runs: Path = RUNS) -> list[dict]:
     time: other runs on the other core make it noisy)."""
     out = []
     for rd in sorted(runs.glob("*_s*")):
-        ep, ro = rd / "epochs.json", rd / "rounds.json"
+        f = RunFolder(rd, create=False)
+        ep, ro = f.epochs_path, f.rounds_path
         if not ep.exists() or not ro.exists():
             continue
         epochs, rounds = json.loads(ep.read_text()), json.loads(ro.read_text())
@@ -146,7 +147,7 @@ def loop_growth(runs: Path = RUNS) -> list[dict]:
             rows.append({"round": i + 1, "x_train": n_real + pool_before,
                          "gen_s_per_epoch": sum(secs) / len(secs) if secs else None,
                          "critic_update_s": r.get("time_critic_update")})
-        timing = json.loads((rd / "timing.json").read_text()) if (rd / "timing.json").exists() else {}
+        timing = json.loads(f.timing_path.read_text()) if f.timing_path.exists() else {}
         pre = timing.get("phases", {}).get("pretrain_generator")
         out.append({"run": rd.name, "rounds_done": len(rounds), "first": rows[0], "last": rows[-1],
                     "pretrain_generator_min": None if pre is None or _shared(rd) else pre / 60})
@@ -155,7 +156,7 @@ def loop_growth(runs: Path = RUNS) -> list[dict]:
 
 def _config_train_size(rd: Path) -> int:
     """Real training samples of a run (its stored split's summary)."""
-    return int(json.loads((rd / "data" / "summary.json").read_text())["train"]["samples"])
+    return int(json.loads(RunFolder(rd, create=False).data_summary_path.read_text())["train"]["samples"])
 
 
 def growth_table(rows: list[dict]) -> str:
@@ -174,7 +175,7 @@ def growth_table(rows: list[dict]) -> str:
 
 
 def _config(rd: Path) -> dict:
-    return json.loads((rd / "config.json").read_text())
+    return json.loads(RunFolder(rd, create=False).config_path.read_text())
 
 
 def _shared(rd: Path) -> dict | None:

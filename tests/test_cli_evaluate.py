@@ -9,6 +9,7 @@ from infagenc.cli import main
 from infagenc.data import MotionSet
 from infagenc.loop.config import RunConfig
 from infagenc.loop.runner import run
+from infagenc.runfolder import RunFolder
 from test_loop_run import TINY
 
 pytestmark = pytest.mark.slow  # every test reads a tiny run made by the module fixture (a few seconds)
@@ -21,10 +22,12 @@ def tiny_run(tmp_path_factory):
     return out
 
 
-def _args(run_dir, real="data/test.npz", *extra) -> list[str]:
+def _args(run_dir, real="test", *extra) -> list[str]:
+    """``real``: the run's split (train / val / test) given as ``--real``."""
     ev = TINY["evaluation"]
-    return ["evaluate", "--real", str(run_dir / real), "--synthetic", str(run_dir / "synthetic.npz"),
-            "--evaluator", str(run_dir / "checkpoints/evaluator.pt"), "--repeats", str(ev["repeats"]),
+    f = RunFolder(run_dir, create=False)
+    return ["evaluate", "--real", str(f.split_path(real)), "--synthetic", str(f.synthetic_path),
+            "--evaluator", str(f.checkpoint("evaluator")), "--repeats", str(ev["repeats"]),
             "--seed", "0", "--diversity-pairs", str(ev["diversity_pairs"]),
             "--multimodality-pairs", str(ev["multimodality_pairs"]), "--device", "cpu", *extra]
 
@@ -46,11 +49,11 @@ def _approx(a, b, where=""):
 
 def test_same_numbers_as_the_runs_evaluation(tiny_run, tmp_path, capsys):
     out = tmp_path / "m.json"
-    assert main(_args(tiny_run, "data/test.npz", "--out", str(out))) == 0
+    assert main(_args(tiny_run, "test", "--out", str(out))) == 0
     got = json.loads(out.read_text())
     assert got.pop("inputs")["evaluator"].endswith("evaluator.pt")
     # the run evaluated its recycled pool (synthetic.npz) against data/test.npz with the same evaluator and seed
-    expected = json.loads((tiny_run / "evaluation/metrics.json").read_text())["recycled_pool_vs_test"]
+    expected = json.loads(RunFolder(tiny_run, create=False).metrics_path.read_text())["recycled_pool_vs_test"]
     _approx(got, expected)
     printed = capsys.readouterr().out
     assert "Against the real test set" in printed and "| Generated |" in printed
@@ -60,9 +63,10 @@ def test_same_numbers_as_the_runs_evaluation(tiny_run, tmp_path, capsys):
 
 def test_reference_train_and_documented_keys(tiny_run, tmp_path, capsys):
     out = tmp_path / "train.json"
-    assert main(_args(tiny_run, "data/train.npz", "--reference", "train", "--out", str(out))) == 0
+    assert main(_args(tiny_run, "train", "--reference", "train", "--out", str(out))) == 0
     got = json.loads(out.read_text())
-    assert got["reference"] == "train" and got["n_real"] == len(MotionSet.load(tiny_run / "data/train.npz"))
+    assert got["reference"] == "train" and got["n_real"] == len(
+        MotionSet.load(RunFolder(tiny_run, create=False).split_path("train")))
     assert set(got["generated"]) == {"fid", "accuracy", "diversity", "multimodality"}
     assert set(got["real"]) == {"accuracy", "diversity", "multimodality"}
     for s in got["generated"].values():
@@ -72,7 +76,8 @@ def test_reference_train_and_documented_keys(tiny_run, tmp_path, capsys):
 
 
 def test_real_set_unlike_the_evaluators_data_is_refused(tiny_run, tmp_path, capsys):
-    other = MotionSet.load(tiny_run / "data/test.npz").to_rep("axis_angle").save(tmp_path / "aa.npz")
+    test = RunFolder(tiny_run, create=False).split_path("test")
+    other = MotionSet.load(test).to_rep("axis_angle").save(tmp_path / "aa.npz")
     args = _args(tiny_run)
     args[args.index("--real") + 1] = str(other)
     assert main(args) == 2

@@ -9,6 +9,7 @@ from infagenc.loop.config import ConfigError, RunConfig
 from infagenc.loop.runner import load_real, run
 from infagenc.loop.seeds import balanced_requests, derive_seed
 from infagenc.loop.selection import central_count
+from infagenc.runfolder import RunFolder
 from reader_fixtures import write_utkinect
 
 TINY = {
@@ -30,6 +31,11 @@ def tiny(**loop) -> RunConfig:
     return RunConfig.from_dict(d)
 
 
+def folder(root) -> RunFolder:
+    """The named paths of a run folder (creates nothing)."""
+    return RunFolder(root, create=False)
+
+
 @pytest.fixture(scope="module")
 def distance_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("run") / "distance"
@@ -44,7 +50,8 @@ def test_config_json_records_what_ran(distance_run):
     from infagenc.train.checkpoint import load_checkpoint
 
     out, _ = distance_run
-    stored = json.loads((out / "config.json").read_text())
+    f = folder(out)
+    stored = json.loads(f.config_path.read_text())
     assert stored["execution"]["device"] == "cpu" and stored["execution"]["precision"] == "fp32"
     assert stored["generator"]["epochs"] == TINY["pretrain_generator_epochs"] == 2
     assert stored["generator"]["seed"] == derive_seed(0, "generator")
@@ -53,14 +60,14 @@ def test_config_json_records_what_ran(distance_run):
         assert (sub["device"], sub["precision"]) == ("cpu", "fp32")
     assert stored["generator"]["trans"] is False  # rot6d demo data, root removed per frame: no trans
     # the checkpoints were trained with exactly these settings
-    gen = load_checkpoint(out / "checkpoints/generator_pretrained.pt")["meta"]
-    crit = load_checkpoint(out / "checkpoints/critic_pretrained.pt")["meta"]
+    gen = load_checkpoint(f.checkpoint("generator_pretrained"))["meta"]
+    crit = load_checkpoint(f.checkpoint("critic_pretrained"))["meta"]
     assert {k: gen["config"][k] for k in ("epochs", "seed", "device")} == \
         {k: stored["generator"][k] for k in ("epochs", "seed", "device")}
     assert crit["config"]["seed"] == stored["critic"]["seed"]
     prep = {"frames": 8, "resample": "resample", "root": "per_frame", "normalize_scale": False, "unlabelled": "keep"}
     assert crit["preprocess"] == gen["preprocess"] == prep
-    assert load_checkpoint(out / "checkpoints/generator.pt")["meta"]["preprocess"] == prep
+    assert load_checkpoint(f.checkpoint("generator"))["meta"]["preprocess"] == prep
     # the stored file is a complete config: read back, it is the same config again
     assert RunConfig.from_dict(stored).effective("cpu").to_dict() == stored
 
@@ -76,18 +83,19 @@ def test_older_config_keys_move_to_their_place():
 @pytest.mark.slow
 def test_run_folder_has_every_artifact(distance_run):
     out, summary = distance_run
-    for rel in ["environment.json", "run.log", "state.json", "data/train.npz", "data/test.npz",
-                "checkpoints/critic_pretrained.pt", "checkpoints/generator_pretrained.pt",
-                "checkpoints/critic.pt", "checkpoints/generator.pt", "checkpoints/evaluator.pt",
-                "epochs.json", "rounds.json", "recognition/summary.json", "evaluation/metrics.json",
-                "evaluation/features.npz"]:
-        assert (out / rel).is_file(), rel
-    train, test = MotionSet.load(out / "data/train.npz"), MotionSet.load(out / "data/test.npz")
+    f = folder(out)
+    for p in [f.environment_path, f.log_path, f.state_path, f.split_path("train"), f.split_path("test"),
+              f.checkpoint("critic_pretrained"), f.checkpoint("generator_pretrained"),
+              f.checkpoint("critic"), f.checkpoint("generator"), f.checkpoint("evaluator"),
+              f.epochs_path, f.rounds_path, f.recognition_summary_path(), f.metrics_path,
+              f.features_path]:
+        assert p.is_file(), p.relative_to(out)
+    train, test = MotionSet.load(f.split_path("train")), MotionSet.load(f.split_path("test"))
     assert not set(train.subjects) & set(test.subjects)
-    epochs = json.loads((out / "epochs.json").read_text())
+    epochs = json.loads(f.epochs_path.read_text())
     assert [e["epoch"] for e in epochs] == [1, 2, 3, 4]
     assert all(0.0 <= e["cas"] <= 1.0 for e in epochs)
-    rounds = json.loads((out / "rounds.json").read_text())
+    rounds = json.loads(f.rounds_path.read_text())
     assert [r["round"] for r in rounds] == [1, 2]
     for r in rounds:  # the best epoch of each window is its best-CAS epoch (earliest on ties)
         window = [e for e in epochs if e["round"] == r["round"]]
@@ -101,13 +109,13 @@ def test_run_folder_has_every_artifact(distance_run):
 @pytest.mark.slow
 def test_rounds_record_selection_and_provenance(distance_run):
     out, _ = distance_run
-    rounds = json.loads((out / "rounds.json").read_text())
+    f = folder(out)
+    rounds = json.loads(f.rounds_path.read_text())
     pool_parts = []
     for r in rounds:
-        rd = out / "rounds" / f"round_{r['round']:03d}"
-        scores = json.loads((rd / "scores.json").read_text())
+        scores = json.loads(f.round_scores_path(r["round"]).read_text())
         cands = scores["candidates"]
-        assert len(cands) == len(MotionSet.load(out / "data/train.npz"))  # one per real training sample
+        assert len(cands) == len(MotionSet.load(f.split_path("train")))  # one per real training sample
         sel = [c for c in cands if c["selected"]]
         assert all(c["passed_filter"] for c in sel)
         # the confidence filter ran: it passed some candidates and rejected others, and a
@@ -119,12 +127,12 @@ def test_rounds_record_selection_and_provenance(distance_run):
         # central half per class of the candidates that passed the filter
         for k, n_pass in enumerate(r["counts"]["passed_filter"]):
             assert r["counts"]["selected"][k] == central_count(n_pass, 0.5)[1]
-        chosen = MotionSet.load(rd / "selected.npz")
+        chosen = MotionSet.load(f.round_selected_path(r["round"]))
         assert sorted(chosen.names) == sorted(c["name"] for c in sel)
         assert chosen.is_synthetic.all() and set(chosen.round) <= {r["round"]}
         assert set(chosen.epoch) <= {r["best_epoch"]}
         pool_parts.append(chosen)
-    pool = MotionSet.load(out / "synthetic.npz")
+    pool = MotionSet.load(f.synthetic_path)
     assert len(pool) == sum(len(p) for p in pool_parts) == rounds[-1]["pool_size"]
 
 
@@ -134,17 +142,17 @@ def test_interrupted_run_resumes_to_the_same_selection(distance_run, tmp_path):
     part = tmp_path / "interrupted"
     first = run(tiny(), part, progress=False, stop_after_rounds=1)
     assert first["stopped_after_rounds"] == 1
-    assert json.loads((part / "state.json").read_text())["rounds_done"] == 1
+    assert json.loads(folder(part).state_path.read_text())["rounds_done"] == 1
     run(tiny(), part, progress=False)
-    a, b = MotionSet.load(out / "synthetic.npz"), MotionSet.load(part / "synthetic.npz")
+    a, b = MotionSet.load(folder(out).synthetic_path), MotionSet.load(folder(part).synthetic_path)
     assert list(a.names) == list(b.names)
     assert np.array_equal(a.data, b.data)
-    cas_a = [e["cas"] for e in json.loads((out / "epochs.json").read_text())]
-    cas_b = [e["cas"] for e in json.loads((part / "epochs.json").read_text())]
+    cas_a = [e["cas"] for e in json.loads(folder(out).epochs_path.read_text())]
+    cas_b = [e["cas"] for e in json.loads(folder(part).epochs_path.read_text())]
     assert cas_a == cas_b
     for r in (1, 2):
-        sa = json.loads((out / f"rounds/round_{r:03d}/scores.json").read_text())
-        sb = json.loads((part / f"rounds/round_{r:03d}/scores.json").read_text())
+        sa = json.loads(folder(out).round_scores_path(r).read_text())
+        sb = json.loads(folder(part).round_scores_path(r).read_text())
         assert sa == sb
 
 
@@ -163,12 +171,12 @@ def test_a_run_started_by_an_older_version_resumes(distance_run, tmp_path):
     out, _ = distance_run
     old = tmp_path / "old"
     shutil.copytree(out, old)
-    stored = json.loads((old / "config.json").read_text())
+    stored = json.loads(folder(old).config_path.read_text())
     del stored["loop"]["sample_dropout"]
-    (old / "config.json").write_text(json.dumps(stored))
+    folder(old).config_path.write_text(json.dumps(stored))
     run(tiny(), old, progress=False)  # everything is done: nothing is recomputed, nothing refused
     stored["loop"]["no_such_option"] = 1
-    (old / "config.json").write_text(json.dumps(stored))
+    folder(old).config_path.write_text(json.dumps(stored))
     with pytest.raises(ValueError, match="different config"):
         run(tiny(), old, progress=False)
 
@@ -182,10 +190,10 @@ def test_a_run_from_before_keep_root_resumes_only_without_it(distance_run, tmp_p
     out, _ = distance_run
     old = tmp_path / "old"
     shutil.copytree(out, old)
-    stored = json.loads((old / "config.json").read_text())
+    stored = json.loads(folder(old).config_path.read_text())
     assert stored["generator"]["keep_root"] is True
     del stored["generator"]["keep_root"]
-    (old / "config.json").write_text(json.dumps(stored))
+    folder(old).config_path.write_text(json.dumps(stored))
     with pytest.raises(ValueError, match="different config"):
         run(tiny(), old, progress=False)
     cfg = tiny()
@@ -197,8 +205,8 @@ def test_a_run_from_before_keep_root_resumes_only_without_it(distance_run, tmp_p
 def test_sampling_dropout_changes_the_loop_samples(distance_run, tmp_path):
     out, _ = distance_run
     run(tiny(sample_dropout=0.5), tmp_path / "drop", progress=False, stop_after_rounds=1)
-    a = json.loads((out / "rounds/round_001/scores.json").read_text())
-    b = json.loads((tmp_path / "drop" / "rounds/round_001/scores.json").read_text())
+    a = json.loads(folder(out).round_scores_path(1).read_text())
+    b = json.loads(folder(tmp_path / "drop").round_scores_path(1).read_text())
     assert [c["confidence"] for c in a["candidates"]] != [c["confidence"] for c in b["candidates"]]
     with pytest.raises(ValueError, match="sample_dropout"):
         tiny(sample_dropout=1.0)
@@ -207,29 +215,29 @@ def test_sampling_dropout_changes_the_loop_samples(distance_run, tmp_path):
 @pytest.mark.slow
 def test_scoring_a_fraction_finds_the_best_epoch_and_selects_from_its_full_set(distance_run, tmp_path):
     out, _ = distance_run
-    train = MotionSet.load(out / "data/train.npz")
+    train = MotionSet.load(folder(out).split_path("train"))
     n = len(train)
     half = tmp_path / "half"
     run(tiny(score_fraction=0.5), half, progress=False, stop_after_rounds=1)
-    epochs = json.loads((half / "epochs.json").read_text())
+    epochs = json.loads(folder(half).epochs_path.read_text())
     assert all(e["scored"] == max(train.num_classes, round(0.5 * n)) < n for e in epochs)
-    rnd = json.loads((half / "rounds.json").read_text())[0]
+    rnd = json.loads(folder(half).rounds_path.read_text())[0]
     assert 0.0 <= rnd["best_cas_all"] <= 1.0 and rnd["time_rescore"] > 0
-    scores = json.loads((half / "rounds/round_001/scores.json").read_text())
+    scores = json.loads(folder(half).round_scores_path(1).read_text())
     assert len(scores["candidates"]) == n  # the selection sees all N_t samples of the best epoch
-    chosen = MotionSet.load(half / "rounds/round_001/selected.npz")
+    chosen = MotionSet.load(folder(half).round_selected_path(1))
     assert set(chosen.epoch) <= {rnd["best_epoch"]}
     # a fraction that rounds to all N_t regenerates the best epoch's samples from its kept
     # weights: the same samples, and (weights restored afterwards) the same later rounds
     same = tmp_path / "same"
     run(tiny(score_fraction=0.999), same, progress=False)
     for r in (1, 2):
-        a = json.loads((out / f"rounds/round_{r:03d}/scores.json").read_text())
-        b = json.loads((same / f"rounds/round_{r:03d}/scores.json").read_text())
+        a = json.loads(folder(out).round_scores_path(r).read_text())
+        b = json.loads(folder(same).round_scores_path(r).read_text())
         assert a == b
-    assert [e["cas"] for e in json.loads((out / "epochs.json").read_text())] == \
-        [e["cas"] for e in json.loads((same / "epochs.json").read_text())]
-    assert all(r["best_cas_all"] == r["best_cas"] for r in json.loads((same / "rounds.json").read_text()))
+    assert [e["cas"] for e in json.loads(folder(out).epochs_path.read_text())] == \
+        [e["cas"] for e in json.loads(folder(same).epochs_path.read_text())]
+    assert all(r["best_cas_all"] == r["best_cas"] for r in json.loads(folder(same).rounds_path.read_text()))
     with pytest.raises(ValueError, match="score_fraction"):
         tiny(score_fraction=0.0)
 
@@ -245,22 +253,23 @@ def test_another_recognizer_on_a_finished_run(distance_run, tmp_path):
     out, summary = distance_run
     rd = tmp_path / "copy"
     shutil.copytree(out, rd)
-    own = json.loads((rd / "recognition" / "summary.json").read_text())
+    f = folder(rd)
+    own = json.loads(f.recognition_summary_path().read_text())
     rc = RecognizerConfig(model="msg3d", size="slim", epochs=1, batch_size=8)
     res = recognize_run(rd, rc, train_sets=["real", "real_syn"], progress=False)
     assert set(res) == {"real", "real_syn"}
-    folder = rd / "recognition_msg3d-slim"
-    assert json.loads((folder / "summary.json").read_text()) == json.loads(json.dumps(res))
-    rep = json.loads((folder / "real_syn" / "seed_0" / "report.json").read_text())
-    pool, train = MotionSet.load(rd / "synthetic.npz"), MotionSet.load(rd / "data/train.npz")
+    other = "recognition_msg3d-slim"
+    assert json.loads(f.recognition_summary_path(other).read_text()) == json.loads(json.dumps(res))
+    rep = json.loads(f.recognition_report_path("real_syn", 0, other).read_text())
+    pool, train = MotionSet.load(f.synthetic_path), MotionSet.load(f.split_path("train"))
     assert rep["train_size"] == len(train) + len(pool)
-    assert rep["samples"] == len(MotionSet.load(rd / "data/test.npz"))
+    assert rep["samples"] == len(MotionSet.load(f.split_path("test")))
     assert (rep["recognizer"]["model"], rep["recognizer"]["size"], rep["recognizer"]["epochs"]) == ("msg3d", "slim", 1)
-    assert json.loads((rd / "recognition" / "real" / "seed_0" / "report.json").read_text())["recognizer"]["model"] \
-        == json.loads((rd / "config.json").read_text())["final"]["recognizer"]["model"]
+    assert json.loads(f.recognition_report_path("real", 0).read_text())["recognizer"]["model"] \
+        == json.loads(f.config_path.read_text())["final"]["recognizer"]["model"]
     # the run's own results are untouched; a second call reads the reports back
-    assert json.loads((rd / "recognition" / "summary.json").read_text()) == own
-    (folder / "real" / "seed_0" / "report.json").write_text(json.dumps({**rep, "overall_accuracy": 0.123}))
+    assert json.loads(f.recognition_summary_path().read_text()) == own
+    f.recognition_report_path("real", 0, other).write_text(json.dumps({**rep, "overall_accuracy": 0.123}))
     again = recognize_run(rd, rc, train_sets=["real"], progress=False)
     assert again["real"]["per_seed"][0]["overall"] == 0.123
     # the CLI calls the same function (a new folder name: trains afresh)
@@ -268,7 +277,7 @@ def test_another_recognizer_on_a_finished_run(distance_run, tmp_path):
 
     assert main(["recognizer", "on-run", "--run", str(rd), "--model", "stgcn", "--size", "slim", "--epochs", "1",
                  "--batch-size", "8", "--train-sets", "real", "--out", "again", "--no-progress"]) == 0
-    cli = json.loads((rd / "again" / "real" / "seed_0" / "report.json").read_text())
+    cli = json.loads(f.recognition_report_path("real", 0, "again").read_text())
     assert cli["history"] and len(cli["history"]) == 1 and cli["train_size"] == len(train)
     with pytest.raises(ValueError, match="own final phase"):
         recognize_run(rd, rc, out="recognition", progress=False)
@@ -285,13 +294,13 @@ def test_another_recognizer_on_a_finished_run(distance_run, tmp_path):
 @pytest.mark.slow
 def test_baseline_and_random_ablations(tmp_path):
     base = run(tiny(selection="none"), tmp_path / "none", progress=False)
-    assert not (tmp_path / "none" / "rounds").exists()  # nothing recycled
-    syn = MotionSet.load(tmp_path / "none" / "synthetic.npz")  # fresh samples for Real+Syn
-    train = MotionSet.load(tmp_path / "none" / "data/train.npz")
+    assert not folder(tmp_path / "none").rounds_root.exists()  # nothing recycled
+    syn = MotionSet.load(folder(tmp_path / "none").synthetic_path)  # fresh samples for Real+Syn
+    train = MotionSet.load(folder(tmp_path / "none").split_path("train"))
     assert len(syn) == len(train) and syn.is_synthetic.all()
     assert base["recognition"]["real_syn"]["overall"]["R"] == 1
     run(tiny(selection="random"), tmp_path / "random", progress=False)
-    for r in json.loads((tmp_path / "random" / "rounds.json").read_text()):
+    for r in json.loads(folder(tmp_path / "random").rounds_path.read_text()):
         assert r["selection"] == "random"
         for k, n_pass in enumerate(r["counts"]["passed_filter"]):
             assert r["counts"]["selected"][k] == central_count(n_pass, 0.5)[1]
@@ -400,8 +409,8 @@ def test_recycled_samples_keep_the_root_of_root_relative_data(tmp_path):
     d["data"] = {"path": str(tmp_path / "xyz.npz"), "frames": 8, "test_fraction": 0.34}
     out = tmp_path / "run"
     run(RunConfig.from_dict(d), out, progress=False, stop_after_rounds=1)
-    assert load_generator(out / "checkpoints" / "generator.pt", "cpu")[1].root == "per_frame"
-    pool = MotionSet.load(out / "synthetic.npz")
+    assert load_generator(folder(out).checkpoint("generator"), "cpu")[1].root == "per_frame"
+    pool = MotionSet.load(folder(out).synthetic_path)
     assert len(pool) > 0
     c = pool.layout.center
     assert np.abs(pool.data[:, :, c][pool.frame_mask()]).max() < 1e-6
@@ -413,9 +422,9 @@ def test_recycled_samples_keep_the_root_of_root_relative_data(tmp_path):
     other = tmp_path / "copied"
     shutil.copytree(out, other)
     d["generator"]["keep_root"] = False
-    stored = json.loads((other / "config.json").read_text())
+    stored = json.loads(folder(other).config_path.read_text())
     stored["generator"]["keep_root"] = False
-    (other / "config.json").write_text(json.dumps(stored))
+    folder(other).config_path.write_text(json.dumps(stored))
     with pytest.raises(ValueError, match="generator_pretrained.*copied"):
         run(RunConfig.from_dict(d), other, progress=False)
 
@@ -437,5 +446,5 @@ def test_a_run_resumes_with_another_thread_count(distance_run, tmp_path):
         run(RunConfig.from_dict(d), other, progress=False)
     finally:
         torch.set_num_threads(was)  # run() sets torch's global thread count
-    assert "resumed with execution.threads = 1 (the run so far: None)" in (other / "run.log").read_text()
-    assert json.loads((other / "config.json").read_text())["execution"]["threads"] == 1
+    assert "resumed with execution.threads = 1 (the run so far: None)" in folder(other).log_path.read_text()
+    assert json.loads(folder(other).config_path.read_text())["execution"]["threads"] == 1
