@@ -388,7 +388,8 @@ def test_unlabelled_keypoints_are_kept_filled_or_refused(tmp_path):
     assert both.conf is None and np.allclose(kept.data[0, :, 5], -45.0)
     note = f"{int(ms.lengths[0])} keypoints with confidence 0 kept as the file gives them"
     assert note in both.notes
-    assert sp.notes == (f"training data: {note}",)  # what the run log gets
+    # what the run log gets: the count is of the whole file, before the subject split, and says so
+    assert sp.notes == (f"all subjects' data: {note}",)
     filled, _, sp = prepared("fill")
     assert len(sp.notes) == 1 and "filled with the mean" in sp.notes[0]
     others = np.delete(filled.data[0], 5, axis=1)
@@ -409,7 +410,9 @@ def test_recycled_samples_keep_the_root_of_root_relative_data(tmp_path):
     d["data"] = {"path": str(tmp_path / "xyz.npz"), "frames": 8, "test_fraction": 0.34}
     out = tmp_path / "run"
     run(RunConfig.from_dict(d), out, progress=False, stop_after_rounds=1)
-    assert load_generator(folder(out).checkpoint("generator"), "cpu")[1].root == "per_frame"
+    # stopped after round 1: the round's committed generator (the final name comes with the loop's end)
+    assert not folder(out).checkpoint("generator").exists()
+    assert load_generator(folder(out).round_checkpoint("generator", 1), "cpu")[1].root == "per_frame"
     pool = MotionSet.load(folder(out).synthetic_path)
     assert len(pool) > 0
     c = pool.layout.center
