@@ -1,7 +1,8 @@
-"""``infagenc recognizer train|eval|on-run``: train an ST-GCN / MS-G3D on a labelled set,
-evaluate a saved one, or run the final recognition of a finished InfAGenC run with another
-recognizer; argument parsing only (the work is in :mod:`infagenc.workflows.recognizer` and
-:func:`infagenc.loop.runner.recognize_run`)."""
+"""``infagenc recognizer train|eval|tune|on-run``: train a recognizer (ST-GCN, MS-G3D, or the
+classical floor: ``linear``, ``knn``) on a labelled set, evaluate a saved one, choose settings
+on validation subjects, or run the final recognition of a finished InfAGenC run with another
+recognizer; argument parsing only (the work is in :mod:`infagenc.workflows.recognizer`,
+:mod:`infagenc.workflows.tune` and :func:`infagenc.loop.runner.recognize_run`)."""
 from __future__ import annotations
 
 import argparse
@@ -11,21 +12,26 @@ from ..data.preprocess import RESAMPLE_MODES, ROOT_MODES, UNLABELLED_MODES, Prep
 from ..data.readers import FORMATS, read
 from ..models.registry import RECOGNIZERS
 from ..models.sizes import SIZES
+from ..train.classical import RECOGNIZER_NAMES
 from ..train.device import PRECISIONS
 from ..train.recognizer import RecognizerConfig
-from ..workflows.recognizer import eval_run, train_run
+from ..workflows.recognizer import config_with_overrides, eval_run, train_run
+from ..workflows.tune import tune_run
 
 # the --root word of older command lines for what Preprocess calls "none"
 _LEGACY_ROOT = {"keep": "none"}
 
 
-def _train(args: argparse.Namespace) -> int:
-    cfg = RecognizerConfig(
-        model=args.model, size=args.size, epochs=args.epochs,
-        batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
-        target_accuracy=args.target_accuracy, seed=args.seed, device=args.device, precision=args.precision)
-    prep = Preprocess(frames=args.frames, resample=args.resample, root=args.root,
+def _preprocess(args: argparse.Namespace) -> Preprocess:
+    return Preprocess(frames=args.frames, resample=args.resample, root=args.root,
                       normalize_scale=args.normalize_scale, unlabelled=args.unlabelled)
+
+
+def _train(args: argparse.Namespace) -> int:
+    flags = {k: getattr(args, k) for k in ("model", "size", "epochs", "batch_size", "lr", "weight_decay",
+                                           "target_accuracy", "seed", "device", "precision")}
+    cfg = config_with_overrides(args.config, flags)
+    prep = _preprocess(args)
     summary = train_run(read(args.data, args.format), cfg, args.out, test_subjects=args.test_subjects,
                         val_subjects=args.val_subjects, preprocess=prep, data_source=args.data,
                         progress=not args.no_progress)
@@ -44,6 +50,15 @@ def _on_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _tune(args: argparse.Namespace) -> int:
+    res = tune_run(read(args.data, args.format), args.grid, args.out, test_subjects=args.test_subjects,
+                   folds=args.folds, seed=args.seed, preprocess=_preprocess(args), device=args.device,
+                   precision=args.precision, data_source=args.data, progress=not args.no_progress)
+    print(res["table"])
+    print(f"chosen (*): {json.dumps(res['chosen'])}\nwritten: {res['chosen_file']}, {res['tune_json']}")
+    return 0
+
+
 def _eval(args: argparse.Namespace) -> int:
     summary = eval_run(args.checkpoint, read(args.data, args.format), args.out, subjects=args.subjects,
                        split=args.split, batch_size=args.batch_size, device=args.device, precision=args.precision,
@@ -52,22 +67,32 @@ def _eval(args: argparse.Namespace) -> int:
     return 0
 
 
-def _common(p: argparse.ArgumentParser) -> None:
+def _common(p: argparse.ArgumentParser, over_file: bool = False) -> None:
+    """--format, --device, --precision, --no-progress; with ``over_file`` the execution flags
+    default to None (not given: the --config file's value, else auto / fp32)."""
     p.add_argument("--format", choices=sorted(FORMATS), default=None,
                    help="format of --data (default: detected from the path)")
-    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:1 ... (default auto)")
-    p.add_argument("--precision", choices=PRECISIONS, default="fp32", help="bf16 = autocast (default fp32)")
+    p.add_argument("--device", default=None if over_file else "auto",
+                   help="auto (CUDA when present), cpu, cuda, cuda:1 ... (default auto)")
+    p.add_argument("--precision", choices=PRECISIONS, default=None if over_file else "fp32",
+                   help="bf16 = autocast (default fp32)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
-def _model_args(p: argparse.ArgumentParser, d: RecognizerConfig) -> None:
-    """The model and its training settings (``train`` and ``on-run``)."""
-    p.add_argument("--model", choices=sorted(RECOGNIZERS), default=d.model, help=f"default {d.model}")
-    p.add_argument("--size", choices=SIZES, default=d.size, help=f"paper or slim (default {d.size})")
-    p.add_argument("--epochs", type=int, default=d.epochs, help=f"training epochs (default {d.epochs})")
-    p.add_argument("--batch-size", type=int, default=d.batch_size, help=f"default {d.batch_size}")
-    p.add_argument("--lr", type=float, default=d.lr, help=f"Adam learning rate (default {d.lr})")
-    p.add_argument("--weight-decay", type=float, default=d.weight_decay, help=f"default {d.weight_decay}")
+def _model_args(p: argparse.ArgumentParser, d: RecognizerConfig, names=tuple(RECOGNIZERS),
+                over_file: bool = False) -> None:
+    """The model and its training settings (``train`` and ``on-run``); with ``over_file`` every
+    flag defaults to None (not given: the --config file's value, else the default shown)."""
+    def dflt(v):
+        return None if over_file else v
+
+    p.add_argument("--model", choices=names, default=dflt(d.model),
+                   help=f"{', '.join(names)} (default {d.model})")
+    p.add_argument("--size", choices=SIZES, default=dflt(d.size), help=f"paper or slim (default {d.size})")
+    p.add_argument("--epochs", type=int, default=dflt(d.epochs), help=f"training epochs (default {d.epochs})")
+    p.add_argument("--batch-size", type=int, default=dflt(d.batch_size), help=f"default {d.batch_size}")
+    p.add_argument("--lr", type=float, default=dflt(d.lr), help=f"Adam learning rate (default {d.lr})")
+    p.add_argument("--weight-decay", type=float, default=dflt(d.weight_decay), help=f"default {d.weight_decay}")
 
 
 def _preprocess_args(p: argparse.ArgumentParser) -> None:
@@ -95,10 +120,15 @@ def register(subparsers) -> None:
     sub.required = True
 
     t = sub.add_parser("train", help="train a recognizer and report on held-out subjects",
-                       description="Train a recognizer; writes config.json, recognizer.pt, history.json, "
-                                   "report.json / report.md and confusion.png into --out.")
+                       description="Train a recognizer; writes config.json, recognizer.pt (linear / knn: "
+                                   "recognizer.npz), history.json, report.json / report.md and confusion.png "
+                                   "into --out. linear = logistic regression, knn = nearest neighbours, on the "
+                                   "standardised positions of fixed-length sequences (give --frames).")
     t.add_argument("--data", required=True, help="labelled data set: .npz or any readable format (file or folder)")
-    _model_args(t, d)
+    t.add_argument("--config", default=None, metavar="FILE",
+                   help="TOML / JSON file of recognizer settings (e.g. chosen.toml of `recognizer tune`); "
+                        "flags given override it")
+    _model_args(t, d, RECOGNIZER_NAMES, over_file=True)
     t.add_argument("--target-accuracy", type=float, default=None,
                    help="stop once validation (else training) accuracy reaches this, e.g. 0.85")
     _preprocess_args(t)
@@ -106,15 +136,16 @@ def register(subparsers) -> None:
                    help="held-out test subjects (report on them); without: report on the training set")
     t.add_argument("--val-subjects", nargs="+", default=None, metavar="S",
                    help="validation subjects taken out of training (validation accuracy, early stop)")
-    t.add_argument("--seed", type=int, default=d.seed, help=f"default {d.seed}")
+    t.add_argument("--seed", type=int, default=None, help=f"default {d.seed}")
     t.add_argument("--out", required=True, help="output folder")
-    _common(t)
+    _common(t, over_file=True)
     t.set_defaults(func=_train)
 
     e = sub.add_parser("eval", help="evaluate a saved recognizer",
                        description="Evaluate a checkpoint on a labelled set (re-applying its recorded "
                                    "preprocessing); writes report.json / report.md and confusion.png into --out.")
-    e.add_argument("--checkpoint", required=True, help="recognizer.pt written by `recognizer train`")
+    e.add_argument("--checkpoint", required=True,
+                   help="recognizer.pt (or a classical recognizer.npz) written by `recognizer train`")
     e.add_argument("--data", required=True, help="labelled data set: .npz or any readable format (file or folder)")
     e.add_argument("--subjects", nargs="+", default=None, metavar="S", help="evaluate only these subjects")
     e.add_argument("--split", default="test", help="name of the evaluated set in the report (default test)")
@@ -122,6 +153,8 @@ def register(subparsers) -> None:
     e.add_argument("--out", required=True, help="output folder")
     _common(e)
     e.set_defaults(func=_eval)
+
+    _register_tune(sub)
 
     o = sub.add_parser("on-run", help="final recognition of a finished `infagenc run` with another recognizer",
                        description="Train this recognizer on the run's Real, Syn and Real+Syn sets (its own split "
@@ -135,3 +168,24 @@ def register(subparsers) -> None:
     o.add_argument("--out", default=None, help="folder name inside the run (default recognition_<model>-<size>)")
     o.add_argument("--no-progress", action="store_true", help="no progress bars")
     o.set_defaults(func=_on_run)
+
+
+def _register_tune(sub) -> None:
+    u = sub.add_parser("tune", help="choose recognizer settings on validation subjects (never the test subjects)",
+                       description="Remove the test subjects, split the training subjects into folds by subject, "
+                                   "train every setting of --grid on each fold and choose the best mean validation "
+                                   "accuracy (ties: the cheaper setting); writes chosen.toml (for `recognizer train "
+                                   "--config`, or a run config's [critic] / [final.recognizer]) and tune.json into "
+                                   "--out and prints the table. The grid file's format: infagenc.workflows.tune.")
+    u.add_argument("--data", required=True, help="labelled data set: .npz or any readable format (file or folder)")
+    u.add_argument("--grid", required=True, metavar="GRID",
+                   help="TOML / JSON grid: RecognizerConfig fields, a list = values to try; [base], [[grid]]")
+    u.add_argument("--test-subjects", nargs="+", default=None, metavar="S",
+                   help="test subjects, removed before anything else and never used")
+    u.add_argument("--folds", type=int, default=3,
+                   help="subject folds (default 3; leave-one-subject-out with fewer training subjects)")
+    u.add_argument("--seed", type=int, default=0, help="seeds the folds and the recognizers (default 0)")
+    _preprocess_args(u)
+    u.add_argument("--out", required=True, help="output folder")
+    _common(u, over_file=True)
+    u.set_defaults(func=_tune)

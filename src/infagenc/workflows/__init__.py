@@ -2,7 +2,11 @@
 config, checkpoints, histories and reports.
 
 * :mod:`.recognizer` - ``infagenc recognizer train|eval``: :func:`~.recognizer.train_run`,
-  :func:`~.recognizer.eval_run`;
+  :func:`~.recognizer.eval_run` (deep recognizers and the classical floor, ``linear`` /
+  ``knn`` of :mod:`infagenc.train.classical`), :func:`~.recognizer.config_with_overrides`
+  (``--config FILE`` with flags over it);
+* :mod:`.tune` - ``infagenc recognizer tune``: :func:`~.tune.tune_run`, a declared grid of
+  recognizer settings scored by subject folds of the training subjects only;
 * :mod:`.generator` - ``infagenc generator train|sample``: :func:`~.generator.train_run`
   (with resume), :func:`~.generator.sample_run`.
 

@@ -3,7 +3,14 @@
 * :func:`train_run` - preprocess (one :class:`~infagenc.data.preprocess.Preprocess`), split
   by subject, train, save and report into a run folder;
 * :func:`eval_run` - evaluate a saved recognizer on (some subjects of) a labelled set,
-  re-applying the preprocessing stored in its checkpoint.
+  re-applying the preprocessing stored in its checkpoint;
+* :func:`config_with_overrides` - a :class:`RecognizerConfig` from a config file (e.g. the
+  ``chosen.toml`` of ``recognizer tune``) with command-line values over it.
+
+The classical recognizers (``linear``, ``knn``: :mod:`infagenc.train.classical`) go through the
+same two functions: ``train_run`` fits them instead of training epochs and saves
+``recognizer.npz`` (no pickle) instead of ``recognizer.pt``; ``eval_run`` takes either file
+(a ``.npz`` is read as a classical checkpoint).
 
 The checkpoint's metadata holds ``Preprocess.to_dict()`` under ``"preprocess"``; checkpoints
 written before that held ``{"frames": F, "root": None | str}`` there, which
@@ -16,17 +23,33 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
+from ..config import ConfigError, read_config_file
 from ..data.motionset import MotionSet
 from ..data.preprocess import Preprocess
 from ..data.splits import split_by_subjects
 from ..jsonio import write_json
+from ..models.base import Recognizer
+from ..train.classical import ClassicalRecognizer, is_classical, is_classical_checkpoint, load_classical_with_meta
 from ..train.recognizer import (RecognizerConfig, RecognizerTrainer, evaluate, load_recognizer_with_meta,
                                 new_recognizer)
 from ..viz.confusion import write_report
 
-__all__ = ["train_run", "eval_run", "stored_preprocess", "CHECKPOINT_NAME"]
+__all__ = ["train_run", "eval_run", "stored_preprocess", "config_with_overrides", "CHECKPOINT_NAME",
+           "CLASSICAL_CHECKPOINT_NAME"]
 
 CHECKPOINT_NAME = "recognizer.pt"
+CLASSICAL_CHECKPOINT_NAME = "recognizer.npz"
+
+
+def config_with_overrides(path: str | Path | None, overrides: dict | None = None) -> RecognizerConfig:
+    """RecognizerConfig fields from a TOML / JSON file (or none), then ``overrides`` over them
+    (keys with value None are not given and leave the file's value or the default)."""
+    d = read_config_file(path) if path is not None else {}
+    d = {**d, **{k: v for k, v in (overrides or {}).items() if v is not None}}
+    try:
+        return RecognizerConfig.from_dict(d)
+    except ConfigError as e:
+        raise ConfigError(f"{path}: {e}" if path is not None else str(e)) from None
 
 
 def _subjects(ms: MotionSet | None) -> list[str]:
@@ -56,6 +79,8 @@ def train_run(ms: MotionSet, cfg: RecognizerConfig, out_dir: str | Path, *,
                 "samples": {"train": len(train), "val": 0 if val is None else len(val),
                             "test": 0 if test is None else len(test)}}
     write_json(out / "config.json", resolved)
+    if is_classical(cfg.model):
+        return _train_classical(cfg, train, val, test, out, prep)
     trainer = RecognizerTrainer(new_recognizer(cfg, ms.layout, ms.channels, ms.num_classes), cfg)
     trainer.fit(train, val, progress=progress)
     ckpt = trainer.save(out / CHECKPOINT_NAME, meta={"preprocess": prep.to_dict()})
@@ -67,6 +92,22 @@ def train_run(ms: MotionSet, cfg: RecognizerConfig, out_dir: str | Path, *,
             "accuracy": report.overall, **files}
 
 
+def _train_classical(cfg: RecognizerConfig, train: MotionSet, val: MotionSet | None, test: MotionSet | None,
+                     out: Path, prep: Preprocess) -> dict:
+    """Fit a ``linear`` / ``knn`` recognizer; the history is one record of the fit."""
+    model = ClassicalRecognizer.from_config(cfg).fit(train)
+    rec = {**model.fit_info, "acc": model.evaluate(train, "train").overall}
+    if val is not None:
+        rec["val_acc"] = model.evaluate(val, "val").overall
+    ckpt = model.save(out / CLASSICAL_CHECKPOINT_NAME, meta={"config": cfg.to_dict(), "history": [rec],
+                                                           "preprocess": prep.to_dict()})
+    write_json(out / "history.json", [rec])
+    split, eval_set = ("test", test) if test is not None else ("train", train)
+    report = model.evaluate(eval_set, split)
+    files = write_report(report, out, f"{cfg.model} on {split}")
+    return {"checkpoint": str(ckpt), "epochs": 0, "split": split, "accuracy": report.overall, **files}
+
+
 def stored_preprocess(meta: dict) -> Preprocess:
     """The preprocessing a recognizer checkpoint's metadata records (identity when none)."""
     return Preprocess.from_dict(meta.get("preprocess"))
@@ -76,8 +117,15 @@ def eval_run(checkpoint: str | Path, ms: MotionSet, out_dir: str | Path, *, subj
              split: str = "test", batch_size: int = 64, device: str | None = "auto", precision: str = "fp32",
              progress: bool = True) -> dict:
     """Evaluate a saved recognizer on (the given subjects of) a labelled set, re-applying the
-    preprocessing recorded in the checkpoint; writes the report files into ``out_dir``."""
-    model, meta = load_recognizer_with_meta(checkpoint, device)
+    preprocessing recorded in the checkpoint; writes the report files into ``out_dir``.
+    A ``.npz`` checkpoint is a classical recognizer's (``batch_size``, ``device`` and
+    ``precision`` do not apply to it)."""
+    model: ClassicalRecognizer | Recognizer
+    if is_classical_checkpoint(checkpoint):
+        model, meta = load_classical_with_meta(checkpoint)
+        meta = {**meta, "data": {"class_names": list(model.class_names)}}
+    else:
+        model, meta = load_recognizer_with_meta(checkpoint, device)
     names = meta.get("data", {}).get("class_names")
     if names:
         ms = ms.relabel(names)
@@ -86,6 +134,11 @@ def eval_run(checkpoint: str | Path, ms: MotionSet, out_dir: str | Path, *, subj
         if not len(ms):
             raise ValueError(f"no samples of subjects {list(subjects)}")
     ms = stored_preprocess(meta)(ms)
-    report = evaluate(model, ms, batch_size, precision=precision, split=split, progress=progress)
-    files = write_report(report, out_dir, f"{model.name} ({model.size}) on {split}")
+    if isinstance(model, ClassicalRecognizer):
+        report = model.evaluate(ms, split)
+        title = f"{model.name} on {split}"
+    else:
+        report = evaluate(model, ms, batch_size, precision=precision, split=split, progress=progress)
+        title = f"{model.name} ({model.size}) on {split}"
+    files = write_report(report, out_dir, title)
     return {"split": split, "accuracy": report.overall, **files}
