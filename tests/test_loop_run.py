@@ -101,8 +101,14 @@ def test_run_folder_has_every_artifact(distance_run):
         window = [e for e in epochs if e["round"] == r["round"]]
         best = max(window, key=lambda e: (e["cas"], -e["epoch"]))
         assert r["best_epoch"] == best["epoch"] and r["best_cas"] == best["cas"]
-    assert set(summary["recognition"]) == {"real", "syn", "real_syn"}
+    assert set(summary["recognition"]) == {"real", "syn", "real_syn", "floor"}
     assert not any("skipped" in v for v in summary["recognition"].values())
+    # the trivial floor beside every training set, its report under its own name
+    floor = summary["recognition"]["floor"]
+    assert floor["model"] == "linear" and set(floor) == {"model", "real", "syn", "real_syn"}
+    for name in ("real", "syn", "real_syn"):
+        rep = json.loads(f.floor_report_path("linear", name).read_text())
+        assert rep["overall_accuracy"] == floor[name]["overall"] and 0.0 <= floor[name]["overall"] <= 1.0
     assert "vs_test" in summary["generation"] and "vs_train" in summary["generation"]
 
 

@@ -19,7 +19,8 @@ RUN_DIR/
   rounds.json                 per round: best epoch, CAS, counts per class, timings
   synthetic.npz               all recycled samples so far (the baseline: its final samples)
   recognition/<set>/seed_<s>/ report.json, report.md, confusion.png (set = real, syn, real_syn)
-  recognition/summary.json    mean and 95% interval over seeds per training set
+  recognition/floor_<model>/<set>/  the trivial floor (linear / kNN) on the same sets and test subjects
+  recognition/summary.json    mean and 95% interval over seeds per training set, and the floor
   evaluation/metrics.json     generation metrics (reference = real test, real train)
   evaluation/features.npz     evaluator features of real and generated samples (t-SNE)
   evaluation/samples.npz      a few generated samples per class (the report's pictures)
@@ -185,6 +186,10 @@ class RunFolder:
 
     def recognition_report_path(self, train_set: str, seed: int, out: str = "recognition") -> Path:
         return self.root / out / train_set / f"seed_{seed}" / "report.json"
+
+    def floor_report_path(self, model: str, train_set: str, out: str = "recognition") -> Path:
+        """The trivial floor's report (a classical recognizer, one deterministic fit per set)."""
+        return self.root / out / f"floor_{model}" / train_set / "report.json"
 
     def recognition_summary_path(self, out: str = "recognition") -> Path:
         return self.root / out / "summary.json"

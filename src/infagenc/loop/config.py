@@ -24,6 +24,7 @@ from pathlib import Path
 from ..config import ConfigError, config_from_dict, config_to_dict
 from ..data.preprocess import RESAMPLE_MODES, ROOT_MODES, UNLABELLED_MODES, Preprocess
 from ..runfolder import TRAIN_SETS
+from ..train.classical import CLASSICAL
 from ..train.device import PRECISIONS
 from ..train.generator import GeneratorConfig
 from ..train.recognizer import RecognizerConfig
@@ -162,8 +163,13 @@ class FinalConfig:
     seeds: tuple[int, ...] = (0, 1, 2)
     train_sets: tuple[str, ...] = TRAIN_SETS
     syn_per_class: int | None = None  # baseline only: samples per class; None = as many as the real set, balanced
+    # the trivial floor beside every training set: a classical recognizer (linear | knn) trained on
+    # the same set and tested on the same subjects (deterministic: one result); None: no floor
+    floor: str | None = "linear"
 
     def __post_init__(self):
+        if self.floor is not None and self.floor not in CLASSICAL:
+            raise ValueError(f"final.floor must be one of {CLASSICAL} or unset, got {self.floor!r}")
         bad = set(self.train_sets) - set(TRAIN_SETS)
         if bad:
             raise ValueError(f"final.train_sets: unknown {sorted(bad)}")

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from ..config import config_to_dict
@@ -13,6 +14,7 @@ from ..data.motionset import MotionSet
 from ..jsonio import read_json
 from ..metrics.stats import Summary
 from ..runfolder import TRAIN_SETS, RunFolder
+from ..train.classical import ClassicalRecognizer
 from ..train.device import resolve_device
 from ..train.generator import GeneratorTrainer, sample_motionset
 from ..train.recognizer import RecognizerTrainer, evaluate, new_recognizer
@@ -46,7 +48,7 @@ def final_phase(f: RunFolder, cfg: RunConfig, sp: Splits, syn: MotionSet | None,
     if f.phase_done("final"):
         return f.read_json(f.recognition_summary_path())
     results = final_recognition(f, cfg, sp, syn, cfg.final.recognizer, cfg.final.train_sets, cfg.final.seeds,
-                                device, "recognition", progress, evaluator=True)
+                                device, "recognition", progress, evaluator=True, floor=cfg.final.floor)
     f.mark_done("final")
     return results
 
@@ -79,12 +81,14 @@ def _one_seed(f: RunFolder, cfg: RunConfig, sp: Splits, train: MotionSet, name: 
 
 
 def final_recognition(f: RunFolder, cfg: RunConfig, sp: Splits, syn: MotionSet | None, recognizer,
-                      train_sets, seeds, device, out: str, progress: bool, evaluator: bool = False) -> dict:
+                      train_sets, seeds, device, out: str, progress: bool, evaluator: bool = False,
+                      floor: str | None = None) -> dict:
     """Fresh recognizers trained on each of ``train_sets`` (real / syn / real_syn), one per
     seed, tested on the held-out subjects; every seed's report in ``<out>/<set>/seed_<s>/``
     (a seed already reported is read back, so an interrupted phase resumes), the summary in
-    ``<out>/summary.json``. The training seed is derived from the run seed, the set and the
-    seed only, so for one run seed every selection mode trains the same Real recognizer."""
+    ``<out>/summary.json``, with the ``floor`` recognizer's results beside them (key
+    ``floor``) when one is asked for. The training seed is derived from the run seed, the set
+    and the seed only, so for one run seed every selection mode trains the same Real recognizer."""
     sets = _train_sets(sp, syn)
     label = "" if out == "recognition" else f" ({recognizer.model}-{recognizer.size})"
     results: dict[str, dict] = {}
@@ -104,8 +108,35 @@ def final_recognition(f: RunFolder, cfg: RunConfig, sp: Splits, syn: MotionSet |
             per_seed.append(d)
             f.log(f"final recognition{label} on {name}, seed {s}: test accuracy {d['overall_accuracy']:.4f}")
         results[name] = summarise_seeds(per_seed, seeds, sp.train.class_names)
+    if floor is not None:
+        results["floor"] = floor_recognition(f, sp, sets, train_sets, floor, out)
     f.write_json(f.recognition_summary_path(out), results)
     return results
+
+
+def floor_recognition(f: RunFolder, sp: Splits, sets: dict[str, MotionSet], train_sets, model: str,
+                      out: str) -> dict:
+    """The trivial floor: a classical recognizer (``linear`` / ``knn``) fitted on each training
+    set and tested on the same held-out subjects; deterministic, so one result per set (its
+    report in ``<out>/floor_<model>/<set>/``)."""
+    res: dict = {"model": model}
+    for name in train_sets:
+        if name not in sets:
+            continue
+        done = f.floor_report_path(model, name, out)
+        present = len(np.unique(sets[name].labels))
+        if model == "linear" and present < 2:
+            res[name] = {"skipped": f"the {name} set has samples of one class only"}
+            continue
+        if not done.exists():
+            rec = ClassicalRecognizer(model).fit(sets[name])
+            write_report(rec.evaluate(sp.test), done.parent, title=f"floor ({model}) on {name}",
+                         extra={"train_size": len(sets[name]), "fit": rec.fit_info})
+        d = read_json(done)
+        per_class = {r["class"]: r["accuracy"] for r in d["per_class"] if r["accuracy"] is not None}
+        res[name] = {"overall": d["overall_accuracy"], "per_class": per_class}
+        f.log(f"floor ({model}) on {name}: test accuracy {d['overall_accuracy']:.4f}")
+    return res
 
 
 def summarise_seeds(per_seed: list[dict], seeds, class_names) -> dict:

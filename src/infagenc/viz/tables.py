@@ -182,6 +182,11 @@ def generation_markdown(metrics: Mapping) -> str:
 def recognition_table(summary: Mapping) -> Table:
     """The :func:`table_recognition` table."""
     rows = []
+    floor = summary.get("floor") or {}
+    for key, label in SET_NAMES.items():  # the trivial floor first: what any deep result must beat
+        if key in floor:
+            value = floor[key].get("skipped") or _pct(floor[key].get("overall"))
+            rows.append([f"{label}: floor ({floor.get('model', '?')})", value, "1 (deterministic)", DASH])
     for key, label in SET_NAMES.items():
         s = summary.get(key)
         if s is None:
