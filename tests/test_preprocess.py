@@ -200,3 +200,62 @@ def test_preprocess_record_round_trip_and_old_records():
         Preprocess(root="keep")
     with pytest.raises(ValueError, match="frames must be >= 1"):
         Preprocess(frames=0)
+
+
+def _kinect_frame(seed=0):
+    """One kinect20 sequence of 3 frames: hips on x, the spine leaning forward (towards +z)."""
+    from infagenc.data.motionset import MotionSet
+    from infagenc.skeleton.layouts import get_layout
+
+    lay = get_layout("kinect20")
+    rng = np.random.default_rng(seed)
+    f = rng.normal(scale=0.3, size=(3, lay.num_joints, 3))
+    f[:, lay.index("hip_center")] = 0
+    f[:, lay.index("left_hip")], f[:, lay.index("right_hip")] = [0.1, 0, 0], [-0.1, 0, 0]
+    f[:, lay.index("shoulder_center")] = [0.0, 0.5, 0.2]
+    return MotionSet.from_sequences([f.astype(np.float32)], [0], ["a"], ["s"], ["k"], lay, rep="xyz")
+
+
+def test_align_view_spine_runs_from_the_hips():
+    ms = _kinect_frame()
+    lay = ms.layout
+    a = align_view(ms)
+    spine = a.data[0, 0, lay.index("shoulder_center")] - (a.data[0, 0, lay.index("left_hip")]
+                                                          + a.data[0, 0, lay.index("right_hip")]) / 2
+    assert np.allclose(spine, [0, np.hypot(0.5, 0.2), 0], atol=1e-5)  # the lean is removed
+    assert np.allclose(a.data[0, 0, lay.center], 0, atol=1e-6)  # first frame's centre at the origin
+    # any turn of the input gives the same aligned sequence
+    c, s = np.cos(1.1), np.sin(1.1)
+    turn = np.array([[c, 0, s], [0, 1, 0], [-s, 0, c]]) @ np.array([[1, 0, 0], [0, np.cos(.4), -np.sin(.4)],
+                                                                    [0, np.sin(.4), np.cos(.4)]])
+    turned = ms.with_data((ms.data @ turn.T + 3.0).astype(np.float32))
+    assert np.allclose(align_view(turned).data, a.data, atol=1e-4)
+
+
+def test_preprocess_align_runs_after_the_length_and_before_the_root():
+    from infagenc.data.preprocess import Preprocess
+
+    ms = make_demo(num_subjects=2, per_class=1, seed=1, rep="xyz")
+    prep = Preprocess(frames=20, align=True, root="per_frame", normalize_scale=True)
+    by_hand = normalize_scale(root_relative(align_view(fixed_length(ms, 20)), "per_frame"))
+    assert np.array_equal(prep(ms).data, by_hand.data)
+    assert np.array_equal(Preprocess(frames=20, align=True)(ms).data, align_view(fixed_length(ms, 20)).data)
+    # the record: align only when on; older records read as off
+    assert Preprocess.from_dict(prep.to_dict()) == prep and prep.to_dict()["align"] is True
+    assert "align" not in Preprocess(frames=20).to_dict()
+    assert Preprocess.from_dict({"frames": 20, "root": "none", "normalize_scale": False}).align is False
+
+
+def test_preprocess_align_refuses_what_it_cannot_align():
+    from infagenc.data.motionset import MotionSet
+    from infagenc.data.preprocess import Preprocess
+    from infagenc.skeleton.layouts import Layout
+
+    rot = make_demo(num_subjects=1, per_class=1, seed=0)  # rot6d
+    with pytest.raises(ValueError, match="train.npz: preprocess align: view alignment applies to xyz"):
+        Preprocess(align=True).apply(rot, "train.npz")
+    chain = Layout("chain3", ("a", "b", "c"), (-1, 0, 1), center=0)
+    ms = MotionSet.from_sequences([np.random.default_rng(0).normal(size=(4, 3, 3)).astype(np.float32)], [0], ["x"],
+                                  ["s"], ["n"], chain, rep="xyz")
+    with pytest.raises(ValueError, match="data: preprocess align: layout 'chain3' has no hip or shoulder"):
+        Preprocess(align=True)(ms)

@@ -10,6 +10,7 @@ import torch
 from infagenc.cli import main
 from infagenc.data.demo import make_demo
 from infagenc.data.preprocess import Preprocess, fixed_length, root_relative
+from infagenc.train.augment import AugmentConfig
 from infagenc.train.batching import to_tensors
 from infagenc.train.checkpoint import CheckpointError, save_checkpoint
 from infagenc.train.recognizer import (
@@ -22,6 +23,7 @@ from infagenc.train.recognizer import (
     predict,
     save_recognizer,
 )
+from infagenc.train.schedule import lr_at
 
 
 @pytest.fixture(scope="module")
@@ -57,10 +59,17 @@ def test_same_seed_same_numbers_and_seed_matters(tiny):
     assert not torch.equal(params(a.model), params(c.model))
 
 
-def test_resume_repeats_an_uninterrupted_run(tiny, tmp_path):
-    straight = trainer_for(tiny)  # dropout 0.5 on: its masks must be reproduced too
+# the small-data recipe, every part on: augmentation (its draws), AdamW, smoothing, schedule
+RECIPE = {"augment": AugmentConfig.strong(repeat=2, crop_min=0.8, jitter=0.02, shear=0.1, mirror=0.5),
+          "optimizer": "adamw", "weight_decay": 0.05, "label_smoothing": 0.1, "schedule": "cosine",
+          "warmup_epochs": 1, "epochs": 3, "model_options": {"head_dropout": 0.3}}
+
+
+@pytest.mark.parametrize("recipe", [{}, RECIPE], ids=["plain", "recipe"])
+def test_resume_repeats_an_uninterrupted_run(tiny, tmp_path, recipe):
+    straight = trainer_for(tiny, **recipe)  # dropout 0.5 on: its masks must be reproduced too
     straight.fit(tiny, epochs=3, progress=False)
-    first = trainer_for(tiny)
+    first = trainer_for(tiny, **recipe)
     first.fit(tiny, epochs=2, progress=False)
     path = first.save(tmp_path / "t.pt")
     resumed = RecognizerTrainer.load(path, device="cpu")
@@ -69,6 +78,7 @@ def test_resume_repeats_an_uninterrupted_run(tiny, tmp_path):
     assert torch.equal(params(resumed.model), params(straight.model))
     assert resumed.history[-1]["loss"] == straight.history[-1]["loss"]
     assert resumed.history[-1]["epoch"] == 3
+    assert resumed.cfg == straight.cfg and type(resumed.optimizer) is type(straight.optimizer)
 
 
 def test_target_accuracy_stops_early(tiny):
@@ -178,3 +188,109 @@ def test_config_round_trip_and_checks():
         RecognizerConfig(precision="fp16")
     with pytest.raises(ValueError, match="target_accuracy"):
         RecognizerConfig(target_accuracy=85)
+
+
+def test_augmentation_is_seeded_and_changes_training(tiny):
+    aug = {"augment": AugmentConfig.moderate(jitter=0.02)}
+    a, b, plain = trainer_for(tiny, **aug), trainer_for(tiny, **aug), trainer_for(tiny)
+    for t in (a, b, plain):
+        t.fit(tiny, epochs=2, progress=False)
+    assert torch.equal(params(a.model), params(b.model))
+    assert not torch.equal(params(a.model), params(plain.model))
+    other = trainer_for(tiny, seed=0, augment=AugmentConfig.moderate(jitter=0.03))
+    other.fit(tiny, epochs=2, progress=False)
+    assert not torch.equal(params(a.model), params(other.model))
+
+
+def test_tiny_overfit_with_augmentation(tiny):
+    # the strong preset (rotation +-60 degrees, scale 0.5-1.5, 5 repeats) still lets a small
+    # model learn the training set: measured unaugmented, in eval mode
+    tr = trainer_for(tiny, batch_size=1, lr=3e-3, epochs=6, model_options={"dropout": 0.0},
+                     augment=AugmentConfig.strong())
+    hist = tr.fit(tiny, progress=False)
+    assert hist[-1]["acc"] == 1.0
+    assert evaluate(tr.model, tiny, split="train").overall == 1.0
+
+
+def test_rotation_data_refuse_augmentation():
+    rot = make_demo(num_subjects=1, per_class=1, rep="rot6d", min_len=8, max_len=9)
+    tr = trainer_for(rot, augment=AugmentConfig(rotate_deg=10))
+    with pytest.raises(ValueError, match="joint positions .* not to 'rot6d' data"):
+        tr.fit(rot, epochs=1, progress=False)
+    ts = to_tensors(rot)
+    with pytest.raises(ValueError, match="representation"):
+        tr.train_epoch(ts)  # never fitted: the representation is unknown
+    with pytest.raises(ValueError, match="'rot6d'"):
+        tr.train_epoch(ts, rep="rot6d")
+    trainer_for(rot, augment=AugmentConfig(repeat=2)).fit(rot, epochs=1, progress=False)  # repeat alone: fine
+
+
+def test_repeat_passes_over_the_set(tiny):
+    tr = trainer_for(tiny, augment=AugmentConfig(repeat=3))  # 8 samples, batches of 4
+    tr.fit(tiny, epochs=1, progress=False)
+    steps = {int(st["step"]) for st in tr.optimizer.state.values()}
+    assert steps == {6}
+
+
+def test_label_smoothing_loss_by_hand(tiny):
+    import copy
+
+    eps, n = 0.2, len(tiny)
+    tr = trainer_for(tiny, batch_size=n, label_smoothing=eps, model_options={"dropout": 0.0})
+    before = copy.deepcopy(tr.model).train()
+    rec = tr.fit(tiny, epochs=1, progress=False)[0]
+    ts = to_tensors(tiny)
+    with torch.no_grad():
+        logp = torch.log_softmax(before(ts.x, ts.lengths), dim=1)  # the one batch, before the step
+    nll = -logp[torch.arange(n), ts.labels]
+    by_hand = float(((1 - eps) * nll - eps * logp.mean(dim=1)).mean())
+    assert rec["loss"] == pytest.approx(by_hand, rel=1e-5)
+    assert by_hand != pytest.approx(float(nll.mean()), rel=1e-3)  # smoothing changes the value
+
+
+def test_lr_schedule_values_and_trainer():
+    lr = 1e-3
+    assert lr_at(0, lr, "cosine", 10, 2) == pytest.approx(5e-4)
+    assert lr_at(1, lr, "cosine", 10, 2) == pytest.approx(lr)  # warm-up ends at the full rate
+    assert lr_at(2, lr, "cosine", 10, 2) == pytest.approx(lr)  # the cosine starts there
+    last = lr * 0.5 * (1 + np.cos(np.pi * 7 / 8))
+    assert lr_at(9, lr, "cosine", 10, 2) == pytest.approx(last)  # the last epoch
+    assert lr_at(15, lr, "cosine", 10, 2) == pytest.approx(last)  # later updates keep it
+    assert lr_at(0, lr, "cosine", 4) == lr  # no warm-up: the full rate at once
+    assert lr_at(3, lr, "cosine", 4) == pytest.approx(lr * 0.5 * (1 + np.cos(0.75 * np.pi)))
+    assert [lr_at(e, lr, "constant", 10, 4) for e in (0, 3, 9)] == [lr / 4, lr, lr]
+    assert lr_at(7, lr) == lr
+    with pytest.raises(ValueError, match="schedule"):
+        lr_at(0, lr, "step")
+    with pytest.raises(ValueError, match="schedule"):
+        RecognizerConfig(schedule="linear")
+
+
+def test_trainer_follows_the_schedule(tiny):
+    tr = trainer_for(tiny, schedule="cosine", warmup_epochs=1, epochs=3, lr=2e-3)
+    hist = tr.fit(tiny, progress=False)
+    assert [r["lr"] for r in hist] == pytest.approx([2e-3, 2e-3, 2e-3 * 0.5 * (1 + np.cos(np.pi / 2))])
+    assert tr.optimizer.param_groups[0]["lr"] == pytest.approx(hist[-1]["lr"])
+    assert "lr" not in trainer_for(tiny).fit(tiny, epochs=1, progress=False)[0]  # constant: history as before
+
+
+def test_weight_decay_reaches_the_optimizer(tiny, tmp_path):
+    adam = trainer_for(tiny, weight_decay=1e-4)
+    assert type(adam.optimizer) is torch.optim.Adam and adam.optimizer.param_groups[0]["weight_decay"] == 1e-4
+    adamw = trainer_for(tiny, optimizer="adamw", weight_decay=0.05)
+    assert type(adamw.optimizer) is torch.optim.AdamW
+    assert adamw.optimizer.param_groups[0]["weight_decay"] == 0.05
+    adamw.fit(tiny, epochs=1, progress=False)
+    again = RecognizerTrainer.load(adamw.save(tmp_path / "w.pt"), device="cpu")
+    assert type(again.optimizer) is torch.optim.AdamW and again.optimizer.param_groups[0]["weight_decay"] == 0.05
+    with pytest.raises(ValueError, match="optimizer"):
+        RecognizerConfig(optimizer="sgd")
+
+
+def test_validation_never_changes_the_weights(tiny):
+    # no epoch is chosen by a held-out set: with or without val, the last epoch's weights
+    train, val = tiny.select(subjects=["demo01"]), tiny.select(subjects=["demo02"])
+    a, b = trainer_for(tiny, epochs=3), trainer_for(tiny, epochs=3)
+    a.fit(train, val, progress=False)
+    b.fit(train, progress=False)
+    assert torch.equal(params(a.model), params(b.model)) and a.epoch == b.epoch == 3

@@ -134,3 +134,28 @@ def test_rebuild_from_spec(name):
     with torch.no_grad():
         torch.testing.assert_close(m(x), m2(x))
     assert m2.config == m.config
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_head_dropout_acts_in_training_only(name):
+    kw = {"dropout": 0.0} if name == "stgcn" else {}
+    m = make(name, "ntu25", 3, head_dropout=0.5, **kw)
+    plain = make(name, "ntu25", 3, **kw)
+    assert m.config.head_dropout == 0.5 and plain.config.head_dropout == 0.0
+    assert m.state_dict().keys() == plain.state_dict().keys()  # no weights: older checkpoints load
+    x = torch.randn(4, 6, 25, 3)
+    m.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(m(x), m.head(m.features(x)))  # identity in eval mode
+    m.train()
+    torch.manual_seed(0)
+    with torch.no_grad():
+        f = m.features(x)
+        assert not torch.allclose(m(x), m.head(f))  # dropped in train mode
+    # a description written before the option rebuilds a model without head dropout
+    spec = plain.spec()
+    del spec["config"]["head_dropout"]
+    assert build_from_spec(spec).config.head_dropout == 0.0
+    assert build_from_spec(m.spec()).config.head_dropout == 0.5
+    with pytest.raises(ValueError, match="head_dropout"):
+        make(name, head_dropout=1.0)

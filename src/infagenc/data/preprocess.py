@@ -3,7 +3,8 @@
 Every function returns a new :class:`MotionSet` and leaves its input untouched.
 
 * :class:`Preprocess` is the one declared preprocessing chain of the package: keypoints with
-  confidence 0 (kept / filled / refused), fixed length, root, scale, always in that order.
+  confidence 0 (kept / filled / refused), fixed length, view alignment, root, scale, always
+  in that order.
   The run, the recognizer and generator commands and the benchmarks build one, store it with
   every checkpoint (``to_dict``) and re-apply it when a checkpoint meets new data.
 
@@ -21,7 +22,8 @@ Every function returns a new :class:`MotionSet` and leaves its input untouched.
   restores the same constraint on its samples).
 * :func:`normalize_scale` divides positions by the mean bone length of each sequence.
 * :func:`align_view` rotates xyz sequences so that, in the first frame, the left/right
-  hip (or shoulder) line lies along +x and the spine points up (+y).
+  hip (or shoulder) line lies along +x and the spine points up (+y), the first frame's
+  centre joint at the origin.
 * :func:`check_samples` finds NaN/Inf values, all-zero frames and too-short sequences;
   it raises a :class:`DataError` naming the sample, or (``on_bad="skip"``) leaves the
   sample out and records an :class:`Exclusion`.
@@ -220,24 +222,36 @@ def _find_pair(layout, *words) -> tuple[int, int] | None:
     return None
 
 
+_UP_JOINTS = ("neck", "spine_shoulder", "shoulder_center", "thorax", "head", "head_top")
+
+
 def align_view(ms: MotionSet) -> MotionSet:
-    """Rotate each xyz sequence into a body-centred view (see module docstring)."""
+    """Rotate each xyz sequence into a body-centred view (see module docstring).
+
+    In each sequence's first frame: the x axis runs from the right to the left hip (the
+    shoulders when the layout names no hips), the y axis along the spine (from the hips'
+    midpoint, or the centre joint without hips, to the first joint named neck /
+    spine_shoulder / shoulder_center / thorax / head / head_top; the data's own +y when the
+    layout names none) made orthogonal to x, z = x cross y; the first frame's centre joint
+    goes to the origin. Every frame of the sequence gets the same rigid motion.
+    """
     if ms.rep != "xyz":
         raise ValueError(f"view alignment applies to xyz positions, not {ms.rep!r}")
-    pair = _find_pair(ms.layout, "hip") or _find_pair(ms.layout, "shoulder")
+    hips = _find_pair(ms.layout, "hip")
+    pair = hips or _find_pair(ms.layout, "shoulder")
     if pair is None:
         raise ValueError(f"layout {ms.layout.name!r} has no hip or shoulder left/right pair to align on")
     left, right = pair
     c = ms.layout.center
-    # an "up" joint: the head-most joint by name, else the centre's first child
-    names = ms.layout.joints
-    up_j = next((i for i, n in enumerate(names) if n in ("neck", "spine_shoulder", "shoulder_center",
-                                                          "thorax", "head", "head_top")), None)
+    up_j = next((i for i, n in enumerate(ms.layout.joints) if n in _UP_JOINTS), None)
     out = ms.data.copy()
     for i in range(len(ms)):
-        f0 = ms.data[i, 0]
+        f0 = ms.data[i, 0].astype(np.float64)
+        low = (f0[hips[0]] + f0[hips[1]]) / 2 if hips is not None else f0[c]
+        up = f0[up_j] - low if up_j is not None else np.array([0.0, 1.0, 0.0])
+        if np.linalg.norm(up) < 1e-9:
+            up = np.array([0.0, 1.0, 0.0])
         x_axis = f0[left] - f0[right]
-        up = (f0[up_j] - f0[c]) if up_j is not None and up_j != c else np.array([0.0, 1.0, 0.0])
         if np.linalg.norm(x_axis) < 1e-9:
             raise DataError("cannot align view: left and right joints coincide in the first frame",
                             sample=str(ms.names[i]))
@@ -249,8 +263,7 @@ def align_view(ms: MotionSet) -> MotionSet:
         z_axis = np.cross(x_axis, y_axis)
         R = np.stack([x_axis, y_axis, z_axis])  # rows: new axes
         L = ms.lengths[i]
-        origin = f0[c]
-        out[i, :L] = (ms.data[i, :L] - origin) @ R.T
+        out[i, :L] = (ms.data[i, :L] - f0[c]) @ R.T
     return ms.with_data(out)
 
 
@@ -303,11 +316,15 @@ class Preprocess:
        the confidences are then dropped (the models use positions only, and synthetic samples
        have none);
     2. every sequence to ``frames`` frames (``resample`` or centre ``crop``; None keeps lengths);
-    3. the root: ``per_frame`` / ``first_frame`` (:func:`root_relative`) or ``none``;
-    4. ``normalize_scale``: positions scaled to mean bone length 1 per sequence.
+    3. ``align`` (False): :func:`align_view`, each sequence rotated so that in its first frame
+       the hip (else shoulder) line faces +x and the spine points up (+y), the first frame's
+       centre joint at the origin; xyz data of a layout naming a left/right hip or shoulder
+       pair only (an error otherwise);
+    4. the root: ``per_frame`` / ``first_frame`` (:func:`root_relative`) or ``none``;
+    5. ``normalize_scale``: positions scaled to mean bone length 1 per sequence.
 
     A checkpoint stores ``to_dict()``; :meth:`from_dict` also reads the older recognizer
-    record ``{"frames": F, "root": R | None}``.
+    record ``{"frames": F, "root": R | None}`` and records without ``align`` (False).
     """
 
     frames: int | None = None
@@ -315,6 +332,7 @@ class Preprocess:
     root: str = "none"
     normalize_scale: bool = False
     unlabelled: str = "keep"
+    align: bool = False
 
     def __post_init__(self):
         if self.frames is not None and self.frames < 1:
@@ -325,14 +343,19 @@ class Preprocess:
                 raise ValueError(f"preprocess {key} must be one of {allowed}, got {value!r}")
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The record a checkpoint stores; ``align`` appears only when on, so the records of
+        chains without it are those written before the option existed."""
+        d = asdict(self)
+        if not self.align:
+            del d["align"]
+        return d
 
     @classmethod
     def from_dict(cls, d: dict | None) -> "Preprocess":
         d = dict(d or {})
         if d.get("root", "none") is None:  # older records: None meant "kept"
             d["root"] = "none"
-        unknown = set(d) - {"frames", "resample", "root", "normalize_scale", "unlabelled"}
+        unknown = set(d) - {"frames", "resample", "root", "normalize_scale", "unlabelled", "align"}
         if unknown:
             raise ValueError(f"preprocess: unknown keys {sorted(unknown)}")
         return cls(**d)
@@ -365,6 +388,13 @@ class Preprocess:
             ms = replace(ms, conf=None, notes=list(ms.notes) + notes)
         if self.frames is not None:
             ms = fixed_length(ms, self.frames, self.resample)
+        if self.align:
+            try:
+                ms = align_view(ms)
+            except ValueError as e:
+                if isinstance(e, DataError):
+                    raise
+                raise ValueError(f"{source or 'data'}: preprocess align: {e}") from None
         if self.root != "none":
             ms = root_relative(ms, self.root)
         if self.normalize_scale:

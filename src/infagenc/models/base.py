@@ -1,5 +1,7 @@
 """What every skeleton recognizer shares: input checks, input batch norm, padding masks,
-masked global average pooling, the linear head, and a JSON-able description.
+masked global average pooling, dropout before the linear head (the architecture config's
+``head_dropout``, 0 by default: identity in eval mode, so ``features`` and the inference
+path ``head(features(x))`` are unchanged), the linear head, and a JSON-able description.
 
 Padding. Inputs are (N, T, V, C) with optional ``lengths`` (N,): frames at and after
 ``lengths[i]`` are padding. Every layer that mixes frames (temporal convolutions,
@@ -63,6 +65,8 @@ class Recognizer(nn.Module):
         self.size = size
         self.config = config
         self.data_bn = nn.BatchNorm1d(layout.num_joints * in_channels)
+        # dropout on the pooled features before the head (identity in eval mode; no weights)
+        self.head_drop = nn.Dropout(float(getattr(config, "head_dropout", 0.0)))
         self.head = nn.Linear(feature_dim, num_classes)
 
     # ----------------------------------------------------------------- interface
@@ -76,8 +80,8 @@ class Recognizer(nn.Module):
         return masked_mean(h, lengths)
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
-        """Class logits (N, num_classes)."""
-        return self.head(self.features(x, lengths))
+        """Class logits (N, num_classes); in train mode the features pass the head dropout."""
+        return self.head(self.head_drop(self.features(x, lengths)))
 
     def spec(self) -> dict:
         """JSON-able description from which :func:`~infagenc.models.registry.build_from_spec`

@@ -19,8 +19,9 @@ ReLU then a 3 x 1 temporal conv with dilation d (+BN), one for each d in ``tcn_d
 (1, 2, 3, 4); a 1x1 + BN + ReLU + 3 x 1 max-pool + BN branch; a strided 1x1 + BN branch;
 concatenated, plus a residual (identity, or strided 1x1 conv + BN), ReLU.
 
-Global average pooling over true frames and joints -> 384-d features, linear head. Input
-batch norm over V*C as in ST-GCN.
+Global average pooling over true frames and joints -> 384-d features, linear head
+(``head_dropout``, our option for small data sets, puts dropout before it; 0 by default).
+Input batch norm over V*C as in ST-GCN.
 
 Choices: the paper's NTU setting has 13 MS-GCN scales and 6 G3D scales (scales beyond the
 graph's diameter hold only self loops); the brief asks for G3D windows of size 3 with
@@ -57,8 +58,11 @@ class MSG3DConfig:
     g3d_scales: int = 6
     windows: tuple[tuple[int, int], ...] = ((3, 1), (3, 2))  # (window size tau, dilation)
     tcn_dilations: tuple[int, ...] = (1, 2, 3, 4)
+    head_dropout: float = 0.0  # dropout on the pooled features before the head (not in the paper)
 
     def __post_init__(self) -> None:
+        if not 0 <= self.head_dropout < 1:
+            raise ValueError(f"head_dropout must lie in [0, 1), got {self.head_dropout}")
         object.__setattr__(self, "channels", tuple(int(c) for c in self.channels))
         object.__setattr__(self, "windows", tuple((int(w), int(d)) for w, d in self.windows))
         object.__setattr__(self, "tcn_dilations", tuple(int(d) for d in self.tcn_dilations))

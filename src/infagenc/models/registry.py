@@ -2,7 +2,9 @@
 
 ``build_recognizer("stgcn", layout, in_channels=3, num_classes=10, size="slim", dropout=0.2)``
 takes the size's configuration (one of :data:`~infagenc.models.sizes.SIZES`: ``paper`` or
-``slim``) and overrides any of its fields with keyword arguments.
+``slim``) and overrides any of its fields with keyword arguments. Both recognizers take
+``head_dropout`` (dropout on the pooled features before the linear head; 0 by default, so a
+description written before the option rebuilds the same model).
 """
 from __future__ import annotations
 

@@ -6,7 +6,8 @@ Paper size (:meth:`STGCNConfig.paper`): input batch norm over V*C, 10 blocks of 
 residual connections (none in the first block), dropout 0.5 after each temporal
 convolution except the first block's (the released NTU configuration), spatial-configuration
 partition with 3 subsets (see :mod:`.graph`), a learnable edge-importance mask per block,
-global average pooling over true frames and joints -> 256-d features, and a linear head.
+global average pooling over true frames and joints -> 256-d features, and a linear head
+(``head_dropout``, our option for small data sets, puts dropout before it; 0 by default).
 
 Slim size (:meth:`STGCNConfig.slim`), our choice for the 2-core CPU budget: 6 blocks
 32 x2, 64 x2 (stride 2 at the first), 128 x2 (stride 2 at the first), same kernel,
@@ -43,9 +44,12 @@ class STGCNConfig:
     dropout: float = 0.5
     partition: str = "spatial"  # or "spatial_original" (hop distances cut at 1, released code)
     edge_importance: bool = True
+    head_dropout: float = 0.0  # dropout on the pooled features before the head (not in the paper)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "blocks", tuple((int(c), int(s)) for c, s in self.blocks))
+        if not (0 <= self.dropout < 1 and 0 <= self.head_dropout < 1):
+            raise ValueError(f"dropout and head_dropout must lie in [0, 1), got {self.dropout}, {self.head_dropout}")
         if not self.blocks:
             raise ValueError("ST-GCN needs at least one block")
         if self.temporal_kernel < 1 or self.temporal_kernel % 2 == 0:

@@ -1,6 +1,7 @@
 """Training, inference, evaluation and checkpoints of skeleton recognizers (ST-GCN, MS-G3D).
 
-* :class:`RecognizerConfig` - what to train and how (Adam, cross-entropy, batches).
+* :class:`RecognizerConfig` - what to train and how (optimizer, loss, schedule, batches,
+  augmentation: :class:`~infagenc.train.augment.AugmentConfig`).
 * :func:`new_recognizer` - a freshly initialised model, its weights drawn from ``cfg.seed``.
 * :class:`RecognizerTrainer` - a :class:`~infagenc.train.trainer.Trainer` (model, Adam, the
   seeded ``rng`` for shuffling and dropout, the epoch counter); ``fit`` stops early once a
@@ -16,11 +17,15 @@ What ``infagenc recognizer train|eval`` do (run folders, preprocessing, reports)
 :mod:`infagenc.workflows.recognizer`.
 
 Choices where the papers are silent: Adam with lr 1e-3 and no weight decay, batch 16,
-constant learning rate; the training accuracy of an epoch is measured on the fly
-(dropout on, weights changing) as in the released code; early stopping looks at the
-validation accuracy when a validation set is given, else at that training accuracy.
-Each epoch's dropout masks come from a seed drawn from the trainer's ``rng``, so a
-resumed run repeats an uninterrupted one exactly (on CPU); the global RNG is left alone.
+constant learning rate (each a :class:`RecognizerConfig` option: AdamW, label smoothing,
+warm-up + cosine schedule, augmentation, head dropout; all off by default); the training
+accuracy of an epoch is measured on the fly (dropout on, weights changing, batches
+augmented) as in the released code; early stopping looks at the validation accuracy when a
+validation set is given, else at that training accuracy, and the model kept is the last
+epoch's (never one chosen on a test set). Per epoch, the trainer's ``rng`` gives the
+dropout seed, the batch order and (only when augmentation is on) the augmentation seed, so
+a resumed run repeats an uninterrupted one exactly (on CPU); the global RNG is left alone.
+The learning rate is a function of the epoch counter, so resuming needs no scheduler state.
 A final batch of a single sample is merged into the previous batch (batch norm cannot
 train on one single-frame sample).
 
@@ -45,12 +50,16 @@ from ..metrics.recognition import RecognitionReport
 from ..models.base import Recognizer
 from ..models.registry import build_from_spec, build_recognizer
 from ..skeleton.layouts import Layout
+from .augment import AugmentConfig, augment_batch, check_rep
 from .batching import TensorSet, batch_indices, to_tensors
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .device import PRECISIONS, autocast, resolve_device
+from .schedule import SCHEDULES, lr_at
 from .trainer import Trainer, seeded_rng
 
 __all__ = [
+    "OPTIMIZERS",
+    "AugmentConfig",
     "RecognizerConfig",
     "RecognizerTrainer",
     "Predictions",
@@ -62,13 +71,38 @@ __all__ = [
     "load_recognizer_with_meta",
 ]
 
+OPTIMIZERS = ("adam", "adamw")  # Adam + L2 (coupled) | AdamW (decoupled weight decay)
+
 
 @dataclass
 class RecognizerConfig:
-    """How to build and train a recognizer.
+    """How to build and train a recognizer (every default is the behaviour before the option).
 
-    ``model_options`` overrides fields of the architecture config of ``size`` (e.g.
-    ``{"dropout": 0.0}`` or ``{"partition": "spatial_original"}``).
+    * ``model`` (``stgcn`` | ``msg3d``), ``size`` (``paper`` | ``slim``); ``model_options``
+      overrides fields of the architecture config of ``size`` (e.g. ``{"dropout": 0.0}``,
+      ``{"partition": "spatial_original"}`` or ``{"head_dropout": 0.5}``: dropout on the
+      pooled features before the linear head, 0 by default).
+    * ``epochs`` (50), ``batch_size`` (16), ``eval_batch_size`` (64), ``seed`` (0: initial
+      weights, shuffling, dropout, augmentation), ``device``, ``precision``.
+    * ``lr`` (1e-3): the base learning rate; ``schedule`` (``constant`` | ``cosine``) and
+      ``warmup_epochs`` (0) make it a function of the epoch (:mod:`infagenc.train.schedule`:
+      linear warm-up to ``lr`` over ``warmup_epochs``, then constant, or a cosine decay
+      towards 0 at epoch ``epochs``).
+    * ``optimizer`` (``adam``) and ``weight_decay`` (0): ``adam`` adds ``weight_decay * w``
+      to the gradient (L2, coupled: Adam then divides it by the gradient's running scale,
+      so weights with large gradients are hardly decayed); ``adamw`` decays the weights
+      directly by ``lr * weight_decay * w`` per step (Loshchilov & Hutter), the form that
+      regularises as intended with Adam; values around 1e-2 to 5e-2 are usual there, against
+      1e-4 to 5e-4 for an L2 term. Both decay every parameter (batch norm and biases too).
+    * ``label_smoothing`` (0): cross-entropy's own option (targets ``1 - eps`` on the class
+      plus ``eps / K`` on every class) for the training loss; the validation loss is plain
+      cross-entropy.
+    * ``augment``: an :class:`~infagenc.train.augment.AugmentConfig` (every part off by
+      default): random rotation, scale, shear, temporal crop, jitter, mirror of each training
+      batch, and ``repeat`` passes per epoch.
+    * ``target_accuracy`` (None): stop once the validation accuracy (the training accuracy
+      without a validation set) reaches it. The model kept is always the last epoch's: no
+      epoch is ever chosen by a test set.
     """
 
     model: str = "stgcn"
@@ -83,6 +117,11 @@ class RecognizerConfig:
     precision: str = "fp32"
     eval_batch_size: int = 64
     model_options: dict[str, Any] = field(default_factory=dict)
+    optimizer: str = "adam"
+    label_smoothing: float = 0.0
+    schedule: str = "constant"
+    warmup_epochs: int = 0
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
 
     def __post_init__(self) -> None:
         if self.precision not in PRECISIONS:
@@ -91,6 +130,22 @@ class RecognizerConfig:
             raise ValueError(f"target_accuracy must lie in (0, 1], got {self.target_accuracy}")
         if self.epochs < 0 or self.batch_size < 1 or self.eval_batch_size < 1:
             raise ValueError("need epochs >= 0, batch_size >= 1 and eval_batch_size >= 1")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
+        if self.weight_decay < 0:
+            raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay}")
+        if not 0 <= self.label_smoothing < 1:
+            raise ValueError(f"label_smoothing must lie in [0, 1), got {self.label_smoothing}")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
+        if self.warmup_epochs < 0:
+            raise ValueError(f"warmup_epochs must be >= 0, got {self.warmup_epochs}")
+        if isinstance(self.augment, dict):
+            self.augment = config_from_dict(AugmentConfig, self.augment, "recognizer config.augment")
+
+    def lr_at(self, epoch: int) -> float:
+        """The learning rate of the epoch with 0-based index ``epoch``."""
+        return lr_at(epoch, self.lr, self.schedule, self.epochs, self.warmup_epochs)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -141,40 +196,69 @@ def _infer(model: Recognizer, ts: TensorSet, batch_size: int, device: torch.devi
 
 
 class RecognizerTrainer(Trainer):
-    """Fits a recognizer with Adam and cross-entropy (see module docstring)."""
+    """Fits a recognizer with Adam (or AdamW) and cross-entropy (see module docstring)."""
 
     model: Recognizer
 
     def __init__(self, model: Recognizer, cfg: RecognizerConfig, device: str | torch.device | None = None) -> None:
         super().__init__(model, device if device is not None else cfg.device, lr=cfg.lr,
                          weight_decay=cfg.weight_decay, seed=cfg.seed)
+        if cfg.optimizer == "adamw":
+            self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         self.cfg = cfg
         self.data_info: dict = {}
 
     # ------------------------------------------------------------------ training
-    def train_epoch(self, ts: TensorSet) -> dict[str, float]:
-        """One pass over ``ts`` in a seeded random order; returns mean loss and accuracy."""
+    def _epoch_augmenter(self, rep: str | None) -> torch.Generator | None:
+        """The epoch's augmentation generator, seeded from ``rng`` (None when augmentation is off)."""
+        aug = self.cfg.augment
+        if not aug.active:
+            return None
+        rep = rep or self.data_info.get("rep")
+        if rep is None:
+            raise ValueError("augmentation needs the data's representation: train with fit() first or pass rep=")
+        check_rep(rep, aug)
+        gen = torch.Generator()
+        gen.manual_seed(self.epoch_seed())
+        return gen
+
+    def train_epoch(self, ts: TensorSet, rep: str | None = None) -> dict[str, float]:
+        """One pass (``augment.repeat`` passes) over ``ts`` in a seeded random order, each batch
+        augmented as ``cfg.augment`` says; returns the mean loss and accuracy on the batches
+        as trained (augmented, dropout on), and ``lr`` when a schedule varies it. ``rep`` (the
+        data's representation) defaults to that of the set :meth:`fit` last saw."""
         if len(ts) == 0:
             raise ValueError("cannot train on an empty set")
         if int(ts.labels.min()) < 0 or int(ts.labels.max()) >= self.model.num_classes:
             raise ValueError(f"labels must lie in 0..{self.model.num_classes - 1}")
+        cfg, n = self.cfg, len(ts)
+        lr = cfg.lr_at(self.epoch)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
         dropout_seed = self.epoch_seed()
-        batches = _batches(len(ts), self.cfg.batch_size, self.rng)
+        batches = _batches(n * cfg.augment.repeat, cfg.batch_size, self.rng)
+        gen = self._epoch_augmenter(rep)  # drawn after the order: without augmentation nothing changes
         self.model.train()
         total_loss, correct = 0.0, 0
         with seeded_rng(dropout_seed):
             for idx in batches:
-                x, lengths, y = (t.to(self.device) for t in ts.batch(idx))
-                with autocast(self.device, self.cfg.precision):
+                x, lengths, y = (t.to(self.device) for t in ts.batch(idx % n))
+                if gen is not None:
+                    x = augment_batch(x, lengths, cfg.augment, gen, self.model.layout)
+                with autocast(self.device, cfg.precision):
                     logits = self.model(x, lengths)
-                loss = F.cross_entropy(logits.float(), y)
+                loss = F.cross_entropy(logits.float(), y, label_smoothing=cfg.label_smoothing)
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 self.optimizer.step()
                 total_loss += float(loss.detach()) * len(idx)
                 correct += int((logits.argmax(1) == y).sum())
         self.epoch += 1
-        return {"loss": total_loss / len(ts), "acc": correct / len(ts)}
+        seen = n * cfg.augment.repeat
+        out = {"loss": total_loss / seen, "acc": correct / seen}
+        if cfg.schedule != "constant" or cfg.warmup_epochs:
+            out["lr"] = lr
+        return out
 
     def validate(self, ts: TensorSet) -> dict[str, float]:
         logits, _ = _infer(self.model, ts, self.cfg.eval_batch_size, self.device, self.cfg.precision)
@@ -185,8 +269,12 @@ class RecognizerTrainer(Trainer):
             progress: bool = True) -> list[dict]:
         """Train ``epochs`` more epochs (default ``cfg.epochs``); stop early once the
         validation accuracy (or, without ``val``, the training accuracy) reaches
-        ``cfg.target_accuracy``. Returns this call's history (also appended to ``history``)."""
+        ``cfg.target_accuracy``. Returns this call's history (also appended to ``history``).
+
+        The model left is the last epoch's: ``val`` only decides when to stop, and no test
+        set ever reaches this method (the callers test once, after it)."""
         self._check_data(train)
+        check_rep(train.rep, self.cfg.augment)
         if val is not None:
             self._check_data(val)
             if val.class_names != train.class_names:
