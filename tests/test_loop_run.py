@@ -461,3 +461,8 @@ def test_a_run_resumes_with_another_thread_count(distance_run, tmp_path):
         torch.set_num_threads(was)  # run() sets torch's global thread count
     assert "resumed with execution.threads = 1 (the run so far: None)" in folder(other).log_path.read_text()
     assert json.loads(folder(other).config_path.read_text())["execution"]["threads"] == 1
+
+
+def test_view_alignment_is_a_data_option_of_a_run():
+    assert RunConfig.from_dict({"data": {"align": True}}).data.preprocess().align is True
+    assert RunConfig().data.preprocess().align is False

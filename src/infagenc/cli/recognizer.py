@@ -24,7 +24,7 @@ _LEGACY_ROOT = {"keep": "none"}
 
 def _preprocess(args: argparse.Namespace) -> Preprocess:
     return Preprocess(frames=args.frames, resample=args.resample, root=args.root,
-                      normalize_scale=args.normalize_scale, unlabelled=args.unlabelled)
+                      normalize_scale=args.normalize_scale, unlabelled=args.unlabelled, align=args.align)
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -107,6 +107,9 @@ def _preprocess_args(p: argparse.ArgumentParser) -> None:
                         f"(none; 'keep' is an older word for none; default {d.root})")
     p.add_argument("--normalize-scale", action="store_true", default=d.normalize_scale,
                    help="scale positions so that each sequence's mean bone length is 1")
+    p.add_argument("--align", action="store_true", default=d.align,
+                   help="view alignment (xyz): rotate each sequence so that its hip line faces +x and its spine "
+                        "+y in the first frame")
     p.add_argument("--unlabelled", choices=UNLABELLED_MODES, default=d.unlabelled,
                    help=f"keypoints with confidence 0: keep as the file gives them, fill with the mean of the "
                         f"frame's labelled keypoints, or refuse the data (default {d.unlabelled})")

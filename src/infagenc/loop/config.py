@@ -85,6 +85,7 @@ class DataConfig:
     resample: str = "resample"  # or "crop"
     root: str = "per_frame"  # per_frame | first_frame | none
     normalize_scale: bool = False  # positions only: each sequence's mean bone length -> 1
+    align: bool = False  # xyz only: each sequence's hip line to +x, spine to +y (first frame)
     test_subjects: tuple[str, ...] | None = None
     test_path: str | None = None  # a fixed test set; excludes test_subjects
     test_fraction: float = 0.3
@@ -107,7 +108,7 @@ class DataConfig:
     def preprocess(self) -> Preprocess:
         """The preprocessing this config declares (applied to the training and test data)."""
         return Preprocess(frames=self.frames, resample=self.resample, root=self.root,
-                          normalize_scale=self.normalize_scale, unlabelled=self.unlabelled)
+                          normalize_scale=self.normalize_scale, unlabelled=self.unlabelled, align=self.align)
 
 
 @dataclass
