@@ -12,6 +12,7 @@ from ..data.preprocess import RESAMPLE_MODES, ROOT_MODES, UNLABELLED_MODES, Prep
 from ..data.readers import FORMATS, read
 from ..models.registry import RECOGNIZERS
 from ..models.sizes import SIZES
+from ..runfolder import TRAIN_SETS
 from ..train.classical import RECOGNIZER_NAMES
 from ..train.device import PRECISIONS
 from ..train.recognizer import RecognizerConfig
@@ -165,7 +166,7 @@ def register(subparsers) -> None:
                                    "results in RUN/recognition_<model>-<size>/ (or --out), beside the run's own.")
     o.add_argument("--run", required=True, help="a finished run folder")
     _model_args(o, d)
-    o.add_argument("--train-sets", nargs="+", choices=("real", "syn", "real_syn"), default=None,
+    o.add_argument("--train-sets", nargs="+", choices=TRAIN_SETS, default=None,
                    help="default: the run's final.train_sets")
     o.add_argument("--seeds", nargs="+", type=int, default=None, help="default: the run's final.seeds")
     o.add_argument("--out", default=None, help="folder name inside the run (default recognition_<model>-<size>)")
