@@ -6,6 +6,7 @@ write the files exactly as the datasets lay them out (field order, separators, h
 from __future__ import annotations
 
 import json
+import os
 import pickle
 from pathlib import Path
 
@@ -176,3 +177,15 @@ def pyskl_doc(n: int, *, v: int = 25, c: int = 3, persons: int = 1, seed: int = 
         annos.append(a)
     names = [a["frame_dir"] for a in annos]
     return {"split": {"xsub_train": names[: n // 2], "xsub_val": names[n // 2:]}, "annotations": annos}
+
+
+def child_env() -> dict[str, str]:
+    """The environment for a child Python process that must import the same ``infagenc`` as
+    the tests (pytest puts ``src`` on the path; a child would otherwise take the installed one)."""
+    import infagenc
+
+    src = str(Path(infagenc.__file__).resolve().parents[1])
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    env["PYTHONPATH"] = os.pathsep.join([src, str(Path(__file__).resolve().parent)]
+                                        + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
+    return env

@@ -180,3 +180,79 @@ def test_empty_class(tmp_path):
     assert [e.sample for e in ms.exclusions] == ["s01_e01/throw"]
     assert ms.class_names == ("walk", "throw") and any("'throw' has no samples" in n for n in ms.notes)
     assert str(labels) == ms.exclusions[0].file
+
+
+# ------------------------------------------------- nothing dropped or changed silently
+def test_utkinect_range_beyond_the_file_is_clipped_with_a_note(tmp_path):
+    write_utkinect(tmp_path, {"s01_e01": [("walk", "10", "100"), ("sitDown", "20", "30")]}, frames=20)  # ids 10..48
+    ms = read_utkinect(tmp_path, progress=False)
+    assert ms.lengths.tolist() == [20, 6]
+    note = next(n for n in ms.notes if "label ranges reaching beyond the frames of the joints file" in n)
+    assert note.startswith("label ranges reaching beyond the frames of the joints file, clipped to the frames "
+                           "there: 1 (e.g. s01_e01/walk: 10..100, frames 10..48 (20 frames) in joints_s01_e01.txt)")
+    write_utkinect(tmp_path / "out", {"s01_e01": [("walk", "10", "20")], "s02_e01": [("walk", "200", "300")]})
+    _both_modes(read_utkinect, tmp_path / "out", sample="s02_e01/walk", reason=r"no frame ids in 200..300 in "
+                r"joints_s02_e01.txt \(its frame ids run 10..88\)", good=1, file=tmp_path / "out" / "actionLabel.txt",
+                progress=False)
+
+
+def test_pyskl_label_beyond_the_labels_found_is_an_unknown_label(tmp_path):
+    """Without class_names, labels 0, 1, 2 and one 99 do not make 100 classes (96 empty)."""
+    doc = pyskl_doc(6)
+    doc["annotations"][4]["label"] = 99
+    path = write_pickle(tmp_path / "p.pkl", doc)
+    ms = _both_modes(read_pyskl, path, sample=doc["annotations"][4]["frame_dir"],
+                     reason=r"unknown label 99: classes are 0..2; .*no annotation has label 3.*pass class_names=",
+                     good=5, progress=False)
+    assert ms.class_names == ("0", "1", "2")
+    assert read_pyskl(path, class_names=[str(i) for i in range(100)], on_bad="skip", progress=False).labels[4] == 99
+    # labels counted from 1: class 0 is empty, as before (an error, or kept with a note)
+    for a in doc["annotations"]:
+        a["label"] = a["label"] % 3 + 1
+    path = write_pickle(tmp_path / "p1.pkl", doc)
+    with pytest.raises(DataError, match="class '0' has no samples"):
+        read_pyskl(path, progress=False)
+    assert read_pyskl(path, on_bad="skip", progress=False).class_names == ("0", "1", "2", "3")
+
+
+def test_infact_integer_label_is_not_a_new_class(tmp_path):
+    clips = infact_clips(4)
+    clips[1]["pos_label"] = 3
+    path = write_pickle(tmp_path / "primitive_train.pkl", clips)
+    ms = _both_modes(read_infact, path, sample=clips[1]["frame_dir"], reason=r"label 3 \(int\) is not a class name",
+                     good=3, progress=False)
+    assert ms.class_names == ("sitting", "supine")
+
+
+def test_duplicate_frame_dir_is_a_bad_sample(tmp_path):
+    doc = pyskl_doc(4)
+    doc["annotations"][3]["frame_dir"] = doc["annotations"][0]["frame_dir"]
+    path = write_pickle(tmp_path / "p.pkl", doc)
+    name = doc["annotations"][0]["frame_dir"]
+    ms = _both_modes(read_pyskl, path, sample=name, reason=f"duplicate sample name: an earlier sample is also "
+                     f"named '{name}'", good=3, progress=False)
+    np.testing.assert_array_equal(ms.sequence(0), doc["annotations"][0]["keypoint"][0])  # the first one is kept
+    clips = infact_clips(3)
+    clips[2]["frame_dir"] = clips[1]["frame_dir"]
+    path = write_pickle(tmp_path / "primitive_train.pkl", clips)
+    _both_modes(read_infact, path, sample=clips[1]["frame_dir"], reason="duplicate sample name", good=2,
+                class_names=["sitting", "standing", "supine"], progress=False)
+
+
+def test_pyskl_keypoint_of_the_wrong_rank_is_a_data_error(tmp_path):
+    doc = pyskl_doc(3)
+    doc["annotations"][0]["keypoint"] = np.zeros(5, np.float32)
+    path = write_pickle(tmp_path / "p.pkl", doc)
+    _both_modes(read_pyskl, path, sample=doc["annotations"][0]["frame_dir"],
+                reason=r"keypoint has shape \(5,\), expected \(M, T, V, 3\)", good=2, progress=False)
+    for a in doc["annotations"]:
+        a["keypoint"] = np.zeros((2, 3), np.float32)
+    path = write_pickle(tmp_path / "p2.pkl", doc)
+    with pytest.raises(DataError, match=r"no keypoint array has the shape \(M, T, V, C\).*\(2, 3\)") as err:
+        read_pyskl(path, progress=False)
+    assert err.value.file == str(path)
+    doc = pyskl_doc(3, score=True)
+    doc["annotations"][1]["keypoint_score"] = np.full((1, 15, 25), "x")  # the right shape, but text
+    path = write_pickle(tmp_path / "p3.pkl", doc)
+    _both_modes(read_pyskl, path, sample=doc["annotations"][1]["frame_dir"], reason="keypoint_score missing or not",
+                good=2, progress=False)

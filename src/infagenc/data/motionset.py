@@ -39,6 +39,7 @@ from ..jsonio import atomic_write_bytes
 from ..skeleton.layouts import Layout, LayoutError, resolve_layout
 from ..skeleton.rotations import REPRESENTATION_CHANNELS, convert
 from .errors import DataError, Exclusion
+from .limits import check_bytes, check_npz
 
 __all__ = ["MotionSet", "FORMAT_VERSION"]
 
@@ -153,6 +154,9 @@ class MotionSet:
         lengths = np.array([len(s) for s in sequences], dtype=np.int64)
         t = max_len or int(lengths.max())
         first = np.asarray(sequences[0])
+        padded = n * t * first.shape[1] * (first.shape[2] + (conf is not None)) * 4
+        check_bytes(int(padded), f"padding {n} sequences to the longest ({t} frames)",
+                    sample=str(names[int(lengths.argmax())]))
         data = np.zeros((n, t, first.shape[1], first.shape[2]), np.float32)
         tr = None if trans is None else np.zeros((n, t, 3), np.float32)
         cf = None if conf is None else np.zeros((n, t, first.shape[1]), np.float32)
@@ -432,6 +436,7 @@ class MotionSet:
                 raise DataError("not an infagenc motion set", file=str(path))
             if int(meta.get("version", 0)) > FORMAT_VERSION:
                 raise DataError(f"written by a newer infagenc (format {meta['version']})", file=str(path))
+            check_npz(z, str(path))
             try:
                 arrays = {k: z[k] for k in z.files if k != "meta"}
             except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as e:

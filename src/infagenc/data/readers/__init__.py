@@ -23,7 +23,11 @@ format          what                                                         one
 Every reader takes ``on_bad="error"`` (raise a :class:`~infagenc.data.errors.DataError`
 naming the file and sample at the first bad sample) or ``"skip"`` (leave bad samples out,
 each recorded in ``ms.exclusions``); what a reader changes is in ``ms.notes``. See each
-module's docstring for the format and the choices made where it is silent.
+module's docstring for the format and the choices made where it is silent. The readers of
+formats with tracking gaps (``ntu``, ``utkinect``, ``msr``, ``pyskl``) take ``gaps`` and
+``max_gap`` (:mod:`infagenc.data.gaps`): ``read(path, "msr", gaps="interpolate", max_gap=15)``.
+Sizes a file declares are checked before anything is allocated
+(:mod:`infagenc.data.limits`; raise the limit with ``INFAGENC_MAX_ARRAY_BYTES``).
 
 Detection (``format=None``): a file goes to the first format that claims it (by suffix and
 name; a ``.pkl`` is ``infact`` when it has one of the release's file names, else ``pyskl``).

@@ -14,6 +14,11 @@ Every reader builds its :class:`~infagenc.data.motionset.MotionSet` through a
   have at least one sample. With ``on_bad="error"`` an empty class raises a DataError naming
   the class and the file; with ``on_bad="skip"`` the class is *kept* (so label indices stay
   the same as in the other splits of the data set) and a note says it is empty;
+* sample names are unique: a second sample with the name of an earlier one (e.g. a repeated
+  ``frame_dir``) is a bad sample naming the duplicate;
+* ``gaps`` / ``max_gap`` (:mod:`infagenc.data.gaps`): all-zero frames at the ends trimmed and
+  short interior gaps interpolated before the checks above, every repaired frame recorded
+  in ``notes`` (one note per repaired sample and one with the totals);
 * what a reader changes is recorded in ``notes``; repeated events are tallied into one
   note with a count and a few examples (:meth:`SampleCollector.tally`).
 """
@@ -27,6 +32,7 @@ import numpy as np
 
 from ...skeleton.layouts import Layout, LayoutError, resolve_layout
 from ..errors import DataError, Exclusion, check_on_bad
+from ..gaps import DEFAULT_MAX_GAP, GapRepair, check_gap_options, repair_gaps
 from ..motionset import MotionSet
 from ..preprocess import sample_problem
 
@@ -48,10 +54,12 @@ class SampleCollector:
             the names found.
         labelled: False for an unlabelled data set (labels -1, no classes).
         min_length: shortest acceptable sequence, in frames.
+        gaps, max_gap: the repair of all-zero frames (:mod:`infagenc.data.gaps`).
     """
 
     def __init__(self, source: str | Path, *, on_bad: str = "error",
-                 class_names: Sequence[str] | None = None, labelled: bool = True, min_length: int = 1):
+                 class_names: Sequence[str] | None = None, labelled: bool = True, min_length: int = 1,
+                 gaps: str = "error", max_gap: int = DEFAULT_MAX_GAP):
         self.source = str(source)
         self.on_bad = check_on_bad(on_bad)
         self.class_names = None if class_names is None else tuple(str(c) for c in class_names)
@@ -68,6 +76,9 @@ class SampleCollector:
         self.exclusions: list[Exclusion] = []
         self.notes: list[str] = []
         self._tallies: dict[str, list] = {}
+        self.gaps, self.max_gap = check_gap_options(gaps, max_gap)
+        self.repairs: dict[str, GapRepair] = {}
+        self._seen: set[str] = set()
 
     # ------------------------------------------------------------- problems
     def bad(self, reason: str, sample: str, file: str | Path | None = None) -> None:
@@ -94,12 +105,18 @@ class SampleCollector:
     # -------------------------------------------------------------- samples
     def add(self, x: np.ndarray, *, name: str, subject: str, label: str | None = None,
             conf: np.ndarray | None = None, file: str | Path | None = None,
-            provenance: dict | None = None) -> bool:
+            provenance: dict | None = None, trimmed: tuple[int, int] = (0, 0)) -> bool:
         """Check and add one (T, V, C) sequence; returns False when it was left out.
 
         ``provenance``: the sample's ``source`` / ``run`` / ``epoch`` / ``round`` / ``seed``
-        where the file records them (the PYSKL files our writer makes).
+        where the file records them (the PYSKL files our writer makes). ``trimmed``: all-zero
+        frames the reader already trimmed at the start and the end (recorded with the repair).
         """
+        name = str(name)
+        if name in self._seen:
+            self.bad(f"duplicate sample name: an earlier sample is also named {name!r}", name, file)
+            return False
+        self._seen.add(name)
         if self.labelled:
             if label is None or str(label).strip() == "":
                 self.bad("missing label", name, file)
@@ -108,10 +125,14 @@ class SampleCollector:
             if self.class_names is not None and label not in self.class_names:
                 self.bad(f"unknown label {label!r}; classes: {', '.join(self.class_names)}", name, file)
                 return False
-        problem = sample_problem(x, min_length=self.min_length)
+        x, conf, repair, problem = repair_gaps(x, conf, mode=self.gaps, max_gap=self.max_gap)
+        problem = problem or sample_problem(x, min_length=self.min_length)
         if problem is not None:
             self.bad(problem, name, file)
             return False
+        repair = repair + GapRepair(*trimmed)
+        if repair:
+            self.repairs[name] = repair
         self.seqs.append(np.asarray(x, dtype=np.float32))
         if conf is not None:
             self.confs.append(np.asarray(conf, dtype=np.float32))
@@ -134,7 +155,7 @@ class SampleCollector:
             self._check_empty_classes(classes, labels)
         else:
             classes, labels = (), [-1] * len(self.seqs)
-        notes = list(self.notes)
+        notes = list(self.notes) + self._repair_notes()
         for what, (count, examples) in self._tallies.items():
             more = ", ..." if count > len(examples) else ""
             notes.append(f"{what}: {count} (e.g. {', '.join(examples)}{more})")
@@ -146,10 +167,21 @@ class SampleCollector:
             return MotionSet.from_sequences(
                 self.seqs, labels, classes, self.subjects, self.names, layout, rep,
                 conf=self.confs or None, fps=fps, exclusions=self.exclusions, notes=notes, **prov)
-        except DataError:
+        except DataError as e:
+            if e.file is None:
+                raise DataError(e.reason, file=self.source, sample=e.sample) from None
             raise
-        except ValueError as e:  # e.g. a provenance value the model does not admit
+        except (ValueError, TypeError) as e:  # e.g. a provenance value the model does not admit
             raise DataError(str(e), file=self.source) from None
+
+    def _repair_notes(self) -> list[str]:
+        if self.gaps == "error" and not self.repairs:
+            return []
+        how = f"gaps={self.gaps!r}" + (f", max_gap={self.max_gap}" if self.gaps == "interpolate" else "")
+        total = sum(self.repairs.values(), GapRepair())
+        notes = [f"gap repair ({how}): {len(self.repairs)} sample(s) repaired: {total.describe()}"]
+        notes += [f"gap repair: sample {n!r}: {r.describe()}" for n, r in self.repairs.items()]
+        return notes
 
     def _check_empty_classes(self, classes: Sequence[str], labels: list[int]) -> None:
         counts = np.bincount(np.asarray(labels, dtype=np.int64), minlength=len(classes))

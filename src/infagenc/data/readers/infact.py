@@ -19,7 +19,9 @@ Choices where the release is silent:
 
 * label key: ``label_key`` if given; else whichever of ``pos_label`` / ``action_label``
   the clips carry (a file with both needs ``label_key``). A clip without it, or with a
-  name outside ``class_names``, is a bad sample (missing / unknown label);
+  name outside ``class_names``, is a bad sample (missing / unknown label); so is a label
+  that is not a class name (an integer, say: it would otherwise become a class of its own);
+* ``frame_dir`` must be unique: a repeated one is a bad sample naming it;
 * classes: ``class_names`` if given (fixes the order, e.g. to match another split); else
   the names found, sorted;
 * subjects: the release does not document how ``frame_dir`` is built. ``subject_pattern``
@@ -62,6 +64,11 @@ def is_infact_content(obj) -> bool:
     """A list of dicts with ``frame_dir`` and ``pose`` or ``keypoint``."""
     return (isinstance(obj, list) and bool(obj) and isinstance(obj[0], dict) and "frame_dir" in obj[0]
             and ("pose" in obj[0] or "keypoint" in obj[0]))
+
+
+def _short(x) -> str:
+    text = repr(x)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _label_key(clips: list, label_key: str | None, path: Path) -> str:
@@ -127,10 +134,15 @@ def read_infact(path: str | Path, *, field: str = "pose", label_key: str | None 
             continue
         if nonempty > 1:
             col.tally(f"clips with more than one person (bodies={bodies!r})", f"{name}: {nonempty}")
+        label = clip.get(key)
+        if label is not None and not isinstance(label, str):
+            col.bad(f"label {_short(label)} ({type(label).__name__}) is not a class name; the clips' {key!r} "
+                    f"are class names (text)", name)
+            continue
         for p in kept:
             pname = f"{name}/person{p}" if bodies == "all" else name
             col.add(values[p], conf=None if field == "pose" else arr[p, ..., 2], name=pname, subject=subject,
-                    label=clip.get(key))
+                    label=label)
     col.note(f"subjects: first group of {subject_pattern!r} in frame_dir "
              f"({len(set(col.subjects))} subjects; e.g. {', '.join(f'{a} -> {b}' for a, b in examples.items())})")
     col.note(f"labels: the clips' {key!r}")

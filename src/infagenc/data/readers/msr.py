@@ -9,7 +9,8 @@ other layout (name or layout file) for datasets of the same shape with another s
 A file whose row count is not a multiple of the layout's joint count is a DataError
 naming the file (wrong joint count). Files in the folder whose names do not match
 ``name_pattern`` are not read (they are listed in ``notes``). Classes: the actions found,
-sorted, unless ``class_names`` is given.
+sorted, unless ``class_names`` is given. ``gaps`` / ``max_gap``: all-zero frames
+(:mod:`infagenc.data.gaps`).
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from typing import Sequence
 from tqdm import tqdm
 
 from ..errors import DataError
+from ..gaps import DEFAULT_MAX_GAP
 from ..motionset import MotionSet
 from ._common import SampleCollector, layout_or_error, parse_floats
 
@@ -33,7 +35,8 @@ def claims_msr(path: Path) -> bool:
 
 
 def read_msr(path: str | Path, *, layout: str = "msr20", name_pattern: str = MSR_NAME, on_bad: str = "error",
-             class_names: Sequence[str] | None = None, min_length: int = 1, progress: bool = True) -> MotionSet:
+             class_names: Sequence[str] | None = None, min_length: int = 1, gaps: str = "error",
+             max_gap: int = DEFAULT_MAX_GAP, progress: bool = True) -> MotionSet:
     """Read one sequence file or every matching file of a folder (see module docstring).
 
     ``name_pattern``: regex searched in the file name with named groups ``action``,
@@ -55,7 +58,8 @@ def read_msr(path: str | Path, *, layout: str = "msr20", name_pattern: str = MSR
         files, others = [path], []
     else:
         raise DataError("no such file or folder", file=str(path))
-    col = SampleCollector(path, on_bad=on_bad, class_names=class_names, min_length=min_length)
+    col = SampleCollector(path, on_bad=on_bad, class_names=class_names, min_length=min_length, gaps=gaps,
+                          max_gap=max_gap)
     v = lay.num_joints
     for file in tqdm(files, desc="sequence files", disable=not progress):
         m = pat.search(file.name)

@@ -13,7 +13,14 @@ tracking state as given; ``fps`` = 30 (Kinect v2).
 Choices where the dataset is silent (all recorded in ``notes`` with counts):
 
 * frames with no body (or only bodies whose coordinates are all zero) are missing
-  frames: they are dropped;
+  frames: with ``gaps="drop"`` (default) they are dropped, and so are the frames where the
+  kept body is absent; with ``gaps="error"``, ``"trim"`` or ``"interpolate"``
+  (:mod:`infagenc.data.gaps`) the kept body's frames stay in place and the frames where it
+  is absent are all-zero frames: a bad sample, trimmed at the ends, or interpolated
+  (interior gaps of up to ``max_gap`` frames), the gaps being checked on the frame indices
+  before anything is allocated;
+* memory follows the file's size, never a count the file declares: a body holds only the
+  frames it is listed in, and a count larger than the file could hold is a corrupt file;
 * bodies are followed by their body id across frames. ``bodies="main"`` (default) keeps
   the body with the most motion (largest summed per-joint variance over time, the usual
   NTU preprocessing) and the frames where it is present; ``"first"`` keeps the first body
@@ -34,6 +41,7 @@ from tqdm import tqdm
 
 from ...skeleton.layouts import get_layout
 from ..errors import DataError
+from ..gaps import DEFAULT_MAX_GAP, GAP_MODES, check_gap_options, plan_gaps
 from ..motionset import MotionSet
 from ._common import SampleCollector, parse_floats, select_bodies
 
@@ -57,48 +65,55 @@ def claims_ntu(path: Path) -> bool:
     return path.suffix == ".skeleton"
 
 
-def _parse_file(path: Path, sample: str) -> tuple[int, dict[str, list[tuple[int, np.ndarray]]]]:
-    """(frames in file, {body id: [(frame, (25, 4) array of x y z state)]}) in first-seen order."""
+def _parse_file(path: Path, sample: str) -> tuple[int, dict[str, dict[int, np.ndarray]]]:
+    """(frames in file, {body id: {frame: (25, 4) array of x y z state}}) in first-seen order.
+
+    The file is read line by line and nothing is allocated per declared frame: a body holds
+    only the frames it is listed in, so memory follows the file's content, whatever frame
+    count it declares; a count larger than the file could hold is a corrupt file."""
     try:
-        tokens = path.read_text(encoding="utf-8").split("\n")
+        with open(path, encoding="utf-8") as f:
+            return _parse_lines((t for t in (s.strip() for s in f) if t), path.stat().st_size, path, sample)
     except (OSError, UnicodeDecodeError) as e:
         raise DataError(f"cannot read ({e})", file=str(path), sample=sample) from None
-    lines = [t for t in (s.strip() for s in tokens) if t]
-    pos = 0
 
-    def take(n: int = 1) -> list[str]:
-        nonlocal pos
-        if pos + n > len(lines):
+
+def _parse_lines(lines, size: int, path: Path, sample: str) -> tuple[int, dict[str, dict[int, np.ndarray]]]:
+    def take() -> str:
+        line = next(lines, None)
+        if line is None:
             raise DataError("truncated file: it ends inside a frame", file=str(path), sample=sample)
-        out = lines[pos:pos + n]
-        pos += n
-        return out
+        return line
 
-    def count(what: str) -> int:
-        tok = take()[0]
+    def count(what: str, most: int) -> int:
+        tok = take()
         try:
-            return int(tok)
+            n = int(tok)
         except ValueError:
             raise DataError(f"corrupt file: expected the {what}, got {tok!r}", file=str(path), sample=sample) from None
+        if not 0 <= n <= most:
+            raise DataError(f"corrupt file: the {what} is {n}, impossible in a file of {size} bytes",
+                            file=str(path), sample=sample)
+        return n
 
-    bodies: dict[str, list[tuple[int, np.ndarray]]] = {}
-    frames = count("number of frames")
+    bodies: dict[str, dict[int, np.ndarray]] = {}
+    frames = count("number of frames", size // 2)  # a frame takes at least "0\n"
     for f in range(frames):
-        for _ in range(count(f"number of bodies of frame {f}")):
-            body_id = take()[0].split()[0]
-            nj = count(f"number of joints of frame {f}")
+        for _ in range(count(f"number of bodies of frame {f}", size // 54)):  # a body: 27 lines at least
+            body_id = take().split()[0]
+            nj = count(f"number of joints of frame {f}", size)
             if nj != 25:
                 raise DataError(f"frame {f}: {nj} joints, the NTU layout has 25 (wrong joint count)",
                                 file=str(path), sample=sample)
-            rows = [r.split() for r in take(nj)]
+            rows = [take().split() for _ in range(nj)]
             if any(len(r) != _JOINT_VALUES for r in rows):
                 raise DataError(f"frame {f}: a joint line does not have {_JOINT_VALUES} numbers "
                                 f"(corrupt or truncated file)", file=str(path), sample=sample)
             vals = parse_floats([t for r in rows for t in r], file=path, sample=sample).reshape(nj, -1)
-            bodies.setdefault(body_id, []).append((f, vals[:, [0, 1, 2, 11]]))
-    if pos != len(lines):
-        raise DataError(f"corrupt file: {len(lines) - pos} line(s) after the last frame", file=str(path),
-                        sample=sample)
+            bodies.setdefault(body_id, {})[f] = vals[:, [0, 1, 2, 11]]  # a repeated body: the last entry
+    extra = sum(1 for _ in lines)
+    if extra:
+        raise DataError(f"corrupt file: {extra} line(s) after the last frame", file=str(path), sample=sample)
     return frames, bodies
 
 
@@ -113,12 +128,48 @@ def _files(path: Path) -> list[Path]:
     return [path]
 
 
+def _tracks(found: dict[str, dict[int, np.ndarray]]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per body (frame indices (n,), values (n, 25, 4)), only the frames the body is listed in."""
+    out = []
+    for entries in found.values():
+        idx = np.array(sorted(entries), np.int64)
+        out.append((idx, np.stack([entries[int(f)] for f in idx])))
+    return out
+
+
+def _add_body(col: SampleCollector, track: tuple[np.ndarray, np.ndarray], frames: int, present: int, gaps: str,
+              max_gap: int, **sample) -> None:
+    """One body's sample: its tracked frames (``gaps="drop"``), or its frames in place with
+    the absent ones as all-zero frames, planned before anything is allocated."""
+    idx, vals = track
+    on = vals[:, :, :3].any(axis=(1, 2))
+    idx, vals = idx[on], vals[on]
+    if gaps == "drop":
+        if present - len(idx):
+            col.tally("frames where the kept body is absent (other bodies only), dropped", sample["name"],
+                      present - len(idx))
+        col.add(vals[:, :, :3], conf=vals[:, :, 3], **sample)
+        return
+    tracked = np.zeros(frames, bool)
+    tracked[idx] = True
+    plan = plan_gaps(~tracked, gaps, max_gap)
+    if plan.problem is not None:
+        col.bad(f"{plan.problem} (frames where the body is absent)", sample["name"], sample["file"])
+        return
+    x = np.zeros((plan.last - plan.first + 1, 25, 4), np.float64)
+    x[idx - plan.first] = vals
+    col.add(x[:, :, :3], conf=x[:, :, 3], trimmed=(plan.first, frames - 1 - plan.last), **sample)
+
+
 def read_ntu(path: str | Path, *, bodies: str = "main", on_bad: str = "error",
-             class_names: Sequence[str] | None = None, min_length: int = 1, progress: bool = True) -> MotionSet:
+             class_names: Sequence[str] | None = None, min_length: int = 1, gaps: str = "drop",
+             max_gap: int = DEFAULT_MAX_GAP, progress: bool = True) -> MotionSet:
     """Read one ``.skeleton`` file or every ``.skeleton`` file of a folder (see module docstring)."""
     path = Path(path)
     select_bodies([], bodies)  # validates the policy name before any file is read
-    col = SampleCollector(path, on_bad=on_bad, class_names=class_names, min_length=min_length)
+    check_gap_options(gaps, max_gap, ("drop",) + GAP_MODES)
+    col = SampleCollector(path, on_bad=on_bad, class_names=class_names, min_length=min_length,
+                          gaps="error" if gaps == "drop" else gaps, max_gap=max_gap)
     for file in tqdm(_files(path), desc="NTU files", disable=not progress):
         stem = file.stem
         meta = parse_ntu_name(stem)
@@ -131,18 +182,12 @@ def read_ntu(path: str | Path, *, bodies: str = "main", on_bad: str = "error",
         except DataError as e:
             col.bad(e.reason, stem, file)
             continue
-        tracks = []
-        for frames_of_body in found.values():
-            x = np.zeros((frames, 25, 4), np.float64)
-            for f, v in frames_of_body:
-                x[f] = v
-            tracks.append(x)
-        present = np.zeros(frames, bool)
-        for t in tracks:
-            present |= t[:, :, :3].any(axis=(1, 2))
-        if frames - present.sum():
-            col.tally("frames without any body (missing frames), dropped", stem, int(frames - present.sum()))
-        keep = select_bodies([t[:, :, :3] for t in tracks], bodies)
+        tracks = _tracks(found)
+        present = len(np.unique(np.concatenate([i[v[:, :, :3].any(axis=(1, 2))] for i, v in tracks]))) \
+            if tracks else 0
+        if frames - present and gaps == "drop":
+            col.tally("frames without any body (missing frames), dropped", stem, frames - present)
+        keep = select_bodies([v[:, :, :3] for _, v in tracks], bodies)
         if not keep:
             col.bad("no body in any frame", stem, file)
             continue
@@ -150,13 +195,7 @@ def read_ntu(path: str | Path, *, bodies: str = "main", on_bad: str = "error",
             kept = "one sample per body" if bodies == "all" else f"kept body{keep[0]}"
             col.tally(f"files with more than one body (bodies={bodies!r})", f"{stem}: {len(tracks)} bodies, {kept}")
         for k in keep:
-            x = tracks[k]
-            on = x[:, :, :3].any(axis=(1, 2))
-            lost = int((present & ~on).sum())
-            if lost:
-                col.tally("frames where the kept body is absent (other bodies only), dropped", stem, lost)
-            name = stem if bodies != "all" else f"{stem}/body{k}"
-            col.add(x[on, :, :3], conf=x[on, :, 3], name=name, subject=meta["performer"], label=meta["action"],
-                    file=file)
+            _add_body(col, tracks[k], frames, present, gaps, max_gap, file=file, subject=meta["performer"],
+                      label=meta["action"], name=stem if bodies != "all" else f"{stem}/body{k}")
     col.note("subjects: the performer (Pppp) of the file name; classes: the action (Aaaa)")
     return col.build(get_layout("ntu25"), "xyz", fps=30.0)

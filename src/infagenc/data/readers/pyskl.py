@@ -13,8 +13,14 @@ Reading (choices where the format is silent):
   17 -> ``coco17``, 25 -> ``ntu25``, 20 -> ``kinect20``, 24 -> ``smpl24``; any other V
   without ``layout`` is a DataError (unknown layout);
 * classes: ``class_names`` if given; else the file's ``class_names`` entry (written by us);
-  else ``"0" .. "K-1"`` with K = largest label in the whole file + 1 (so every split of a
-  file has the same class list). A label outside the list is an unknown label;
+  else ``"0" .. "K-1"`` from the integer labels of the whole file (so every split of a file
+  has the same class list), K - 1 being the end of the labels' first unbroken run: labels
+  0, 1, 2 and 99 give the classes 0..2, and the sample labelled 99 is a bad sample (an
+  unknown label, with a hint to pass ``class_names``) rather than 96 empty classes. A label
+  outside the list is an unknown label; a label that is not an integer (a bool, a float, a
+  text) is one too;
+* ``frame_dir`` must be unique: a repeated one is a bad sample naming it;
+* ``gaps`` / ``max_gap``: all-zero frames of the kept person (:mod:`infagenc.data.gaps`);
 * subjects: an annotation's ``subject`` (written by us); else the first group of
   ``subject_pattern`` in ``frame_dir`` when given; else the performer ``Pppp`` when
   ``frame_dir`` is an NTU name; else ``frame_dir`` itself (one subject per sample).
@@ -46,8 +52,9 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from ...skeleton.layouts import Layout, LayoutError
+from ...skeleton.layouts import Layout
 from ..errors import DataError
+from ..gaps import DEFAULT_MAX_GAP, check_gap_options
 from ..motionset import MotionSet
 from ..safe_pickle import safe_load
 from ._common import (PROVENANCE_DEFAULTS, SampleCollector, layout_or_error, person_slots, select_bodies,
@@ -75,7 +82,7 @@ def _layout(spec, data: dict, v: int, path: Path) -> Layout:
     if isinstance(data.get("layout"), dict):
         try:
             return Layout.from_dict(data["layout"], source=str(path))
-        except (LayoutError, KeyError, TypeError) as e:
+        except Exception as e:  # noqa: BLE001 - a malformed entry of any kind
             raise DataError(f"bad 'layout' entry: {e}", file=str(path)) from None
     if v not in LAYOUT_BY_JOINTS:
         raise DataError(f"unknown layout: {v} joints per frame; known by joint count: "
@@ -84,15 +91,33 @@ def _layout(spec, data: dict, v: int, path: Path) -> Layout:
     return layout_or_error(LAYOUT_BY_JOINTS[v], path)
 
 
-def _class_names(given, data: dict, annos: list, path: Path) -> tuple[str, ...]:
+def _class_names(given, data: dict, annos: list, path: Path) -> tuple[tuple[str, ...], str]:
+    """(the class list, a hint for labels outside it)."""
     if given is not None:
-        return tuple(str(c) for c in given)
+        return tuple(str(c) for c in given), ""
     if isinstance(data.get("class_names"), (list, tuple)):
-        return tuple(str(c) for c in data["class_names"])
-    labels = [a["label"] for a in annos if isinstance(a.get("label"), (int, np.integer))]
+        return tuple(str(c) for c in data["class_names"]), " (the file's class_names)"
+    labels = {int(a["label"]) for a in annos if _is_int(a.get("label")) and int(a["label"]) >= 0}
     if not labels:
         raise DataError("no annotation has an integer label: missing labels", file=str(path))
-    return tuple(str(i) for i in range(int(max(labels)) + 1))
+    k = min(labels)
+    while k + 1 in labels:  # the classes run to the end of the labels' first unbroken run
+        k += 1
+    hint = ""
+    if k < max(labels):
+        hint = (f"; with no class_names the classes are 0..K-1 from the labels found, and no annotation has "
+                f"label {k + 1}, so labels above {k} are taken as out of range (they would make "
+                f"{max(labels) + 1} classes, some empty); pass class_names= if the data set has them")
+    return tuple(str(i) for i in range(k + 1)), hint
+
+
+def _short(x) -> str:
+    text = repr(x)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _is_int(x) -> bool:
+    return isinstance(x, (int, np.integer)) and not isinstance(x, (bool, np.bool_))
 
 
 def _subject(anno: dict, name: str, pattern: re.Pattern | None) -> tuple[str | None, str]:
@@ -113,14 +138,17 @@ def _in_split(data: dict, annos: list[dict], split: str | None, path: Path) -> t
         return annos, set()
     splits = data.get("split")
     if not isinstance(splits, dict) or split not in splits:
-        have = sorted(splits) if isinstance(splits, dict) else []
-        raise DataError(f"no split {split!r} (splits: {', '.join(map(str, have)) or 'none'})", file=str(path))
+        have = sorted(map(str, splits)) if isinstance(splits, dict) else []
+        raise DataError(f"no split {split!r} (splits: {', '.join(have) or 'none'})", file=str(path))
+    if not isinstance(splits[split], (list, tuple)):
+        raise DataError(f"split {split!r} is a {type(splits[split]).__name__}, not a list of frame_dirs",
+                        file=str(path))
     wanted = {str(n) for n in splits[split]}
     missing = wanted - {str(a.get("frame_dir")) for a in annos}
     return [a for a in annos if str(a.get("frame_dir")) in wanted], missing
 
 
-def _annotation_arrays(a: dict, channels: int, lay: Layout, has_score: bool, classes):
+def _annotation_arrays(a: dict, channels: int, lay: Layout, has_score: bool, classes, hint: str = ""):
     """(problem or None, keypoint (M, T, V, C), score (M, T, V) or None, class name or None)
     of one annotation."""
     kp = a.get("keypoint")
@@ -137,26 +165,20 @@ def _annotation_arrays(a: dict, channels: int, lay: Layout, has_score: bool, cla
     if has_score:
         if isinstance(score, np.ndarray) and score.ndim == 2:
             score = score[None]
-        if not isinstance(score, np.ndarray) or score.shape != kp.shape[:3]:
+        if not isinstance(score, np.ndarray) or score.dtype.kind not in "fiu" or score.shape != kp.shape[:3]:
             return f"keypoint_score missing or not of shape (M, T, V) = {kp.shape[:3]}", None, None, None
     total = a.get("total_frames", kp.shape[1])
-    if not isinstance(total, (int, np.integer)) or int(total) != kp.shape[1]:
+    if not _is_int(total) or int(total) != kp.shape[1]:
         return f"total_frames is {total} but keypoint has {kp.shape[1]} frames (truncated or corrupt)", None, None, None
     label = a.get("label")
     if label is None:
         return None, kp, score, None
-    if isinstance(label, (int, np.integer)) and 0 <= int(label) < len(classes):
+    if _is_int(label) and 0 <= int(label) < len(classes):
         return None, kp, score, classes[int(label)]
-    return f"unknown label {label!r}: classes are 0..{len(classes) - 1}", None, None, None
+    return f"unknown label {_short(label)}: classes are 0..{len(classes) - 1}{hint}", None, None, None
 
 
-def read_pyskl(path: str | Path, *, split: str | None = None, layout: str | None = None,
-               class_names: Sequence[str] | None = None, subject_pattern: str | None = None,
-               bodies: str = "main", on_bad: str = "error", min_length: int = 1,
-               progress: bool = True) -> MotionSet:
-    """Read a PYSKL / MMAction2 skeleton pickle (see module docstring)."""
-    path = Path(path)
-    select_bodies([], bodies)
+def _load(path: Path) -> tuple[dict, list[dict]]:
     data = safe_load(path)
     if not is_pyskl_content(data):
         hint = " (it looks like an InfActPrimitive / InfantAction pickle: format='infact')" \
@@ -166,24 +188,46 @@ def read_pyskl(path: str | Path, *, split: str | None = None, layout: str | None
     annos = [a for a in data["annotations"] if isinstance(a, dict)]
     if len(annos) != len(data["annotations"]):
         raise DataError("an entry of 'annotations' is not a dict", file=str(path))
-    selected, missing = _in_split(data, annos, split, path)
-    classes = _class_names(class_names, data, annos, path)
-    first = next((a["keypoint"] for a in selected if isinstance(a.get("keypoint"), np.ndarray)), None)
-    if first is None:
+    return data, annos
+
+
+def _first_keypoint(selected: list[dict], path: Path) -> np.ndarray:
+    """The first keypoint array of the form (M, T, V, C) or (T, V, C): it fixes V and C."""
+    arrays = [a["keypoint"] for a in selected if isinstance(a.get("keypoint"), np.ndarray)]
+    if not arrays:
         raise DataError("no annotation has a keypoint array", file=str(path))
+    first = next((k for k in arrays if k.ndim in (3, 4)), None)
+    if first is None:
+        raise DataError(f"no keypoint array has the shape (M, T, V, C) or (T, V, C) (the first has shape "
+                        f"{arrays[0].shape})", file=str(path))
+    if first.shape[-1] not in (2, 3):
+        raise DataError(f"keypoint has {first.shape[-1]} values per joint; expected 2 (x, y) or 3 (x, y, z)",
+                        file=str(path))
+    return first
+
+
+def read_pyskl(path: str | Path, *, split: str | None = None, layout: str | None = None,
+               class_names: Sequence[str] | None = None, subject_pattern: str | None = None,
+               bodies: str = "main", on_bad: str = "error", min_length: int = 1,
+               gaps: str = "error", max_gap: int = DEFAULT_MAX_GAP, progress: bool = True) -> MotionSet:
+    """Read a PYSKL / MMAction2 skeleton pickle (see module docstring)."""
+    path = Path(path)
+    select_bodies([], bodies)
+    check_gap_options(gaps, max_gap)
+    data, annos = _load(path)
+    selected, missing = _in_split(data, annos, split, path)
+    classes, hint = _class_names(class_names, data, annos, path)
+    first = _first_keypoint(selected, path)
     lay = _layout(layout, data, int(first.shape[-2]), path)
     channels = int(first.shape[-1])
-    if channels not in (2, 3):
-        raise DataError(f"keypoint has {channels} values per joint; expected 2 (x, y) or 3 (x, y, z)",
-                        file=str(path))
-    rep = "xy" if channels == 2 else "xyz"
     pattern = re.compile(subject_pattern) if subject_pattern else None
-    col = SampleCollector(path, on_bad=on_bad, class_names=classes, min_length=min_length)
+    col = SampleCollector(path, on_bad=on_bad, class_names=classes, min_length=min_length, gaps=gaps,
+                          max_gap=max_gap)
     rules: Counter = Counter()
     has_score = any("keypoint_score" in a for a in selected)
     for k, a in enumerate(tqdm(selected, desc=path.name, disable=not progress)):
         name = str(a.get("frame_dir", f"#{k}"))
-        problem, kp, score, label_name = _annotation_arrays(a, channels, lay, has_score, classes)
+        problem, kp, score, label_name = _annotation_arrays(a, channels, lay, has_score, classes, hint)
         if problem:
             col.bad(problem, name)
             continue
@@ -205,7 +249,7 @@ def read_pyskl(path: str | Path, *, split: str | None = None, layout: str | None
     if missing:
         col.note(f"split {split!r} lists {len(missing)} frame_dir(s) with no annotation")
     col.note("subjects: " + "; ".join(f"{n} sample(s) from {r}" for r, n in rules.items()))
-    return col.build(lay, rep)
+    return col.build(lay, "xy" if channels == 2 else "xyz")
 
 
 def write_pyskl(ms: MotionSet, path: str | Path, *, split: Mapping[str, Sequence[str]] | None = None,

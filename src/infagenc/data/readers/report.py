@@ -6,7 +6,9 @@ finds under a folder, and returns one JSON-ready report per dataset (the set's
 :func:`format_report` renders a report as text.
 
 Reader options given for a folder go to each dataset whose reader has them; an option
-that no dataset's reader has is an error (it is never silently ignored).
+that no dataset's reader has is an error (it is never silently ignored). With
+``-o gaps=interpolate`` (or ``trim``) the notes count every repaired frame, per sample and
+in total (the text report shows a few samples when there are many; ``--json`` has all).
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from . import discover, locate, read, reader_options
 __all__ = ["inspect_path", "format_report"]
 
 _MAX_LISTED = 20
+_REPAIR_NOTE = "gap repair: sample "
 
 
 def inspect_path(path: str | Path, format: str | None = None, *, on_bad: str = "skip", progress: bool = True,
@@ -104,5 +107,16 @@ def format_report(r: dict) -> str:
     lines += _exclusion_lines(ex)
     if r["notes"]:
         lines.append("notes:")
-        lines += [f"  - {n}" for n in r["notes"]]
+        lines += [f"  - {n}" for n in _collapse_repairs(r["notes"])]
     return "\n".join(lines)
+
+
+def _collapse_repairs(notes: list[str]) -> list[str]:
+    """The notes, with more than a screenful of per-sample gap repairs cut to a few examples."""
+    per_sample = [n for n in notes if n.startswith(_REPAIR_NOTE)]
+    if len(per_sample) <= _MAX_LISTED:
+        return notes
+    shown = set(per_sample[:3])
+    out = [n for n in notes if not n.startswith(_REPAIR_NOTE) or n in shown]
+    out.append(f"gap repair: ... and {len(per_sample) - 3} more repaired sample(s) (--json lists every one)")
+    return out

@@ -16,6 +16,10 @@ Choices where the dataset is silent:
   pickUp, carry, throw, push, pull, waveHands, clapHands), unless ``class_names`` is given;
 * subject = ``sXX``; sample name = ``sXX_eYY/action``;
 * the frame rate varies (about 15-30 fps) and is left as None;
+* a label range reaching beyond the frame ids of the joints file is clipped to the frames
+  there, and ``notes`` count and show such ranges; a range with no frame id in the file is a
+  bad sample;
+* ``gaps`` / ``max_gap``: all-zero frames in a segment (:mod:`infagenc.data.gaps`);
 * ``labels_file``: ``actionLabel_modified.txt`` (corrected ranges shipped with some copies)
   can be chosen instead of the default ``actionLabel.txt``.
 """
@@ -30,6 +34,7 @@ from tqdm import tqdm
 
 from ...skeleton.layouts import get_layout
 from ..errors import DataError
+from ..gaps import DEFAULT_MAX_GAP
 from ..motionset import MotionSet
 from ._common import SampleCollector, parse_floats
 
@@ -92,8 +97,8 @@ def _read_joints(path: Path, take: str) -> tuple[np.ndarray, np.ndarray, int]:
 
 
 def read_utkinect(path: str | Path, *, labels_file: str = "actionLabel.txt", on_bad: str = "error",
-                  class_names: Sequence[str] | None = None, min_length: int = 1,
-                  progress: bool = True) -> MotionSet:
+                  class_names: Sequence[str] | None = None, min_length: int = 1, gaps: str = "error",
+                  max_gap: int = DEFAULT_MAX_GAP, progress: bool = True) -> MotionSet:
     """Read the UTKinect-Action3D folder (the one holding ``actionLabel.txt`` and the joints files)."""
     folder = Path(path)
     if not folder.is_dir():
@@ -102,7 +107,8 @@ def read_utkinect(path: str | Path, *, labels_file: str = "actionLabel.txt", on_
     label_path = folder / labels_file
     segments = _parse_labels(label_path)
     order = list(dict.fromkeys(a for _, a, _, _ in segments))
-    col = SampleCollector(label_path, on_bad=on_bad, class_names=class_names or order, min_length=min_length)
+    col = SampleCollector(label_path, on_bad=on_bad, class_names=class_names or order, min_length=min_length,
+                          gaps=gaps, max_gap=max_gap)
     takes = list(dict.fromkeys(t for t, _, _, _ in segments))
     repeated = 0
     for take in tqdm(takes, desc="UTKinect takes", disable=not progress):
@@ -131,8 +137,13 @@ def read_utkinect(path: str | Path, *, labels_file: str = "actionLabel.txt", on_
                 continue
             sel = (ids >= lo) & (ids <= hi)
             if not sel.any():
-                col.bad(f"no frame ids in {lo}..{hi} in {jpath.name}", name, label_path)
+                col.bad(f"no frame ids in {lo}..{hi} in {jpath.name} (its frame ids run "
+                        f"{int(ids.min())}..{int(ids.max())})", name, label_path)
                 continue
+            if lo < ids.min() or hi > ids.max():
+                col.tally(f"label ranges reaching beyond the frames of the joints file, clipped to the frames "
+                          f"there", f"{name}: {lo}..{hi}, frames {int(ids[sel].min())}..{int(ids[sel].max())} "
+                          f"({int(sel.sum())} frames) in {jpath.name}")
             col.add(joints[sel], name=name, subject=take.split("_")[0], label=action, file=jpath)
     col.note(f"repeated frame ids: kept the first row of each id, dropped {repeated} later row(s)")
     unlabelled = sorted(p.name for p in folder.glob("joints_s*_e*.txt") if p.stem[len("joints_"):] not in takes)
