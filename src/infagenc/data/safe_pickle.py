@@ -62,7 +62,7 @@ except ImportError:  # pragma: no cover - numpy 1.x
     from numpy.core import multiarray as _ma  # type: ignore
 
 _PLAIN_KINDS = "biufcSU"
-_SPEC = re.compile(r"[<>|=]?(?:b1|\?|[iu][1248]|f(?:2|4|8|10|12|16)|c(?:8|16|20|24|32)|[SU]\d{1,10})")
+_DTYPE_STRING = re.compile(r"[<>|=]?(?:b1|\?|[iu][1248]|f(?:2|4|8|10|12|16)|c(?:8|16|20|24|32)|[SU]\d{1,10})")
 _LATIN1 = {"latin1", "latin-1", "iso-8859-1", "iso8859-1", "l1"}
 _MAX_MESSAGE = 300
 
@@ -85,7 +85,7 @@ def _plain_dtype(spec) -> np.dtype:
     """A fresh dtype from a plain type string; anything else is refused."""
     if isinstance(spec, bytes):
         spec = spec.decode("latin-1")
-    if not isinstance(spec, str) or not _SPEC.fullmatch(spec):
+    if not isinstance(spec, str) or not _DTYPE_STRING.fullmatch(spec):
         raise _refuse(f"the pickle asks for numpy.dtype({_short(spec)}), not a plain numeric, bool or string type")
     d = np.dtype(spec, align=False, copy=True)
     _check_plain(d)
