@@ -143,3 +143,9 @@ def test_recognizer_train_config_file_with_flags_over_it(raw, tmp_path):
     cfg_file.write_text('lr = 0.01\nlearning_rate = 3\n')
     assert main(["recognizer", "train", "--data", str(data), "--config", str(cfg_file), "--frames", "6",
                  "--out", str(tmp_path / "bad"), "--no-progress"]) == 2
+
+
+def test_subjects_may_be_given_comma_separated_as_for_run():
+    from infagenc.cli.recognizer import _subjects
+
+    assert _subjects(["s02,s04", "s06"]) == ["s02", "s04", "s06"] and _subjects(None) is None

@@ -9,7 +9,7 @@ import argparse
 import json
 
 from ..data.preprocess import RESAMPLE_MODES, ROOT_MODES, UNLABELLED_MODES, Preprocess
-from ..data.readers import FORMATS, read
+from ..data.readers import FORMATS, locate, read, reader_options
 from ..models.registry import RECOGNIZERS
 from ..models.sizes import SIZES
 from ..runfolder import TRAIN_SETS
@@ -23,6 +23,21 @@ from ..workflows.tune import tune_run
 _LEGACY_ROOT = {"keep": "none"}
 
 
+def _subjects(values: list[str] | None) -> list[str] | None:
+    """Subjects given as separate words and / or comma-separated (``s02 s04`` = ``s02,s04``, the
+    form ``infagenc run --test-subjects`` takes)."""
+    if values is None:
+        return None
+    return [s for v in values for s in v.split(",") if s]
+
+
+def _read(args: argparse.Namespace):
+    """The --data set, with the reader's progress bar unless --no-progress."""
+    fmt, path = (args.format, args.data) if args.format else locate(args.data)
+    options = {"progress": not args.no_progress} if "progress" in reader_options(fmt) else {}
+    return read(path, fmt, **options)
+
+
 def _preprocess(args: argparse.Namespace) -> Preprocess:
     return Preprocess(frames=args.frames, resample=args.resample, root=args.root,
                       normalize_scale=args.normalize_scale, unlabelled=args.unlabelled, align=args.align)
@@ -33,8 +48,8 @@ def _train(args: argparse.Namespace) -> int:
                                            "target_accuracy", "seed", "device", "precision")}
     cfg = config_with_overrides(args.config, flags)
     prep = _preprocess(args)
-    summary = train_run(read(args.data, args.format), cfg, args.out, test_subjects=args.test_subjects,
-                        val_subjects=args.val_subjects, preprocess=prep, data_source=args.data,
+    summary = train_run(_read(args), cfg, args.out, test_subjects=_subjects(args.test_subjects),
+                        val_subjects=_subjects(args.val_subjects), preprocess=prep, data_source=args.data,
                         progress=not args.no_progress)
     print(json.dumps(summary, indent=2))
     return 0
@@ -52,7 +67,7 @@ def _on_run(args: argparse.Namespace) -> int:
 
 
 def _tune(args: argparse.Namespace) -> int:
-    res = tune_run(read(args.data, args.format), args.grid, args.out, test_subjects=args.test_subjects,
+    res = tune_run(_read(args), args.grid, args.out, test_subjects=_subjects(args.test_subjects),
                    folds=args.folds, seed=args.seed, preprocess=_preprocess(args), device=args.device,
                    precision=args.precision, data_source=args.data, progress=not args.no_progress)
     print(res["table"])
@@ -61,7 +76,7 @@ def _tune(args: argparse.Namespace) -> int:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    summary = eval_run(args.checkpoint, read(args.data, args.format), args.out, subjects=args.subjects,
+    summary = eval_run(args.checkpoint, _read(args), args.out, subjects=_subjects(args.subjects),
                        split=args.split, batch_size=args.batch_size, device=args.device, precision=args.precision,
                        progress=not args.no_progress)
     print(json.dumps(summary, indent=2))
