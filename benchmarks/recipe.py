@@ -1,10 +1,11 @@
 """Strong Real recognizers: the trivial floor beside deep recognizers without and with the
-small-data recipe, on UTKinect-Action3D cross-subject; every setting chosen on validation
-subjects only.
+small-data recipe, on UTKinect-Action3D cross-subject and SyRIP infant postures; every setting
+chosen on validation subjects only.
 
     python benchmarks/recipe.py --models floor,stgcn-slim          # one process (resumable)
     python benchmarks/recipe.py --models msg3d-slim --seeds 0,1,2  # another, side by side
-    python benchmarks/recipe.py --table-only                       # the table from the results
+    python benchmarks/recipe.py --protocol syrip --models floor,stgcn-slim --seeds 0,1,2
+    python benchmarks/recipe.py --table-only                       # the tables from the results
 
 Protocol (UTKinect, ``../shared/data/utkinect/joints``, 199 segments, 10 actions, 10 subjects):
 
@@ -33,8 +34,18 @@ Protocol (UTKinect, ``../shared/data/utkinect/joints``, 199 segments, 10 actions
   (``Summary.ci95_t``); the paired difference to the floor is per seed against the
   (deterministic) floor with the same preprocessing.
 
-Results: ``results/recipe/<model>.json`` (every seed; a run already there is skipped, so an
-interrupted command resumes) and ``results/recipe.md``.
+SyRIP (``../shared/data/syrip/2d_gt``: ``train200.json`` -> ``validate500.json``, one frame per
+sample, COCO-17 xy, 4 postures; one "subject" per image): keypoints not labelled filled with
+the mean of the image's labelled ones, root (nose) at the origin, mean bone length 1 (the
+floor uses the same); the recipe for single 2D frames: in-plane rotation +-17 deg, scale
++-0.1 per axis (PYSKL's ``AugmentConfig.moderate``), a left/right mirror with probability 0.5
+(postures are mirror-symmetric classes), jitter 0.01, the set repeated 5x, label smoothing,
+head dropout, weight decay, warm-up as above (no view alignment: it needs 3D); selection on
+20% of train200 (``holdout_subjects(train, 0.2, seed=0)``), epochs read at ``EPOCHS``; seeds
+0-2; validate500 is the test set, looked at once.
+
+Results: ``results/recipe/<protocol>/<model>.json`` (every seed; a run already there is
+skipped, so an interrupted command resumes) and ``results/recipe.md``.
 """
 from __future__ import annotations
 
@@ -69,48 +80,61 @@ RECIPE_PREP = replace(PLAIN_PREP, align=True)
 # the floor as the issue that asked for it defined it, before any deep result: root-centred per
 # frame, scale-normalised, resampled (to 32 frames here); every deep result is compared with it
 FLOOR_PREP = replace(PLAIN_PREP, root="per_frame")
+SYRIP_PREP = Preprocess(root="per_frame", normalize_scale=True, unlabelled="fill")
+VAL_FRACTION = {"utkinect": 0.4, "syrip": 0.2}
 EPOCHS = {"plain": (20, 40, 60), "recipe": (10, 20, 30)}  # epoch counts read on validation
 
 
-def variants(model: str, size: str) -> dict[str, tuple[Preprocess, RecognizerConfig]]:
+def variants(protocol: str, model: str, size: str) -> dict[str, tuple[Preprocess, RecognizerConfig]]:
     base = RecognizerConfig(model=model, size=size, lr=1e-3, batch_size=16)
-    recipe = replace(base, weight_decay=5e-4, label_smoothing=0.1, warmup_epochs=2,
-                     model_options={"head_dropout": 0.3},
-                     augment=AugmentConfig.strong(crop_min=0.8, jitter=0.01))
+    common = dict(weight_decay=5e-4, label_smoothing=0.1, warmup_epochs=2, model_options={"head_dropout": 0.3})
+    if protocol == "syrip":
+        aug = AugmentConfig.moderate(mirror=0.5, jitter=0.01, repeat=5)
+        return {"plain": (SYRIP_PREP, base), "recipe": (SYRIP_PREP, replace(base, augment=aug, **common))}
+    recipe = replace(base, augment=AugmentConfig.strong(crop_min=0.8, jitter=0.01), **common)
     return {"plain": (PLAIN_PREP, base), "recipe": (RECIPE_PREP, recipe)}
 
 
-def load(data: Path, prep: Preprocess):
-    ms = prep(read(data, progress=False))
-    train, test = split_by_subjects(ms, list(TEST_SUBJECTS))
-    return train, test
+def load(protocol: str, data: Path, prep: Preprocess):
+    """(train, test) of a protocol, preprocessed; test subjects as the protocol fixes them."""
+    if protocol == "syrip":
+        folder = data / "syrip" / "2d_gt"
+        train = read(folder / "train200.json", "coco")
+        test = read(folder / "validate500.json", "coco", class_names=train.class_names)
+        return prep(train), prep(test)
+    ms = prep(read(data / "utkinect" / "joints", progress=False))
+    return split_by_subjects(ms, list(TEST_SUBJECTS))
 
 
-def floor_results(data: Path) -> dict:
+def floor_results(protocol: str, data: Path) -> dict:
     out = {}
-    for prep_name, prep in (("per_frame", FLOOR_PREP), ("plain", PLAIN_PREP), ("aligned", RECIPE_PREP)):
-        train, test = load(data, prep)
+    preps = (("per_frame", SYRIP_PREP),) if protocol == "syrip" else \
+        (("per_frame", FLOOR_PREP), ("plain", PLAIN_PREP), ("aligned", RECIPE_PREP))
+    for prep_name, prep in preps:
+        train, test = load(protocol, data, prep)
         for model in ("linear", "knn"):
             t0 = time.perf_counter()
             rep = ClassicalRecognizer(model).fit(train).evaluate(test)
             out[f"{model}/{prep_name}"] = {"accuracy": rep.overall, "mean_class_accuracy": rep.mean_class_accuracy,
+                                           "per_class": {c: float(a) for c, a in zip(rep.class_names, rep.per_class)},
                                            "seconds": time.perf_counter() - t0}
-            print(f"floor {model} ({prep_name}): {100 * rep.overall:.1f}", flush=True)
+            print(f"{protocol} floor {model} ({prep_name}): {100 * rep.overall:.1f}", flush=True)
     return out
 
 
-def deep_results(data: Path, model: str, size: str, seeds, path: Path) -> dict:
+def deep_results(protocol: str, data: Path, model: str, size: str, seeds, path: Path) -> dict:
     res = read_json(path, {})
-    for name, (prep, cfg) in variants(model, size).items():
+    for name, (prep, cfg) in variants(protocol, model, size).items():
         entry = res.setdefault(name, {"config": cfg.to_dict(), "preprocess": prep.to_dict(), "seeds": {}})
-        train, test = load(data, prep)
+        train, test = load(protocol, data, prep)
         if "chosen_epochs" not in entry:
-            fit, val = holdout_subjects(train, 0.4, seed=0)
+            fit, val = holdout_subjects(train, VAL_FRACTION[protocol], seed=0)
             t0 = time.perf_counter()
             accs = validation_accuracies(replace(cfg, seed=0), fit, val, EPOCHS[name])
             best = max(EPOCHS[name], key=lambda e: (accs[e]["val_acc"], -e))
             entry.update(validation={str(e): accs[e]["val_acc"] for e in EPOCHS[name]}, chosen_epochs=best,
-                         val_subjects=sorted(set(val.subjects.tolist())), selection_seconds=time.perf_counter() - t0)
+                         val_subjects=sorted(set(val.subjects.tolist()))[:20], val_samples=len(val),
+                         selection_seconds=time.perf_counter() - t0)
             write_json(path, res)
             print(f"{model}-{size} {name}: validation {entry['validation']} -> {best} epochs", flush=True)
         for s in seeds:
@@ -135,19 +159,39 @@ def _pm(values) -> str:
     return f"{s.mean:.1f} ± {s.ci95_t:.1f}" if len(values) > 1 else f"{s.mean:.1f}"
 
 
-def table(results_dir: Path) -> str:
+PREP_NOTE = {"utkinect": "Preprocessing: per_frame = root at the origin in every frame; plain = the root of the "
+                         "first frame at the origin; aligned = plain + view alignment.",
+             "syrip": "Preprocessing, every recognizer and the floor: keypoints not labelled filled with the "
+                      "mean of the image's labelled ones, the nose at the origin, mean bone length 1."}
+TITLES = {"utkinect": "UTKinect-Action3D (cross-subject: odd subjects train, even subjects test)",
+          "syrip": "SyRIP infant postures (train200 -> validate500)"}
+
+
+def tables(results_root: Path) -> str:
+    out = ["# Strong Real recognizers", ""]
+    for protocol in ("utkinect", "syrip"):
+        if (results_root / protocol / "floor.json").exists():
+            out.append(table(protocol, results_root / protocol))
+    return "\n".join(out)
+
+
+def table(protocol: str, results_dir: Path) -> str:
     floor = read_json(results_dir / "floor.json", {})
     env = read_json(results_dir / "environment.json", {})
-    lines = ["# Strong Real recognizers on UTKinect-Action3D (cross-subject)", "",
-             f"Command: `{COMMAND}`; protocol in its docstring. Machine: {env.get('machine', '?')}, "
+    lines = [f"## {TITLES[protocol]}", "",
+             f"Command: `{COMMAND} --protocol {protocol}`; protocol in its docstring. Machine: {env.get('machine', '?')}, "
              f"{env.get('cores', '?')} cores, torch {env.get('torch', '?')}, 1 thread per process. Test accuracy in %, "
              "mean ± t-interval (95%, Student's t over the seeds); 'minus floor' is each seed's accuracy "
-             "minus the floor's (logistic regression on root-centred (per frame), scale-normalised joints, "
-             "the first line), with its t-interval. Preprocessing: per_frame = root at the origin in every "
-             "frame; plain = the root of the first frame at the origin; aligned = plain + view alignment.", "",
+             "minus the floor's (logistic regression on root-centred, scale-normalised joints, "
+             "the first line), with its t-interval. " + PREP_NOTE[protocol], "",
              "| recognizer | variant | epochs (chosen on val) | val acc | test acc per seed | mean ± t95 | "
              "minus floor (t95) | s / seed |", "|---|---|---:|---:|---|---:|---:|---:|"]
     for key in ("linear/per_frame", "knn/per_frame", "linear/plain", "knn/plain", "linear/aligned", "knn/aligned"):
+        if protocol == "syrip" and key.endswith("per_frame"):
+            m = key.split("/")[0]
+            lines.append(f"| floor: {m} | nose at the origin | – | – | {100 * floor[key]['accuracy']:.1f} | "
+                         f"{100 * floor[key]['accuracy']:.1f} | – | {floor[key]['seconds']:.1f} |")
+            continue
         if key in floor:
             m, p = key.split("/")
             lines.append(f"| floor: {m} | {p} | – | – | {100 * floor[key]['accuracy']:.1f} | "
@@ -165,22 +209,46 @@ def table(results_dir: Path) -> str:
             lines.append(f"| {path.stem} | {name} | {entry['chosen_epochs']} | {100 * val:.1f} | "
                          f"{', '.join(f'{100 * a:.1f}' for a in accs)} | {_pm(accs)} | {diff} | "
                          f"{np.mean([seeds[s]['seconds'] for s in seeds]):.0f} |")
+    classes = _per_class_rows(floor, results_dir)
+    if classes:
+        lines += ["", "Per class (test accuracy %, mean over the seeds; the floor: logistic regression):", ""] + classes
     return "\n".join(lines) + "\n"
+
+
+def _per_class_rows(floor: dict, results_dir: Path) -> list[str]:
+    cols = {"floor": floor.get("linear/per_frame", {}).get("per_class")}
+    for path in sorted(results_dir.glob("*-*.json")):
+        for name, entry in read_json(path).items():
+            seeds = entry.get("seeds", {})
+            if seeds and all("per_class" in v for v in seeds.values()):
+                names = list(next(iter(seeds.values()))["per_class"])
+                cols[f"{path.stem} {name}"] = {c: float(np.nanmean([seeds[s]["per_class"][c] for s in seeds]))
+                                               for c in names}
+    cols = {k: v for k, v in cols.items() if v}
+    if len(cols) < 2:
+        return []
+    names = list(next(iter(cols.values())))
+    out = ["| class | " + " | ".join(cols) + " |", "|---|" + "---:|" * len(cols)]
+    for c in names:
+        out.append(f"| {c} | " + " | ".join(f"{100 * col.get(c, float('nan')):.1f}" for col in cols.values()) + " |")
+    return out
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--data", type=Path, default=HERE.parent.parent / "shared" / "data" / "utkinect" / "joints")
+    ap.add_argument("--protocol", choices=("utkinect", "syrip"), default="utkinect")
+    ap.add_argument("--data", type=Path, default=HERE.parent.parent / "shared" / "data",
+                    help="the folder with utkinect/ and syrip/ (default ../shared/data)")
     ap.add_argument("--models", default="floor,stgcn-slim,msg3d-slim",
                     help="comma-separated: floor, stgcn-slim, stgcn-paper, msg3d-slim, msg3d-paper")
     ap.add_argument("--seeds", default="0,1,2,3,4")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--table-only", action="store_true")
     a = ap.parse_args(argv)
-    out = RESULTS / "recipe"
+    out = RESULTS / "recipe" / a.protocol
     if not a.table_only:
         if not a.data.exists():
-            print(f"{a.data}: UTKinect-Action3D not found (pass --data)", file=sys.stderr)
+            print(f"{a.data}: the shared data folder is not there (pass --data)", file=sys.stderr)
             return 2
         torch.set_num_threads(a.threads)
         write_json(out / "environment.json", {"machine": platform.machine(), "cores": os.cpu_count(),
@@ -188,12 +256,13 @@ def main(argv=None) -> int:
         seeds = [int(s) for s in a.seeds.split(",") if s]
         for m in a.models.split(","):
             if m == "floor":
-                write_json(out / "floor.json", floor_results(a.data))
+                write_json(out / "floor.json", floor_results(a.protocol, a.data))
             else:
                 model, size = m.split("-")
-                deep_results(a.data, model, size, seeds, out / f"{m}.json")
-    (RESULTS / "recipe.md").write_text(table(out), encoding="utf-8")
-    print(table(out))
+                deep_results(a.protocol, a.data, model, size, seeds, out / f"{m}.json")
+    text = tables(RESULTS / "recipe")
+    (RESULTS / "recipe.md").write_text(text, encoding="utf-8")
+    print(text)
     return 0
 
 
