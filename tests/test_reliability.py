@@ -39,7 +39,9 @@ def test_cli_errors_are_one_line_and_debug_shows_the_traceback(tmp_path, capsys)
     assert rc == 2 and err.count("\n") == 0 and err.startswith("infagenc: error:") and "missing.npz" in err
     assert "Traceback" not in err
     assert not (tmp_path / "out" / "config.json").exists()  # a failed start blocks no corrected command
-    with pytest.raises(Exception):
+    from infagenc.data.errors import DataError
+
+    with pytest.raises(DataError, match="missing.npz"):  # --debug lets the library's own error through
         main(["--debug", "run", "--data", str(tmp_path / "missing.npz"), "--out", str(tmp_path / "out")])
 
 

@@ -56,7 +56,11 @@ def _short(summary: dict) -> dict:
     if "stopped_after_rounds" in summary:
         out["stopped_after_rounds"] = summary["stopped_after_rounds"]
         return out
-    out["test_accuracy"] = {k: (v["overall"] if "overall" in v else v) for k, v in rec.items()}
+    out["test_accuracy"] = {k: (v["overall"] if "overall" in v else v) for k, v in rec.items() if k != "floor"}
+    floor = rec.get("floor")
+    if floor:  # the trivial floor's accuracy per training set, not its per-class tables
+        out["floor"] = {"model": floor["model"], **{k: v.get("overall", v.get("skipped"))
+                                                    for k, v in floor.items() if k != "model"}}
     gen = summary.get("generation")
     if gen:
         g = gen["vs_test"]["generated"]
