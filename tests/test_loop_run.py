@@ -469,3 +469,22 @@ def test_a_run_resumes_with_another_thread_count(distance_run, tmp_path):
 def test_view_alignment_is_a_data_option_of_a_run():
     assert RunConfig.from_dict({"data": {"align": True}}).data.preprocess().align is True
     assert RunConfig().data.preprocess().align is False
+
+
+def test_synthetic_auto_runs_the_guard_and_trains_its_choice(tmp_path):
+    d = json.loads(json.dumps(TINY))
+    d["loop"]["selection"] = "none"
+    d["final"].update(synthetic="auto", guard={"techniques": ["plain", "dann"], "folds": 2})
+    summary = run(RunConfig.from_dict(d), tmp_path / "auto", progress=False)
+    rec = summary["recognition"]
+    guard = json.loads(folder(tmp_path / "auto").guard_path().read_text())
+    assert [r["candidate"] for r in guard["table"]] == ["real", "real_syn", "real_syn:dann"]
+    assert rec["auto"]["guard"]["chosen"] == guard["chosen"] and guard["reason"]
+    chosen_set = "real" if guard["chosen"] == "real" else "real_syn"
+    report = json.loads(folder(tmp_path / "auto").recognition_report_path("auto", 0).read_text())
+    assert report["train_size"] == json.loads(
+        folder(tmp_path / "auto").recognition_report_path(chosen_set, 0).read_text())["train_size"]
+    if guard["chosen"] == "real":  # Real kept: the Real result itself
+        assert rec["auto"]["overall"]["mean"] == rec["real"]["overall"]["mean"]
+    with pytest.raises(ConfigError, match="final.synthetic"):
+        RunConfig.from_dict({"final": {"synthetic": "maybe"}})

@@ -149,3 +149,28 @@ def test_subjects_may_be_given_comma_separated_as_for_run():
     from infagenc.cli.recognizer import _subjects
 
     assert _subjects(["s02,s04", "s06"]) == ["s02", "s04", "s06"] and _subjects(None) is None
+
+
+def test_recognizer_train_with_synthetic_samples_given_and_auto(raw, tmp_path):
+    data = raw.save(tmp_path / "raw.npz")
+    syn = make_demo(num_subjects=2, per_class=1, seed=9, rep="xyz", min_len=10, max_len=16)
+    syn.source = np.array(["synthetic"] * len(syn))
+    syn_file = syn.save(tmp_path / "syn.npz")
+    cfg_file = tmp_path / "rec.toml"
+    cfg_file.write_text('model = "stgcn"\nsize = "slim"\nepochs = 1\nbatch_size = 4\n'
+                        '[realsyn]\ndann_weight = 0.1\n')
+    base = ["recognizer", "train", "--data", str(data), "--config", str(cfg_file), "--device", "cpu",
+            "--frames", "6", "--test-subjects", "demo03", "--synthetic", str(syn_file), "--no-progress"]
+    assert main(base + ["--out", str(tmp_path / "given")]) == 0
+    given = json.loads((tmp_path / "given" / "config.json").read_text())
+    assert given["samples"]["synthetic"] == len(syn) and given["samples"]["train"] == 8 + len(syn)
+    assert given["recognizer"]["realsyn"]["dann_weight"] == 0.1
+    hist = json.loads((tmp_path / "given" / "history.json").read_text())
+    assert "domain_loss" in hist[0]  # DANN trained on the mixed batches
+    assert main(base + ["--synthetic-mode", "auto", "--out", str(tmp_path / "auto")]) == 0
+    guard = json.loads((tmp_path / "auto" / "guard.json").read_text())
+    assert guard["table"][0]["candidate"] == "real" and guard["chosen"] and guard["reason"]
+    chosen = json.loads((tmp_path / "auto" / "config.json").read_text())
+    assert chosen["samples"]["synthetic"] == (0 if guard["chosen"] == "real" else len(syn))
+    # real samples passed as synthetic: refused, naming what to do
+    assert main(base[:-3] + ["--synthetic", str(data), "--out", str(tmp_path / "bad"), "--no-progress"]) == 2

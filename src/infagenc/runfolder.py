@@ -18,7 +18,8 @@ RUN_DIR/
                                     confidence, filter verdict, d_within, d_between, score, kept
   rounds.json                 per round: best epoch, CAS, counts per class, timings
   synthetic.npz               all recycled samples so far (the baseline: its final samples)
-  recognition/<set>/seed_<s>/ report.json, report.md, confusion.png (set = real, syn, real_syn)
+  recognition/<set>/seed_<s>/ report.json, report.md, confusion.png (set = real, syn, real_syn,
+                              and auto: the guard's choice, with recognition/guard.json)
   recognition/floor_<model>/<set>/  the trivial floor (linear / kNN) on the same sets and test subjects
   recognition/summary.json    mean and 95% interval over seeds per training set, and the floor
   evaluation/metrics.json     generation metrics (reference = real test, real train)
@@ -190,6 +191,10 @@ class RunFolder:
     def floor_report_path(self, model: str, train_set: str, out: str = "recognition") -> Path:
         """The trivial floor's report (a classical recognizer, one deterministic fit per set)."""
         return self.root / out / f"floor_{model}" / train_set / "report.json"
+
+    def guard_path(self, out: str = "recognition") -> Path:
+        """The synthetic-data guard's validation table and choice (``final.synthetic = "auto"``)."""
+        return self.root / out / "guard.json"
 
     def recognition_summary_path(self, out: str = "recognition") -> Path:
         return self.root / out / "summary.json"

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from ..data.motionset import MotionSet
 from ..data.preprocess import RESAMPLE_MODES, ROOT_MODES, UNLABELLED_MODES, Preprocess
 from ..data.readers import FORMATS, locate, read, reader_options
 from ..models.registry import RECOGNIZERS
@@ -48,9 +49,10 @@ def _train(args: argparse.Namespace) -> int:
                                            "target_accuracy", "seed", "device", "precision")}
     cfg = config_with_overrides(args.config, flags)
     prep = _preprocess(args)
+    syn = MotionSet.load(args.synthetic) if args.synthetic else None
     summary = train_run(_read(args), cfg, args.out, test_subjects=_subjects(args.test_subjects),
                         val_subjects=_subjects(args.val_subjects), preprocess=prep, data_source=args.data,
-                        progress=not args.no_progress)
+                        progress=not args.no_progress, synthetic=syn, synthetic_mode=args.synthetic_mode)
     print(json.dumps(summary, indent=2))
     return 0
 
@@ -155,6 +157,14 @@ def register(subparsers) -> None:
                    help="held-out test subjects (report on them); without: report on the training set")
     t.add_argument("--val-subjects", nargs="+", default=None, metavar="S",
                    help="validation subjects taken out of training (validation accuracy, early stop)")
+    t.add_argument("--synthetic", default=None, metavar="SET.npz",
+                   help="generated samples (e.g. from 'infagenc generator sample') added to the training "
+                        "subjects; how they are used: the config file's [realsyn] table (loss weight, "
+                        "per-batch ratio, DANN, LMMD, two-stage) or --synthetic-mode auto")
+    t.add_argument("--synthetic-mode", choices=("given", "auto"), default="given",
+                   help="given: train on Real+Syn as configured; auto: compare Real with Real+Syn and each "
+                        "technique on subject folds of the training subjects and train the best (Real kept "
+                        "when validation cannot tell them apart; table in OUT/guard.json)")
     t.add_argument("--seed", type=int, default=None, help=f"default {d.seed}")
     t.add_argument("--out", required=True, help="output folder")
     _common(t, over_file=True)

@@ -25,6 +25,7 @@ from ..config import ConfigError, config_from_dict, config_to_dict
 from ..data.preprocess import RESAMPLE_MODES, ROOT_MODES, UNLABELLED_MODES, Preprocess
 from ..runfolder import TRAIN_SETS
 from ..train.classical import CLASSICAL
+from ..train.guard import GuardConfig
 from ..train.device import PRECISIONS
 from ..train.generator import GeneratorConfig
 from ..train.recognizer import RecognizerConfig
@@ -155,6 +156,9 @@ class LoopConfig:
         return self.epochs // self.window
 
 
+SYNTHETIC_MODES = ("given", "auto")
+
+
 @dataclass
 class FinalConfig:
     """The final recognition experiment: fresh recognizers trained on Real, Syn and
@@ -167,8 +171,17 @@ class FinalConfig:
     # the trivial floor beside every training set: a classical recognizer (linear | knn) trained on
     # the same set and tested on the same subjects (deterministic: one result); None: no floor
     floor: str | None = "linear"
+    # "auto": the synthetic-data guard (infagenc.train.guard) chooses, on validation folds of the
+    # training subjects, between Real and Real+Syn with each technique of ``guard``; its choice is
+    # trained per seed as the extra set "auto". "given": only ``train_sets``, as configured.
+    synthetic: str = "given"
+    guard: GuardConfig = field(default_factory=GuardConfig)
 
     def __post_init__(self):
+        if self.synthetic not in SYNTHETIC_MODES:
+            raise ValueError(f"final.synthetic must be one of {SYNTHETIC_MODES}, got {self.synthetic!r}")
+        if isinstance(self.guard, dict):
+            self.guard = GuardConfig.from_dict(self.guard)
         if self.floor is not None and self.floor not in CLASSICAL:
             raise ValueError(f"final.floor must be one of {CLASSICAL} or unset, got {self.floor!r}")
         bad = set(self.train_sets) - set(TRAIN_SETS)

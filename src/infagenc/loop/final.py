@@ -14,7 +14,10 @@ from ..data.motionset import MotionSet
 from ..jsonio import read_json
 from ..metrics.stats import Summary
 from ..runfolder import TRAIN_SETS, RunFolder
+from ..config import config_from_dict
 from ..train.classical import ClassicalRecognizer
+from ..train.guard import choose_synthetic
+from ..train.realsyn import RealSynConfig
 from ..train.device import resolve_device
 from ..train.generator import GeneratorTrainer, sample_motionset
 from ..train.recognizer import RecognizerTrainer, evaluate, new_recognizer
@@ -47,7 +50,8 @@ def synthetic_for_final(f: RunFolder, cfg: RunConfig, sp: Splits, pool: MotionSe
 def final_phase(f: RunFolder, cfg: RunConfig, sp: Splits, syn: MotionSet | None, device, progress: bool) -> dict:
     if f.phase_done("final"):
         return f.read_json(f.recognition_summary_path())
-    results = final_recognition(f, cfg, sp, syn, cfg.final.recognizer, cfg.final.train_sets, cfg.final.seeds,
+    sets = tuple(cfg.final.train_sets) + (("auto",) if cfg.final.synthetic == "auto" else ())
+    results = final_recognition(f, cfg, sp, syn, cfg.final.recognizer, sets, cfg.final.seeds,
                                 device, "recognition", progress, evaluator=True, floor=cfg.final.floor)
     f.mark_done("final")
     return results
@@ -63,10 +67,12 @@ def _train_sets(sp: Splits, syn: MotionSet | None) -> dict[str, MotionSet]:
 
 
 def _one_seed(f: RunFolder, cfg: RunConfig, sp: Splits, train: MotionSet, name: str, s: int, recognizer,
-              device, out: str, progress: bool, keep_evaluator: bool) -> dict:
-    """Train and test one recognizer; its report (history, train size and settings added)."""
+              device, out: str, progress: bool, keep_evaluator: bool, seed_name: str | None = None) -> dict:
+    """Train and test one recognizer; its report (history, train size and settings added). The
+    training seed derives from ``seed_name`` (default ``name``): the guard's choice trains with
+    the seed of the set it chose, so choosing Real repeats the Real result exactly."""
     done = f.recognition_report_path(name, s, out)
-    rc = replace(recognizer, seed=derive_seed(cfg.seed, "final", name, s), device=str(device),
+    rc = replace(recognizer, seed=derive_seed(cfg.seed, "final", seed_name or name, s), device=str(device),
                  precision=cfg.execution.precision)
     trainer = RecognizerTrainer(new_recognizer(rc, sp.train.layout, sp.train.channels, sp.train.num_classes),
                                 rc, device)
@@ -92,26 +98,66 @@ def final_recognition(f: RunFolder, cfg: RunConfig, sp: Splits, syn: MotionSet |
     sets = _train_sets(sp, syn)
     label = "" if out == "recognition" else f" ({recognizer.model}-{recognizer.size})"
     results: dict[str, dict] = {}
+    plans = {name: (recognizer, name) for name in train_sets}
+    guard = None
+    if "auto" in train_sets and "real_syn" in sets:
+        guard = guard_choice(f, cfg, sp, sets["syn"], recognizer, device, out, progress)
+        plans["auto"] = auto_plan(recognizer, guard)
+        sets["auto"] = sets[plans["auto"][1]]
+    elif "auto" in train_sets:
+        sets["auto"], plans["auto"] = sp.train, (recognizer, "real")  # no synthetic samples: Real
     for name in train_sets:
         if name not in sets:
             results[name] = {"skipped": "no synthetic samples were selected"}
             f.log(f"final recognition{label} on {name}: skipped (no synthetic samples)")
             continue
+        rc, seed_name = plans[name]
         per_seed = []
         for s in seeds:
             done = f.recognition_report_path(name, s, out)
             if done.exists():
                 per_seed.append(read_json(done))
                 continue
+            same = f.recognition_report_path(seed_name, s, out)
+            if name == "auto" and seed_name == "real" and rc is recognizer and same.exists():
+                f.write_json(done, read_json(same))  # the guard kept Real: the Real result, not retrained
+                per_seed.append(read_json(done))
+                continue
             keep = evaluator and name == "real" and s == seeds[0]
-            d = _one_seed(f, cfg, sp, sets[name], name, s, recognizer, device, out, progress, keep)
+            d = _one_seed(f, cfg, sp, sets[name], name, s, rc, device, out, progress, keep, seed_name)
             per_seed.append(d)
             f.log(f"final recognition{label} on {name}, seed {s}: test accuracy {d['overall_accuracy']:.4f}")
         results[name] = summarise_seeds(per_seed, seeds, sp.train.class_names)
+    if guard is not None and "auto" in results:
+        results["auto"]["guard"] = guard
     if floor is not None:
         results["floor"] = floor_recognition(f, sp, sets, train_sets, floor, out)
     f.write_json(f.recognition_summary_path(out), results)
     return results
+
+
+def guard_choice(f: RunFolder, cfg: RunConfig, sp: Splits, syn: MotionSet, recognizer, device, out: str,
+                 progress: bool) -> dict:
+    """The synthetic-data guard's result (run once, then read back from ``guard.json``)."""
+    path = f.guard_path(out)
+    stored = read_json(path, None)
+    if stored is not None:
+        return stored
+    rc = replace(recognizer, seed=derive_seed(cfg.seed, "guard"), device=str(device),
+                 precision=cfg.execution.precision)
+    f.log(f"synthetic guard: {cfg.final.guard.folds} subject folds of the training set")
+    res = choose_synthetic(rc, sp.train, syn, cfg.final.guard, progress=progress, log=f.log).to_dict()
+    f.write_json(path, res)
+    return res
+
+
+def auto_plan(recognizer, guard: dict):
+    """(recognizer config, set whose training seed it takes) of the guard's choice."""
+    chosen = guard["chosen"]
+    if chosen == "real":
+        return recognizer, "real"
+    fields = {k: v for k, v in guard["configs"][chosen].items() if k != "technique"}
+    return replace(recognizer, realsyn=config_from_dict(RealSynConfig, fields, "guard choice")), "real_syn"
 
 
 def floor_recognition(f: RunFolder, sp: Splits, sets: dict[str, MotionSet], train_sets, model: str,
@@ -171,7 +217,7 @@ def recognize_run(run_dir: str | Path, recognizer, *, out: str | None = None, tr
     if out == "recognition":
         raise ValueError("out='recognition' is the run's own final phase; choose another folder name")
     train_sets = tuple(train_sets or cfg.final.train_sets)
-    bad = set(train_sets) - set(TRAIN_SETS)
+    bad = set(train_sets) - set(TRAIN_SETS) - {"auto"}
     if bad:
         raise ValueError(f"train_sets: unknown {sorted(bad)}")
     if cfg.execution.threads is not None:

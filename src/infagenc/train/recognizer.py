@@ -54,12 +54,14 @@ from .augment import AugmentConfig, augment_batch, check_rep
 from .batching import TensorSet, batch_indices, to_tensors
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .device import PRECISIONS, autocast, resolve_device
+from .realsyn import CLASS_BALANCE, DomainTerms, RealSynConfig, loss_weights, mixed_batches, weighted_ce
 from .schedule import SCHEDULES, lr_at
 from .trainer import Trainer, seeded_rng
 
 __all__ = [
     "OPTIMIZERS",
     "AugmentConfig",
+    "RealSynConfig",
     "RecognizerConfig",
     "RecognizerTrainer",
     "Predictions",
@@ -100,6 +102,13 @@ class RecognizerConfig:
     * ``augment``: an :class:`~infagenc.train.augment.AugmentConfig` (every part off by
       default): random rotation, scale, shear, temporal crop, jitter, mirror of each training
       batch, and ``repeat`` passes per epoch.
+    * ``class_balance`` (``none`` | ``loss``): ``loss`` weighs each sample's loss by
+      ``N / (K n_c)`` so that rare classes count as much as frequent ones.
+    * ``realsyn``: a :class:`~infagenc.train.realsyn.RealSynConfig`: how the synthetic samples
+      of a training set (``MotionSet.is_synthetic``) are used: a loss weight, a per-batch
+      real:synthetic ratio, DANN (a domain classifier through gradient reversal), LMMD
+      (class-wise feature alignment), or two stages (Syn, then Real). A set without
+      synthetic samples trains as before.
     * ``target_accuracy`` (None): stop once the validation accuracy (the training accuracy
       without a validation set) reaches it. The model kept is always the last epoch's: no
       epoch is ever chosen by a test set.
@@ -122,6 +131,8 @@ class RecognizerConfig:
     schedule: str = "constant"
     warmup_epochs: int = 0
     augment: AugmentConfig = field(default_factory=AugmentConfig)
+    class_balance: str = "none"
+    realsyn: RealSynConfig = field(default_factory=RealSynConfig)
 
     def __post_init__(self) -> None:
         if self.precision not in PRECISIONS:
@@ -142,6 +153,10 @@ class RecognizerConfig:
             raise ValueError(f"warmup_epochs must be >= 0, got {self.warmup_epochs}")
         if isinstance(self.augment, dict):
             self.augment = config_from_dict(AugmentConfig, self.augment, "recognizer config.augment")
+        if isinstance(self.realsyn, dict):
+            self.realsyn = config_from_dict(RealSynConfig, self.realsyn, "recognizer config.realsyn")
+        if self.class_balance not in CLASS_BALANCE:
+            raise ValueError(f"class_balance must be one of {CLASS_BALANCE}, got {self.class_balance!r}")
 
     def lr_at(self, epoch: int) -> float:
         """The learning rate of the epoch with 0-based index ``epoch``."""
@@ -203,10 +218,20 @@ class RecognizerTrainer(Trainer):
     def __init__(self, model: Recognizer, cfg: RecognizerConfig, device: str | torch.device | None = None) -> None:
         super().__init__(model, device if device is not None else cfg.device, lr=cfg.lr,
                          weight_decay=cfg.weight_decay, seed=cfg.seed)
-        if cfg.optimizer == "adamw":
-            self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         self.cfg = cfg
+        self.domain = DomainTerms(cfg.realsyn, model.feature_dim, model.num_classes, self.device, cfg.seed)
+        self.optimizer = self._new_optimizer()
         self.data_info: dict = {}
+        # the current training stage (two-stage Real+Syn): its first epoch and its length,
+        # which the learning-rate schedule and the DANN / LMMD ramps follow
+        self.stage_start, self.stage_epochs = 0, cfg.epochs
+
+    def _new_optimizer(self) -> torch.optim.Optimizer:
+        kind = torch.optim.AdamW if self.cfg.optimizer == "adamw" else torch.optim.Adam
+        groups = [{"params": list(self.model.parameters())}]
+        if self.domain.parameters():
+            groups.append({"params": self.domain.parameters()})
+        return kind(groups, lr=self.cfg.lr, weight_decay=self.cfg.weight_decay)
 
     # ------------------------------------------------------------------ training
     def _epoch_augmenter(self, rep: str | None) -> torch.Generator | None:
@@ -222,43 +247,72 @@ class RecognizerTrainer(Trainer):
         gen.manual_seed(self.epoch_seed())
         return gen
 
-    def train_epoch(self, ts: TensorSet, rep: str | None = None) -> dict[str, float]:
+    def train_epoch(self, ts: TensorSet, rep: str | None = None,
+                    is_syn: torch.Tensor | None = None) -> dict[str, float]:
         """One pass (``augment.repeat`` passes) over ``ts`` in a seeded random order, each batch
         augmented as ``cfg.augment`` says; returns the mean loss and accuracy on the batches
         as trained (augmented, dropout on), and ``lr`` when a schedule varies it. ``rep`` (the
-        data's representation) defaults to that of the set :meth:`fit` last saw."""
+        data's representation) defaults to that of the set :meth:`fit` last saw; ``is_syn``
+        (N,) marks synthetic samples for ``cfg.realsyn`` (None: all real)."""
         if len(ts) == 0:
             raise ValueError("cannot train on an empty set")
         if int(ts.labels.min()) < 0 or int(ts.labels.max()) >= self.model.num_classes:
             raise ValueError(f"labels must lie in 0..{self.model.num_classes - 1}")
         cfg, n = self.cfg, len(ts)
-        lr = cfg.lr_at(self.epoch)
+        syn = is_syn.cpu().bool() if is_syn is not None and bool(is_syn.any()) else None
+        mixed = syn is not None and not bool(syn.all())
+        lr = self._lr()
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         dropout_seed = self.epoch_seed()
-        batches = _batches(n * cfg.augment.repeat, cfg.batch_size, self.rng)
+        if mixed and cfg.realsyn.separate_batches:
+            ratio = cfg.realsyn.syn_ratio if cfg.realsyn.syn_ratio is not None else float(syn.float().mean())
+            everyone = torch.arange(n)
+            batches = mixed_batches(everyone[~syn], everyone[syn], cfg.batch_size, ratio, cfg.augment.repeat,
+                                    self.rng)
+        else:
+            batches = _batches(n * cfg.augment.repeat, cfg.batch_size, self.rng)
         gen = self._epoch_augmenter(rep)  # drawn after the order: without augmentation nothing changes
+        w = loss_weights(ts.labels.cpu().numpy(), syn.numpy() if syn is not None else np.zeros(n, bool),
+                         self.model.num_classes, cfg.realsyn.syn_weight, cfg.class_balance)
+        weights = torch.as_tensor(w, device=self.device) if w is not None else None
+        domain = mixed and cfg.realsyn.needs_both
+        syn_dev = syn.to(self.device) if syn is not None else None
         self.model.train()
-        total_loss, correct = 0.0, 0
+        total_loss, correct, seen, parts_sum = 0.0, 0, 0, {}
         with seeded_rng(dropout_seed):
-            for idx in batches:
-                x, lengths, y = (t.to(self.device) for t in ts.batch(idx % n))
+            for b, idx in enumerate(batches):
+                idx = idx % n
+                x, lengths, y = (t.to(self.device) for t in ts.batch(idx))
                 if gen is not None:
                     x = augment_batch(x, lengths, cfg.augment, gen, self.model.layout)
                 with autocast(self.device, cfg.precision):
-                    logits = self.model(x, lengths)
-                loss = F.cross_entropy(logits.float(), y, label_smoothing=cfg.label_smoothing)
+                    feats = self.model.features(x, lengths)
+                    logits = self.model.head(self.model.head_drop(feats))
+                loss = weighted_ce(logits.float(), y, weights[idx] if weights is not None else None,
+                                   cfg.label_smoothing)
+                if domain:
+                    progress = (self.epoch - self.stage_start + b / len(batches)) / max(self.stage_epochs, 1)
+                    extra, parts = self.domain.loss(feats.float(), y, syn_dev[idx], progress)
+                    loss = loss + extra
+                    for k, v in parts.items():
+                        parts_sum[k] = parts_sum.get(k, 0.0) + v * len(idx)
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 self.optimizer.step()
                 total_loss += float(loss.detach()) * len(idx)
                 correct += int((logits.argmax(1) == y).sum())
+                seen += len(idx)
         self.epoch += 1
-        seen = n * cfg.augment.repeat
-        out = {"loss": total_loss / seen, "acc": correct / seen}
+        out = {"loss": total_loss / seen, "acc": correct / seen, **{k: v / seen for k, v in parts_sum.items()}}
         if cfg.schedule != "constant" or cfg.warmup_epochs:
             out["lr"] = lr
         return out
+
+    def _lr(self) -> float:
+        """The learning rate of the current epoch within its stage."""
+        c = self.cfg
+        return lr_at(self.epoch - self.stage_start, c.lr, c.schedule, self.stage_epochs, c.warmup_epochs)
 
     def validate(self, ts: TensorSet) -> dict[str, float]:
         logits, _ = _infer(self.model, ts, self.cfg.eval_batch_size, self.device, self.cfg.precision)
@@ -272,7 +326,9 @@ class RecognizerTrainer(Trainer):
         ``cfg.target_accuracy``. Returns this call's history (also appended to ``history``).
 
         The model left is the last epoch's: ``val`` only decides when to stop, and no test
-        set ever reaches this method (the callers test once, after it)."""
+        set ever reaches this method (the callers test once, after it). Synthetic samples in
+        ``train`` are used as ``cfg.realsyn`` says; with ``realsyn.syn_epochs`` a fresh
+        trainer runs two stages (Syn alone, then Real alone for ``epochs``)."""
         self._check_data(train)
         check_rep(train.rep, self.cfg.augment)
         if val is not None:
@@ -280,22 +336,46 @@ class RecognizerTrainer(Trainer):
             if val.class_names != train.class_names:
                 raise ValueError("validation and training sets have different class lists")
         self.data_info = {"class_names": list(train.class_names), "layout": train.layout.name, "rep": train.rep}
-        tr = to_tensors(train, self.device)
-        vs = to_tensors(val, self.device) if val is not None else None
         n_epochs = self.cfg.epochs if epochs is None else epochs
+        syn = train.is_synthetic
+        if self.cfg.realsyn.syn_epochs and syn.any() and self.epoch == 0:
+            if syn.all():
+                raise ValueError("two-stage training (realsyn.syn_epochs) needs real samples too")
+            return self._two_stage(train.subset(np.flatnonzero(syn)), train.subset(np.flatnonzero(~syn)), val,
+                                   n_epochs, progress)
+        return self._epochs(train, val, n_epochs, progress)
+
+    def _two_stage(self, syn: MotionSet, real: MotionSet, val: MotionSet | None, n_epochs: int,
+                   progress: bool) -> list[dict]:
+        """Stage 1 on the synthetic samples alone, then (fresh optimizer, schedule restarted)
+        stage 2 on the real ones; the target accuracy only applies to stage 2."""
+        self.stage_start, self.stage_epochs = 0, self.cfg.realsyn.syn_epochs
+        first = self._epochs(syn, None, self.cfg.realsyn.syn_epochs, progress, stage="Syn", stop=False)
+        self.optimizer = self._new_optimizer()
+        self.stage_start, self.stage_epochs = self.epoch, n_epochs
+        return first + self._epochs(real, val, n_epochs, progress, stage="Real")
+
+    def _epochs(self, train: MotionSet, val: MotionSet | None, n_epochs: int, progress: bool,
+                stage: str | None = None, stop: bool = True) -> list[dict]:
+        tr = to_tensors(train, self.device)
+        is_syn = torch.as_tensor(train.is_synthetic) if train.is_synthetic.any() else None
+        vs = to_tensors(val, self.device) if val is not None else None
         key = "val_acc" if vs is not None else "acc"
         out: list[dict] = []
-        bar = tqdm(range(n_epochs), desc=f"{self.model.name} epochs", disable=not progress)
+        desc = f"{self.model.name} epochs" + (f" ({stage})" if stage else "")
+        bar = tqdm(range(n_epochs), desc=desc, disable=not progress)
         for _ in bar:
             t0 = time.perf_counter()
-            rec: dict[str, Any] = {"epoch": self.epoch + 1, **self.train_epoch(tr)}
+            rec: dict[str, Any] = {"epoch": self.epoch + 1, **self.train_epoch(tr, is_syn=is_syn)}
+            if stage:
+                rec["stage"] = stage
             if vs is not None:
                 rec.update(self.validate(vs))
             rec["seconds"] = round(time.perf_counter() - t0, 3)
             out.append(rec)
             self.history.append(rec)
             bar.set_postfix({k: f"{v:.3f}" for k, v in rec.items() if k in ("loss", "acc", "val_acc")})
-            if self.cfg.target_accuracy is not None and rec[key] >= self.cfg.target_accuracy:
+            if stop and self.cfg.target_accuracy is not None and rec[key] >= self.cfg.target_accuracy:
                 rec["stopped"] = f"{key} {rec[key]:.3f} >= target {self.cfg.target_accuracy}"
                 break
         return out
@@ -307,12 +387,22 @@ class RecognizerTrainer(Trainer):
                              f"match the model ({m.layout.name}, {m.in_channels} channels, {m.num_classes} classes)")
 
     # ------------------------------------------------------------------- state
+    def extra_state(self) -> dict:
+        out = {"domain": self.domain.state_dict()} if self.domain.parameters() else {}
+        if self.stage_start or self.stage_epochs != self.cfg.epochs:
+            out["stage"] = [int(self.stage_start), int(self.stage_epochs)]
+        return out
+
     def state_dict(self) -> dict:
-        return {**super().state_dict(), "data_info": dict(self.data_info)}
+        return {**super().state_dict(), "data_info": dict(self.data_info), "extra": self.extra_state()}
 
     def load_state_dict(self, state: dict) -> None:
         super().load_state_dict(state)
         self.data_info = dict(state.get("data_info", {}))
+        extra = state.get("extra") or {}
+        if self.domain.parameters():
+            self.domain.load_state_dict(extra.get("domain", {}))
+        self.stage_start, self.stage_epochs = extra.get("stage", (0, self.cfg.epochs))
 
     def save(self, path: str | Path, meta: dict | None = None) -> Path:
         """Checkpoint with everything :meth:`load` needs to resume exactly."""

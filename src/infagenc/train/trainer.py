@@ -88,10 +88,20 @@ class Trainer:
         self.rng.set_state(_get(state, "rng").cpu())
         self.history = [dict(h) for h in state.get("history", [])]
 
+    def extra_state(self) -> dict:
+        """Training state a subclass adds beside the model (tensors, numbers, dicts of them);
+        stored in the checkpoint's optimizer record under ``extra`` (empty: nothing stored)."""
+        return {}
+
     def save_training_state(self, path: str | Path, meta: dict) -> Path:
-        """A checkpoint of the model's weights, ``meta`` and the optimizer + RNG state."""
+        """A checkpoint of the model's weights, ``meta`` and the optimizer + RNG state (and the
+        subclass's :meth:`extra_state`)."""
         st = self.state_dict()
-        return save_checkpoint(path, st["model"], meta, optimizer={"optimizer": st["optimizer"], "rng": st["rng"]})
+        opt = {"optimizer": st["optimizer"], "rng": st["rng"]}
+        extra = self.extra_state()
+        if extra:
+            opt["extra"] = extra
+        return save_checkpoint(path, st["model"], meta, optimizer=opt)
 
     @staticmethod
     def training_state(ck: dict, path: str | Path = "checkpoint") -> dict:
@@ -103,6 +113,6 @@ class Trainer:
         try:
             return {"model": ck["state_dict"], "optimizer": _get(opt, "optimizer", str(path)),
                     "rng": _get(opt, "rng", str(path)), "epoch": meta["epoch"],
-                    "history": meta.get("history", [])}
+                    "history": meta.get("history", []), "extra": opt.get("extra", {})}
         except KeyError as e:
             raise CheckpointError(str(e.args[0])) from None

@@ -29,6 +29,8 @@ from ..data.preprocess import Preprocess
 from ..data.splits import split_by_subjects
 from ..jsonio import write_json
 from ..models.base import Recognizer
+from ..train.guard import GuardConfig, choose_synthetic
+from ..train.realsyn import RealSynConfig
 from ..train.classical import ClassicalRecognizer, is_classical, is_classical_checkpoint, load_classical_with_meta
 from ..train.recognizer import (RecognizerConfig, RecognizerTrainer, evaluate, load_recognizer_with_meta,
                                 new_recognizer)
@@ -58,8 +60,16 @@ def _subjects(ms: MotionSet | None) -> list[str]:
 
 def train_run(ms: MotionSet, cfg: RecognizerConfig, out_dir: str | Path, *,
               test_subjects: Sequence[str] | None = None, val_subjects: Sequence[str] | None = None,
-              preprocess: Preprocess | None = None, data_source: str = "", progress: bool = True) -> dict:
+              preprocess: Preprocess | None = None, data_source: str = "", progress: bool = True,
+              synthetic: MotionSet | None = None, synthetic_mode: str = "given",
+              guard: GuardConfig | None = None) -> dict:
     """Preprocess, split by subject, train, save and report into ``out_dir``.
+
+    ``synthetic`` (generated samples, source ``synthetic``; preprocessed like the real set) joins
+    the training split: with ``synthetic_mode = "given"`` as ``cfg.realsyn`` says, with
+    ``"auto"`` as the synthetic-data guard chooses on subject folds of the training split
+    (:func:`~infagenc.train.guard.choose_synthetic`; its table in ``guard.json``), which may be
+    Real alone.
 
     Writes ``config.json`` (the resolved settings, the preprocessing included),
     ``recognizer.pt`` (trainer checkpoint, the preprocessing in its metadata),
@@ -78,6 +88,11 @@ def train_run(ms: MotionSet, cfg: RecognizerConfig, out_dir: str | Path, *,
                 "train_subjects": _subjects(train),
                 "samples": {"train": len(train), "val": 0 if val is None else len(val),
                             "test": 0 if test is None else len(test)}}
+    if synthetic is not None:
+        train, cfg = _with_synthetic(train, prep(synthetic), cfg, synthetic_mode, guard, out, progress)
+        resolved.update(recognizer=cfg.to_dict(), synthetic_mode=synthetic_mode,
+                        samples={**resolved["samples"], "train": len(train),
+                                 "synthetic": int(train.is_synthetic.sum())})
     write_json(out / "config.json", resolved)
     if is_classical(cfg.model):
         return _train_classical(cfg, train, val, test, out, prep)
@@ -90,6 +105,30 @@ def train_run(ms: MotionSet, cfg: RecognizerConfig, out_dir: str | Path, *,
     files = write_report(report, out, f"{cfg.model} ({cfg.size}) on {split}")
     return {"checkpoint": str(ckpt), "epochs": trainer.epoch, "split": split,
             "accuracy": report.overall, **files}
+
+
+def _with_synthetic(train: MotionSet, syn: MotionSet, cfg: RecognizerConfig, mode: str,
+                    guard: GuardConfig | None, out: Path, progress: bool) -> tuple[MotionSet, RecognizerConfig]:
+    """(training set, config) with the synthetic samples as ``mode`` says."""
+    if mode not in ("given", "auto"):
+        raise ValueError(f"synthetic_mode must be 'given' or 'auto', got {mode!r}")
+    n_real = int((~syn.is_synthetic).sum())
+    if n_real:
+        raise ValueError(f"the synthetic set has {n_real} samples marked real (source); give generated samples "
+                         f"(e.g. from 'infagenc generator sample')")
+    if is_classical(cfg.model) and mode == "auto":
+        raise ValueError("the synthetic guard (auto) trains deep recognizers; use --synthetic-mode given with "
+                         f"{cfg.model}")
+    syn = syn.relabel(train.class_names)
+    if mode == "given":
+        return MotionSet.concat([train, syn]), cfg
+    res = choose_synthetic(cfg, train, syn, guard, progress=progress)
+    write_json(out / "guard.json", res.to_dict())
+    print(f"synthetic guard: {res.reason}")
+    if not res.uses_synthetic:
+        return train, cfg
+    fields = {k: v for k, v in res.configs[res.chosen].items() if k != "technique"}
+    return MotionSet.concat([train, syn]), RecognizerConfig.from_dict({**cfg.to_dict(), "realsyn": fields})
 
 
 def _train_classical(cfg: RecognizerConfig, train: MotionSet, val: MotionSet | None, test: MotionSet | None,
