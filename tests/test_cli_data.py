@@ -105,3 +105,39 @@ def test_inspect_folder_reports_an_unreadable_dataset_and_goes_on(tmp_path, caps
     assert re.search(r"broken.json\nerror: .*truncated/corrupt", out)
     rc, _, err = _run(capsys, "data", "inspect", str(tmp_path), "--on-bad", "error")
     assert rc == 2 and "broken.json" in err  # the first dataset found that cannot be read
+
+
+def test_convert_on_bad_error_stops_at_the_first_sample_left_out(tmp_path, capsys):
+    # s01_e01/throw: the label file gives "NaN NaN", a segment missing from its recording
+    write_utkinect(tmp_path / "utk", {"s01_e01": [("walk", "10", "20"), ("throw", "NaN", "NaN")],
+                                      "s02_e01": [("walk", "10", "18"), ("throw", "20", "30")]})
+    out = tmp_path / "utk.npz"
+    rc, stdout, err = _run(capsys, "data", "convert", str(tmp_path / "utk"), str(out), "--on-bad", "error",
+                           "--no-progress")
+    assert rc == 2 and stdout == "" and not out.exists()  # stopped before anything was written
+    assert err.count("\n") == 1 and "s01_e01/throw" in err and "--on-bad error stops" in err
+    rc, _, err = _run(capsys, "data", "convert", str(tmp_path / "utk"), str(out), "--no-progress")
+    assert rc == 2 and not out.exists()  # error is the default of convert
+    rc, stdout, _ = _run(capsys, "data", "convert", str(tmp_path / "utk"), str(out), "--on-bad", "skip",
+                         "--no-progress")
+    assert rc == 0 and "3 samples" in stdout and "1 bad sample(s) left out" in stdout
+    # a set converted with skip carries its record: converting it again is no new bad sample
+    rc, stdout, _ = _run(capsys, "data", "convert", str(out), str(tmp_path / "again.pkl"))
+    assert rc == 0 and "1 sample(s) left out earlier (recorded in the input)" in stdout
+
+
+def test_inspect_of_nothing_readable_names_the_formats_tried(tmp_path, capsys):
+    (tmp_path / "notes.txt").write_text("hello\n")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "image.png").write_bytes(b"\x89PNG")
+    for target, what in ((tmp_path, "nothing here is a dataset of a known format"),
+                         (tmp_path / "notes.txt", "no format claims this file")):
+        rc, _, err = _run(capsys, "data", "inspect", str(target), "--no-progress")
+        assert rc == 2 and err.count("\n") == 1 and what in err
+        from infagenc.data.readers import FORMATS
+
+        for f in FORMATS.values():
+            assert f"{f.name} = {f.description}" in err
+        assert "--format" in err
+    rc, _, err = _run(capsys, "data", "convert", str(tmp_path), str(tmp_path / "x.npz"))
+    assert rc == 2 and "tried every format" in err

@@ -85,3 +85,19 @@ def test_real_set_unlike_the_evaluators_data_is_refused(tiny_run, tmp_path, caps
     with pytest.raises(SystemExit):
         main(["evaluate", "--help"])
     assert "preprocessed like" in capsys.readouterr().out
+
+
+def test_run_folder_gives_every_input_and_the_runs_settings(tiny_run, tmp_path, capsys):
+    out = tmp_path / "run.json"
+    assert main(["evaluate", "--run", str(tiny_run), "--device", "cpu", "--out", str(out)]) == 0
+    got = json.loads(out.read_text())
+    f = RunFolder(tiny_run, create=False)
+    assert got.pop("inputs") == {"real": str(f.split_path("test")), "synthetic": str(f.synthetic_path),
+                                 "evaluator": str(f.checkpoint("evaluator"))}
+    # the run's own evaluation settings (config.json), so the numbers are the run's
+    _approx(got, json.loads(f.metrics_path.read_text())["recycled_pool_vs_test"])
+    assert got["R"] == TINY["evaluation"]["repeats"] and "Against the real test set" in capsys.readouterr().out
+    assert main(["evaluate", "--run", str(tiny_run), "--reference", "train", "--repeats", "3", "--device", "cpu",
+                 "--out", str(out)]) == 0
+    got = json.loads(out.read_text())
+    assert got["R"] == 3 and got["inputs"]["real"] == str(f.split_path("train"))  # flags override the run's

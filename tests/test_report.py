@@ -29,7 +29,10 @@ from infagenc.loop.seeds import derive_seed
 from infagenc.runfolder import RunFolder
 from infagenc.metrics.recognition import RecognitionReport, per_group_class_accuracy
 from infagenc.viz.report import build_report
-from infagenc.viz.tables import (format_pm, generation_markdown, table_generation, table_per_class, table_recognition,
+from infagenc.viz.confusion import display_title
+from infagenc.viz.runinfo import preprocessing_line
+from infagenc.viz.tables import (display_sets, format_pm, format_seeds, generation_markdown, left_out_notes,
+                                 no_interval_note, table_generation, table_per_class, table_recognition,
                                  table_rounds, table_subject_class)
 from test_loop_run import TINY
 
@@ -100,11 +103,21 @@ def test_markdown_report_links_valid_pictures_and_holds_the_numbers(distance_run
     names = {Path(rel).name for rel in links}
     assert {"snapshots.png", "tsne.png", "loop_curves.png", "pretrain_generator.png", "confusion.png"} <= names
     assert {f"{c}.gif" for c in classes} <= names  # one animation per class
+    gif = Image.open(distance_run / "figures" / "animations" / f"{classes[0]}.gif")
+    assert gif.width >= 600 and gif.height >= 348  # twice the 300 x 174 pixels of before
+    durations = []
+    for k in range(gif.n_frames):
+        gif.seek(k)
+        durations.append(gif.info["duration"])
+    assert durations[0] == 30 and durations[-1] >= 1000  # 30 fps (no frame rate recorded), then a pause
+    assert "animated at 30 fps (the prepared data record no frame rate" in md
+    assert "| Preprocessing | keypoints with confidence 0: keep → 8 frames (resample) → view alignment off → " \
+           "root per_frame → scale normalisation off;" in md
 
     summary = _read(distance_run / "recognition/summary.json")
     for key, label in (("real", "Real"), ("syn", "Syn"), ("real_syn", "Real+Syn")):
         cells = _row(md, label, "(Table 3)")
-        assert cells[1] == f"{100 * summary[key]['overall']['mean']:.1f}"  # one seed: no interval
+        assert cells[1] == f"{100 * summary[key]['overall']['mean']:.1f} (n=1)"  # one seed: no interval
         assert cells[3] == f"0: {100 * summary[key]['per_seed'][0]['overall']:.1f}"
     for c in classes:
         cells = _row(md, c, "(Table 4)")
@@ -235,7 +248,7 @@ def test_baseline_without_evaluation_says_what_is_missing(baseline_run, distance
     assert samples.count("> **Missing:**") == 1 and NO_SAMPLES + "evaluation is disabled" in samples
     assert "snapshots.png" not in md and ".gif" not in md
     header = _row(md, "Class", "Ablations")
-    assert header[-2:] == ["baseline", "distance"]
+    assert header[-2:] == ["baseline (n=1)", "distance (n=1)"]  # each column says its number of seeds
 
 
 @pytest.mark.slow
@@ -283,12 +296,72 @@ def test_recognition_and_per_class_tables():
                         "per_seed": [{"seed": 0, "overall": 0.5}, {"seed": 1, "overall": 0.7}]},
                "syn": {"skipped": "no synthetic samples were selected"}}
     md = table_recognition(summary)
-    assert "| Real | 60.0 ± 19.6 | 2 | 0: 50.0, 1: 70.0 |" in md  # 1.96 * 0.1414 / sqrt(2) = 0.196
+    # n = 2 seeds: Student's t, t(0.975, 1) = 12.706, not 1.96: 12.706 * 0.1414 / sqrt(2) = 1.271
+    assert "| Real | 60.0 ± 127.1 (t, n=2) | 2 | 0: 50.0, 1: 70.0 |" in md
     assert "| Syn | skipped: no synthetic samples were selected | – | – |" in md
     assert "Real+Syn" not in md
     pc = table_per_class({"Real": summary["real"], "Syn": summary["syn"]}, test_counts={"a": 3, "b": 2})
-    assert "| a | 3 | 50.0 ± 19.6 | – |" in pc and "| b | 2 | 100.0 ± 0.0 | – |" in pc
-    assert "| overall | 5 | 60.0 ± 19.6 | – |" in pc
+    assert "| Class | Test samples | Real (n=2) | Syn |" in pc
+    # identical seeds: no "± 0.0", the value and why
+    assert "| a | 3 | 50.0 ± 127.1 | – |" in pc and "| b | 2 | 100.0 (all equal) | – |" in pc
+    assert "| overall | 5 | 60.0 ± 127.1 | – |" in pc
+    assert "±" not in pc.split("| b |")[1].split("\n")[0]
+
+
+def test_seed_intervals_use_student_t_and_name_n():
+    two = _summary([0.80, 0.90])
+    t = 12.706204736 * two["std"] / math.sqrt(2)
+    assert format_seeds(two) == f"{100 * two['mean']:.1f} ± {100 * t:.1f} (t, n=2)" == "85.0 ± 63.5 (t, n=2)"
+    assert 100 * t == pytest.approx(63.531, abs=1e-3)  # the normal 1.96 would give 9.8
+    three = _summary([0.5, 0.6, 0.7])  # t(0.975, 2) = 4.303
+    assert format_seeds(three) == f"60.0 ± {100 * 4.302652730 * 0.1 / math.sqrt(3):.1f} (t, n=3)"
+    assert format_seeds({**two, "ci95_t": None}) == format_seeds(two)  # an older summary: computed from std
+    assert format_seeds(_summary([0.25])) == "25.0 (n=1)"
+    assert format_seeds(_summary([0.5, 0.5, 0.5])) == "50.0 (n=3, all equal)"
+    assert format_seeds(None) == "–"
+
+
+def test_identical_repeats_show_the_value_and_why():
+    same = {"mean": 0.25, "ci95": 0.0, "std": 0.0, "R": 5, "values": [0.25] * 5}
+    spread = lambda m, ci: {"mean": m, "ci95": ci, "std": ci, "R": 5, "values": [m] * 5}  # noqa: E731
+    res = {"reference": "test", "R": 5, "seed": 0, "n_real": 12, "n_generated": 12, "sample_size": 12,
+           "num_pairs": 10, "pairs_per_class": 2,
+           "real": {"accuracy": same, "diversity": spread(0.00399, 0.000077), "multimodality": spread(0.0029, 1.4e-4)},
+           "generated": {"fid": {**same, "mean": 1.2345}, "accuracy": spread(0.5, 0.03),
+                         "diversity": spread(0.0168, 0.000075), "multimodality": {**same, "mean": 0.0151}},
+           "multimodality_left_out": {"real": [], "generated": []}}
+    md = table_generation(res)
+    assert not re.search(r"± 0\.0+ \|", md)
+    # the column's decimals: accuracy 1 (as 50.0 ± 3.0), multimodality 5 (as 0.00290 ± 0.00014)
+    assert "| Real | – | 25.0 | 0.003990 ± 0.000077 | 0.00290 ± 0.00014 |" in md
+    assert "| Generated | 1.23 | 50.0 ± 3.0 | 0.016800 ± 0.000075 | 0.01510 |" in md
+    note = no_interval_note(res)
+    assert note.startswith("No interval for Real Accuracy (m = 12 is the whole real set") and "R = 5" in note
+    assert "Generated FID and Generated Multimodality" in note
+    assert no_interval_note({**res, "real": {}, "generated": {"fid": spread(1.0, 0.1)}}) is None
+
+
+def test_notes_name_classes_and_list_empty_ones():
+    res = {"multimodality_left_out": {"real": [], "generated": [1, 3]}}
+    notes = left_out_notes(res, ["kick", "wave", "roll", "reach"],
+                           {"generated": {"kick": 4, "wave": 1, "roll": 0, "reach": 1}}, "recycled pool, ")
+    assert notes == ["Multimodality (recycled pool, generated) leaves out classes wave (1 sample), reach (1 sample) "
+                     "and roll (no samples): a class needs 2 samples for a same-class pair."]
+    assert left_out_notes(res) == ["Multimodality (generated) leaves out classes 1 (1 sample) and 3 (1 sample): a "
+                                   "class needs 2 samples for a same-class pair."]
+    assert display_sets("the syn set has samples of one class only") == "the Syn set has samples of one class only"
+    assert display_sets("the real_syn set") == "the Real+Syn set" and display_sets("real data") == "real data"
+    assert display_title("real_syn, seed 0") == "Real+Syn, seed 0"
+    assert display_title("floor (linear) on syn") == "floor (linear) on Syn" and display_title("test") == "test"
+
+
+def test_preprocessing_line_lists_every_step():
+    line = preprocessing_line({"frames": 60, "resample": "crop", "root": "first_frame", "normalize_scale": True,
+                               "align": True, "unlabelled": "fill", "rep": "rot6d"})
+    assert line == ("keypoints with confidence 0: fill → 60 frames (crop) → view alignment on → root first_frame → "
+                    "scale normalisation on (mean bone length 1 per sequence); representation rot6d")
+    old = preprocessing_line({"frames": None, "root": "per_frame"})  # a config written before the options
+    assert "lengths kept" in old and "view alignment off" in old and "scale normalisation off" in old
 
 
 def test_generation_tables():
@@ -302,8 +375,9 @@ def test_generation_tables():
     assert "| Real | – | 90.0 ± 1.0 | 6.200 ± 0.010 | 2.100 ± 0.010 |" in md
     assert "| Generated | 1.750 ± 0.010 | 80.0 ± 1.0 | 6.000 ± 0.010 | 2.000 ± 0.010 |" in md
     assert md.count("| Recycled pool |") == 1
-    full = generation_markdown({"vs_test": res, "fid_real_train_vs_real_test": 0.25})
-    assert "Against the real test set" in full and "0.250" in full and "leaves out classes [3]" in full
+    full = generation_markdown({"vs_test": res, "fid_real_train_vs_real_test": 0.25}, ["a", "b", "c", "d"])
+    assert "Against the real test set" in full and "0.250" in full
+    assert "leaves out class d (1 sample)" in full and "[3]" not in full  # named, not indexed
     assert "Missing" in full and "real train set" in full  # vs_train absent: said so
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from .. import __version__
@@ -39,7 +40,28 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run one command; every failure is one line on stderr (exit 2), the traceback only
-    with ``--debug``."""
+    with ``--debug``. Output piped into a reader that stops early (``| head``) ends the
+    command quietly (exit 1), never with a BrokenPipeError traceback."""
+    try:
+        rc = _main(argv)
+        sys.stdout.flush()  # a closed pipe shows here, inside the handler, not at exit
+        return rc
+    except BrokenPipeError:
+        _quiet_stdout()
+        return 1
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null, so that the interpreter's final flush of what is left for a
+    closed pipe does not fail again (Python's documented way to handle SIGPIPE)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # stdout without a file descriptor (e.g. captured)
+        pass
+
+
+def _main(argv: list[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -47,6 +69,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("infagenc: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        raise
     except Exception as e:  # noqa: BLE001 - every failure a user meets is reported, not dumped
         if args.debug:
             raise

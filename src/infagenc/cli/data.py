@@ -6,6 +6,7 @@ import functools
 import json
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 from ..data.errors import DataError
 from ..data.readers import FORMATS
@@ -58,12 +59,31 @@ def _usage_errors(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse
     return run
 
 
+def _tried_formats() -> str:
+    return "; ".join(f"{f.name} = {f.description}" for f in FORMATS.values())
+
+
+def _nothing_readable(e: DataError, path: str) -> DataError | None:
+    """The error for a path no format claims, naming every format tried, or None when ``e``
+    is another error."""
+    from ..data.readers import discover
+
+    p = Path(path)
+    if e.sample is not None or e.file != str(p) or not p.exists() or discover(p):
+        return None
+    what = "nothing here is a dataset of a known format" if p.is_dir() else "no format claims this file"
+    return DataError(f"{what}; tried every format: {_tried_formats()}; name one with --format FORMAT", file=str(p))
+
+
 @_usage_errors
 def _cmd_inspect(args) -> int:
     from ..data.readers.report import format_report, inspect_path
 
-    reports = inspect_path(args.path, args.format, on_bad=args.on_bad, progress=not args.no_progress,
-                           **dict(args.option))
+    try:
+        reports = inspect_path(args.path, args.format, on_bad=args.on_bad, progress=not args.no_progress,
+                               **dict(args.option))
+    except DataError as e:
+        raise (None if args.format else _nothing_readable(e, args.path)) or e
     if args.json:
         json.dump(reports, sys.stdout, indent=2)
         print()
@@ -72,14 +92,40 @@ def _cmd_inspect(args) -> int:
     return 1 if any("error" in r for r in reports) else 0
 
 
+def _refuse_exclusions(ms, fmt: str) -> None:
+    """``--on-bad error``: a sample the reader left out (e.g. a labelled segment missing from
+    its recording) stops the conversion before anything is written. An ``.npz`` input's
+    exclusions were recorded when it was made (its reader refuses bad samples itself)."""
+    if fmt == "npz" or not ms.exclusions:
+        return
+    first = ms.exclusions[0]
+    more = f" (and {len(ms.exclusions) - 1} more)" if len(ms.exclusions) > 1 else ""
+    raise DataError(f"{first.reason}{more}; --on-bad error stops at the first sample left out: nothing was "
+                    f"written (--on-bad skip leaves such samples out and writes the rest)",
+                    file=first.file, sample=first.sample)
+
+
 @_usage_errors
 def _cmd_convert(args) -> int:
-    from ..data.readers import convert
+    from ..data.readers import locate, read, reader_options, write
 
-    ms, out = convert(args.input, args.output, args.format, to=args.to, on_bad=args.on_bad,
-                      progress=not args.no_progress, subject_split=dict(args.split) or None, **dict(args.option))
+    try:
+        fmt, src = (args.format, args.input) if args.format else locate(args.input)
+    except DataError as e:
+        raise _nothing_readable(e, args.input) or e
+    options = dict(args.option)
+    if "progress" in reader_options(fmt):
+        options["progress"] = not args.no_progress
+    ms = read(src, fmt, on_bad=args.on_bad, **options)
+    if args.on_bad == "error":
+        _refuse_exclusions(ms, fmt)
+    split = dict(args.split)
+    out = write(ms, args.output, args.to, **({"subject_split": split} if split else {}))
+    left = "" if not ms.exclusions else (f", {len(ms.exclusions)} sample(s) left out earlier (recorded in the input)"
+                                         if fmt == "npz" and args.on_bad == "error" else
+                                         f", {len(ms.exclusions)} bad sample(s) left out")
     print(f"wrote {out}: {len(ms)} samples, {ms.num_classes} classes, {len(set(ms.subjects.tolist()))} subjects"
-          + (f", {len(ms.exclusions)} bad samples left out" if ms.exclusions else ""))
+          + left)
     return 0
 
 

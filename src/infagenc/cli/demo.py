@@ -2,13 +2,11 @@
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 import time
 from pathlib import Path
 
 from ._common import add_run_overrides, resolve_run_config
-from .run import _short, print_exclusions
+from .run import add_json_flag, print_summary
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -16,10 +14,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "demo", help="the whole pipeline on built-in made-up data (a few minutes on a laptop CPU)",
         description="Run the InfAGenC pipeline on the built-in demo data set (procedurally generated, made-up "
                     "infant-like actions: a smoke test and a tour, never evidence of quality) with a "
-                    "CPU-friendly config, then write the run report. Prints the wall time.")
+                    "CPU-friendly config, then write the run report. Prints a short summary (the results, where "
+                    "the report is, the wall time); --json prints the results as JSON instead.")
     p.add_argument("--out", default="runs/demo", help="run folder (default: runs/demo)")
     p.add_argument("--config", help="TOML or JSON file with config overrides on top of the demo config")
     add_run_overrides(p)
+    add_json_flag(p)
     p.set_defaults(func=_demo)
 
 
@@ -32,10 +32,6 @@ def _demo(args: argparse.Namespace) -> int:
     summary = run(cfg, Path(args.out), progress=not args.no_progress)
     from ..viz.report import build_report
 
-    summary["report"] = str(build_report(Path(args.out), progress=not args.no_progress))
-    wall = time.perf_counter() - t0
-    print_exclusions(summary)
-    print(json.dumps({**_short(summary), **({"report": summary["report"]} if "report" in summary else {})},
-                     indent=2))
-    print(f"demo finished in {wall:.1f} s ({wall / 60:.1f} min); run folder: {args.out}", file=sys.stderr)
+    report = str(build_report(Path(args.out), progress=not args.no_progress))
+    print_summary(summary, args.json, wall=time.perf_counter() - t0, report=report)
     return 0

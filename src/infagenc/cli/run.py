@@ -17,13 +17,22 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "training subjects, run the generate / filter / select / recycle loop, train recognizers "
                     "on Real, Syn and Real+Syn and test them on the held-out subjects, and compute the "
                     "generation metrics. Everything goes into the run folder (--out); running the same "
-                    "command again resumes an interrupted run.")
+                    "command again resumes an interrupted run. Prints a short summary: the test accuracy per "
+                    "training set beside the floor, the generated samples' metrics, warnings, where the run "
+                    "folder is, the wall time (--json: the results as JSON instead).")
     p.add_argument("--data", required=True, help="dataset path (any format `infagenc data inspect` reads)")
     p.add_argument("--format", help="dataset format (default: detected)")
     p.add_argument("--config", help="TOML or JSON file with config overrides (see README: configuration)")
     p.add_argument("--out", required=True, help="run folder")
     add_run_overrides(p)
+    add_json_flag(p)
     p.set_defaults(func=_run)
+
+
+def add_json_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true",
+                   help="print the results as JSON instead of the short summary (the full results are in the run "
+                        "folder: recognition/summary.json, evaluation/metrics.json)")
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -35,22 +44,28 @@ def _run(args: argparse.Namespace) -> int:
     cfg = resolve_run_config(args, overrides)
     t0 = time.perf_counter()
     summary = run(cfg, Path(args.out), progress=not args.no_progress)
-    print_exclusions(summary)
-    print(json.dumps(_short(summary), indent=2))
-    print(f"wall time: {time.perf_counter() - t0:.1f} s; run folder: {args.out}", file=sys.stderr)
+    print_summary(summary, args.json, wall=time.perf_counter() - t0)
     return 0
 
 
-def print_exclusions(summary: dict) -> None:
-    """Every sample the readers left out, one line each (also in run.log and the report)."""
-    excluded = summary.get("excluded") or []
-    if excluded:
-        print(f"left out {len(excluded)} sample(s) of the input (the reader's on_bad = 'skip'):")
-        for line in excluded:
-            print(f"  {line}")
+def print_summary(summary: dict, as_json: bool, *, wall: float, report: str | None = None) -> None:
+    """The short human summary on stdout (:func:`infagenc.viz.summary.format_run_summary`), or
+    with ``as_json`` the results as JSON (the samples left out then named on stderr)."""
+    from ..viz.summary import format_run_summary, run_facts
+
+    if as_json:
+        if summary.get("excluded"):
+            print(f"left out {len(summary['excluded'])} sample(s) of the input (listed in run.log)", file=sys.stderr)
+        print(json.dumps({**short_results(summary), "wall_seconds": wall,
+                          **({"report": report} if report else {})}, indent=2))
+        return
+    facts = run_facts(summary["run_dir"]) if summary.get("run_dir") else {}
+    print(format_run_summary({**summary, **facts, "wall_time": wall, "report": report}))
 
 
-def _short(summary: dict) -> dict:
+def short_results(summary: dict) -> dict:
+    """The results of a run's summary as plain JSON: accuracy per training set and of the
+    floor, the generated samples' metrics against the real test set."""
     rec = summary.get("recognition") or {}
     out = {"run_dir": summary.get("run_dir"), "excluded_samples": len(summary.get("excluded") or [])}
     if "stopped_after_rounds" in summary:

@@ -14,6 +14,12 @@ Choices where the paper is silent:
 * ``ci95`` uses the normal quantile 1.96 (the convention of the field's tables, right for
   R = 20 repeats); ``ci95_t`` uses Student's t with R - 1 degrees of freedom, the honest
   interval for a handful of run seeds (t = 2.78 for 5 seeds, 4.30 for 3).
+* Which interval where: results over a handful of run seeds (recognition accuracy per
+  training set) are shown with ``ci95_t`` and their n; ``ci95`` is kept for the R = 20
+  repeats of the generation metrics. :func:`interval_t` reads ``ci95_t`` from a summary's
+  JSON (or computes it from ``std`` and ``R`` for a summary written before it existed);
+  :func:`no_spread` tells a summary whose repeats are all identical (std 0: no interval to
+  show, e.g. a metric drawn from the whole set in every repeat).
 * Repeat r draws from ``np.random.default_rng(SeedSequence(seed).spawn(R)[r])``: the
   streams are independent, and the first r repeats do not depend on R.
 """
@@ -21,11 +27,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["Summary", "repeat", "repeat_rngs", "jsonable"]
+__all__ = ["Summary", "interval_t", "jsonable", "no_spread", "repeat", "repeat_rngs", "t95"]
 
 Z95 = 1.96
 
@@ -52,11 +58,7 @@ class Summary:
     @property
     def ci95_t(self) -> float:
         """95% interval of the mean with Student's t quantile (R - 1 degrees of freedom)."""
-        if self.R < 2:
-            return math.nan
-        from scipy.stats import t
-
-        return float(t.ppf(0.975, self.R - 1)) * self.std / math.sqrt(self.R)
+        return t95(self.R) * self.std / math.sqrt(self.R) if self.R >= 2 else math.nan
 
     def to_dict(self) -> dict[str, Any]:
         return {"mean": self.mean, "ci95": self.ci95, "ci95_t": self.ci95_t, "std": self.std, "R": self.R,
@@ -68,6 +70,45 @@ class Summary:
 
     def __str__(self) -> str:
         return self.format()
+
+
+def t95(n: int) -> float:
+    """Student's t quantile 0.975 with n - 1 degrees of freedom (12.706 for n = 2, 4.303 for
+    n = 3); NaN for n < 2."""
+    if n < 2:
+        return math.nan
+    from scipy.stats import t
+
+    return float(t.ppf(0.975, n - 1))
+
+
+def _number(x) -> float:
+    return float(x) if isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) else math.nan
+
+
+def _count(d: Mapping) -> int:
+    n = d.get("R")
+    return int(n) if isinstance(n, int) else len(d.get("values") or ())
+
+
+def interval_t(d: Mapping) -> float:
+    """The t-interval (``ci95_t``) of a summary's JSON (:meth:`Summary.to_dict`); computed from
+    ``std`` and ``R`` when the dict has none (written before ``ci95_t`` existed). NaN when
+    there is no spread to measure (one value)."""
+    ci = _number(d.get("ci95_t"))
+    if math.isfinite(ci):
+        return ci
+    n, std = _count(d), _number(d.get("std"))
+    return t95(n) * std / math.sqrt(n) if n >= 2 and math.isfinite(std) else math.nan
+
+
+def no_spread(d: Mapping) -> bool:
+    """Whether a summary of two or more values has them all identical (std 0, up to
+    floating-point noise): there is then no interval to show."""
+    n, std, mean = _count(d), _number(d.get("std")), _number(d.get("mean"))
+    if n < 2 or not math.isfinite(std):
+        return False
+    return std <= 1e-9 * max(1.0, abs(mean) if math.isfinite(mean) else 1.0)
 
 
 def repeat_rngs(seed: int, R: int) -> Iterator[np.random.Generator]:

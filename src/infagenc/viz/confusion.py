@@ -3,6 +3,7 @@ backend switch), and :func:`write_report`: a recognition report's JSON, Markdown
 confusion picture in one folder."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Sequence
 
@@ -13,8 +14,19 @@ from matplotlib.figure import Figure
 from ..jsonio import atomic_write_text, write_json
 from ..metrics.recognition import RecognitionReport
 from .figure import save_figure
+from .tables import SET_NAMES
 
-__all__ = ["plot_confusion", "write_report"]
+__all__ = ["display_title", "plot_confusion", "write_report"]
+
+# a title that names a training set by its key, as the final phase writes them:
+# "real_syn, seed 0", "floor (linear) on real_syn"
+_SET_TITLE = re.compile(r"^(real_syn|real|syn)(?=,)|(?<= on )(real_syn|real|syn)$")
+
+
+def display_title(title: str) -> str:
+    """A report title with a training-set key (``real_syn, seed 0``, ``floor (linear) on
+    syn``) given the set's display name (``Real+Syn, seed 0``); other titles unchanged."""
+    return _SET_TITLE.sub(lambda m: SET_NAMES[m.group(0)], title or "")
 
 
 def plot_confusion(confusion: np.ndarray, class_names: Sequence[str], path: str | Path, *,
@@ -58,10 +70,12 @@ def plot_confusion(confusion: np.ndarray, class_names: Sequence[str], path: str 
 def write_report(report: RecognitionReport, out_dir: str | Path, title: str = "",
                  extra: dict | None = None) -> dict[str, str]:
     """``report.md``, ``confusion.png`` and then ``report.json`` (the report's dict with
-    ``extra`` added, e.g. the training history) in ``out_dir``, each written atomically and
+    ``extra`` added, e.g. the training history) in ``out_dir``, titled with
+    :func:`display_title` (training sets by their display names), each written atomically and
     ``report.json`` last, so that its presence marks a complete report; returns the paths by
     kind (``report``, ``markdown``, ``confusion``)."""
     out = Path(out_dir)
+    title = display_title(title)
     paths = {"markdown": atomic_write_text(out / "report.md",
                                            (f"# {title}\n\n" if title else "") + report.to_markdown())}
     paths["confusion"] = plot_confusion(report.confusion, report.class_names, out / "confusion.png",

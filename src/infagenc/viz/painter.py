@@ -1,8 +1,9 @@
 """The report's pictures: drawn into ``RUN_DIR/figures/``, reused while their sources are unchanged.
 
 ``figures/manifest.json`` records, per picture, the files drawn and the size and
-modification time of the run-folder files they were drawn from; a picture whose sources
-are unchanged (and whose files are all there) is reused, not redrawn, unless ``redraw``.
+modification time of the run-folder files they were drawn from, with the infagenc version
+and the drawing :data:`STYLE`; a picture whose sources are unchanged (and whose files are
+all there), drawn by the same version and style, is reused, not redrawn, unless ``redraw``.
 """
 from __future__ import annotations
 
@@ -14,7 +15,11 @@ from tqdm.auto import tqdm
 from ..jsonio import read_json, write_json
 from .document import Doc
 
-__all__ = ["Painter"]
+__all__ = ["Painter", "STYLE"]
+
+# the drawing code's own version: a picture drawn by an older style is drawn again (raise it
+# when a change to the pictures should reach reports whose sources have not changed)
+STYLE = 2
 
 
 class Painter:
@@ -39,7 +44,8 @@ class Painter:
         from .. import __version__
 
         stats = {Path(p).relative_to(self.root).as_posix(): Path(p).stat() for p in sources if Path(p).exists()}
-        return {"infagenc": __version__, "sources": {rel: [st.st_size, st.st_mtime_ns] for rel, st in stats.items()}}
+        return {"infagenc": __version__, "style": STYLE,
+                "sources": {rel: [st.st_size, st.st_mtime_ns] for rel, st in stats.items()}}
 
     def skip(self, n: int = 1) -> None:
         """Count ``n`` pictures that are not drawn (their sources are missing)."""

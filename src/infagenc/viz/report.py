@@ -26,19 +26,17 @@ Choices where the paper is silent (the design is described in docs/design.md):
 """
 from __future__ import annotations
 
-import time
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 
 from ..data.motionset import MotionSet
-from ..jsonio import read_json
-from ..runfolder import RunFolder
-from .document import Doc, Table, render_html, render_markdown
+from .document import Doc, render_html, render_markdown
 from .painter import Painter
-from .tables import (DASH, MODE_NAMES, SET_NAMES, generation_section, per_class_table, recognition_table,
-                     rounds_table, subject_class_table)
+from .runinfo import RunFiles, header
+from .tables import (SEEDS_NOTE, SET_NAMES, display_sets, generation_section, per_class_table,
+                     recognition_table, rounds_table, subject_class_table)
 
 __all__ = ["PICTURES", "build_report"]
 
@@ -46,152 +44,8 @@ __all__ = ["PICTURES", "build_report"]
 PICTURES = 6
 
 
-class _Run:
-    """The JSON and arrays of a run folder, read on demand (None when absent)."""
-
-    def __init__(self, root: str | Path):
-        self.folder = RunFolder(root, create=False)
-        self.root = self.folder.root
-        if not self.root.is_dir():
-            raise FileNotFoundError(f"{self.root}: no such run folder")
-        self.config = read_json(self.folder.config_path) or {}
-        if not self.config:
-            raise FileNotFoundError(f"{self.root}: not a run folder (no config.json)")
-
-    def json(self, path: Path, default: Any = None) -> Any:
-        return read_json(path, default)
-
-    def motionset(self, path: Path) -> MotionSet | None:
-        return MotionSet.load(path) if path.exists() else None
-
-    def rel(self, path: Path) -> str:
-        """``path`` relative to the run folder, for the texts that name it."""
-        return Path(path).relative_to(self.root).as_posix()
-
-    @property
-    def name(self) -> str:
-        return str(self.config.get("name", self.root.name))
-
-    @property
-    def selection(self) -> str:
-        return str(self.config.get("loop", {}).get("selection", "distance"))
-
-    @property
-    def label(self) -> str:
-        return MODE_NAMES.get(self.selection, self.selection)
-
-    @property
-    def evaluation_enabled(self) -> bool:
-        return bool(self.config.get("evaluation", {}).get("enabled", True))
-
-    def execution(self, key: str) -> Any:
-        """An execution setting (device, precision) of the config, in ``execution`` or at the top."""
-        return self.config.get("execution", {}).get(key, self.config.get(key))
-
-
-# ------------------------------------------------------------------ run, time, data
-def _settings_rows(run: _Run) -> list[list[str]]:
-    cfg = run.config
-    data, loop, gen = cfg.get("data", {}), cfg.get("loop", {}), cfg.get("generator", {})
-    critic, final, ev = cfg.get("critic", {}), cfg.get("final", {}), cfg.get("evaluation", {})
-    env = run.json(run.folder.environment_path, {})
-    source = (f"`{data['path']}`" + (f" ({data['format']})" if data.get("format") else "")) if data.get("path") \
-        else "built-in made-up demo data (not evidence of quality)"
-    rec = final.get("recognizer", {})
-    return [
-        ["Data", source],
-        ["Preprocessing", f"{data.get('frames')} frames ({data.get('resample')}), root {data.get('root')}, "
-                          f"representation {data.get('rep') or 'as read'}"],
-        ["Selection", f"{loop.get('selection')}"
-                      + ("" if loop.get("selection") == "none" else
-                         f" (θ = {loop.get('theta')}, weights {loop.get('w_within')} / {loop.get('w_between')}, "
-                         f"{loop.get('score_form')} score, keep {loop.get('keep_fraction')})")],
-        ["Loop", f"{loop.get('epochs')} epochs in windows of {loop.get('window')}, "
-                 + (f"{loop['samples_per_epoch']} samples" if loop.get("samples_per_epoch") else
-                    "one sample per real training sample")
-                 + f" per epoch, critic updated {loop.get('critic_update_epochs')} epochs per round"],
-        ["Generator", f"pre-trained {cfg.get('pretrain_generator_epochs')} epochs; "
-                      f"{gen.get('cvae', {}).get('num_layers')} layers, d_model {gen.get('cvae', {}).get('d_model')}"],
-        ["Critic", f"{critic.get('model')} ({critic.get('size')}), ≤ {critic.get('epochs')} epochs, "
-                   f"target accuracy {critic.get('target_accuracy')}"],
-        ["Final recognizers", f"{rec.get('model')} ({rec.get('size')}), {rec.get('epochs')} epochs, seeds "
-                              f"{final.get('seeds')}, training sets {final.get('train_sets')}"],
-        ["Evaluation", (f"R = {ev.get('repeats')} repeats, {ev.get('diversity_pairs')} diversity pairs, "
-                        f"{ev.get('multimodality_pairs')} multimodality pairs per class, seed {ev.get('seed')}")
-         if run.evaluation_enabled else "disabled (`evaluation.enabled = false`)"],
-        ["Run seed, device, precision", f"{cfg.get('seed')}, {run.execution('device')}, {run.execution('precision')}"],
-        ["Environment", (f"{env.get('device')}" + (f" ({env['gpu']})" if env.get("gpu") else "")
-                         + f", torch {env.get('torch')}, {env.get('cpu_count')} CPUs, python {env.get('python')}, "
-                         f"infagenc {env.get('infagenc')}, commit {env.get('git_commit') or 'unknown'}")
-         if env else DASH],
-    ]
-
-
-def _header(run: _Run, d: Doc) -> None:
-    d.h(1, f"InfAGenC run report: {run.name}")
-    d.p(f"Run folder `{run.root}`; report built {time.strftime('%Y-%m-%d %H:%M:%S')} from the run folder alone.")
-    state = run.json(run.folder.state_path, {"phases_done": []})
-    phases = state.get("phases_done", [])
-    last = "evaluation" if run.evaluation_enabled else "final"
-    if last not in phases:
-        d.miss(f"the run has not finished: phases done {phases or 'none'} (rounds done "
-               f"{state.get('rounds_done', 0)}); what it has not made yet is missing below.")
-    d.h(2, "Run")
-    d.table(Table(["Setting", "Value"], _settings_rows(run), ["l", "l"]))
-    _timing(run, d)
-    _data_summary(run, d)
-
-
-def _timing(run: _Run, d: Doc) -> None:
-    timing = run.json(run.folder.timing_path)
-    d.h(3, "Time (seconds)")
-    if not timing:
-        d.miss(f"no timings recorded (`{run.rel(run.folder.timing_path)}` is written as the run's phases finish).")
-        return
-    rows = [[phase.replace("_", " "), f"{sec:.1f}"] for phase, sec in timing.get("phases", {}).items()]
-    s = timing.get("sessions", [])
-    if s:
-        rows.append(["whole run (wall)", f"{sum(s):.1f}" + (f" ({len(s)} sessions: resumed)" if len(s) > 1 else "")])
-    epochs, rounds = run.json(run.folder.epochs_path, []), run.json(run.folder.rounds_path, [])
-    for key, label in (("time_gen_train", "loop: generator training"), ("time_generate", "loop: generation"),
-                       ("time_score", "loop: scoring")):
-        if epochs:
-            rows.append([label, f"{sum(e.get(key, 0.0) for e in epochs):.1f}"])
-    for key, label in (("time_select", "loop: selection"), ("time_critic_update", "loop: critic update")):
-        if rounds:
-            rows.append([label, f"{sum(r.get(key, 0.0) for r in rounds):.1f}"])
-    if not s:
-        d.miss("the whole run's wall time (the run has not finished).")
-    d.table(Table(["Phase", "Seconds"], rows))
-
-
-def _data_summary(run: _Run, d: Doc) -> None:
-    d.h(2, "Data")
-    s = run.json(run.folder.data_summary_path)
-    if not s:
-        d.miss(f"`{run.rel(run.folder.data_summary_path)}` (the run has not prepared its data).")
-        return
-    train, test, val = s["train"], s["test"], s.get("val")
-    classes = list(train["class_counts"])
-    rows = [[c, str(train["class_counts"].get(c, 0)), str(test["class_counts"].get(c, 0))]
-            + ([str(val["class_counts"].get(c, 0))] if val else []) for c in classes]
-    rows.append(["all", str(train["samples"]), str(test["samples"])] + ([str(val["samples"])] if val else []))
-    d.table(Table(["Class", "Train", "Test"] + (["Val"] if val else []), rows))
-    for name, part in (("Train", train), ("Test", test), ("Val", val)):
-        if part:
-            d.p(f"{name} subjects ({part['subjects']}): {', '.join(part['subject_counts'])}.")
-    d.p(f"Layout {train.get('layout')}, {train.get('joints')} joints, representation {train.get('representation')}, "
-        f"{train['frames']['padded']} frames per sample.")
-    for note in train.get("notes", []):
-        d.p(f"Note: {note}")
-    excluded = s.get("excluded") or []
-    if excluded:
-        d.p(f"Left out by the reader ({len(excluded)} sample(s), `data.on_bad = \"skip\"`):")
-        d.bullets([f"`{e['file']}`: sample `{e['sample']}`: {e['reason']}" for e in excluded])
-
-
 # ------------------------------------------------------------------ results
-def _generation(run: _Run, d: Doc) -> None:
+def _generation(run: RunFiles, d: Doc) -> None:
     d.h(2, "Generation quality (Table 2)")
     metrics = run.json(run.folder.metrics_path)
     if metrics is None:
@@ -199,10 +53,11 @@ def _generation(run: _Run, d: Doc) -> None:
                if not run.evaluation_enabled else
                f"`{run.rel(run.folder.metrics_path)}` (the evaluation phase has not run).")
         return
-    generation_section(d, metrics, level=3)
+    counts = {what: run.class_counts(what) for what in ("test", "train", "pool")}
+    generation_section(d, metrics, level=3, class_names=run.class_names(), counts=counts)
 
 
-def _recognition(run: _Run, d: Doc, compare: Sequence[_Run]) -> None:
+def _recognition(run: RunFiles, d: Doc, compare: Sequence[RunFiles]) -> None:
     d.h(2, "Recognition on held-out subjects (Table 3)")
     summary = run.json(run.folder.recognition_summary_path())
     if not summary:
@@ -210,15 +65,16 @@ def _recognition(run: _Run, d: Doc, compare: Sequence[_Run]) -> None:
         return
     d.table(recognition_table(summary))
     d.p("Recognizers trained from scratch on Real, Syn (the synthetic set) and Real+Syn, tested on the held-out "
-        "real subjects; ± is the 95% interval over seeds, 1.96·std/√n (a single seed has none).")
+        f"real subjects; {SEEDS_NOTE}")
     for key, label in SET_NAMES.items():
         if key in summary and "skipped" in summary[key]:
-            d.miss(f"{label}: {summary[key]['skipped']}.")
+            d.miss(f"{label}: {display_sets(summary[key]['skipped'])}.")
     counts = ((run.json(run.folder.data_summary_path) or {}).get("test") or {}).get("class_counts")
     names = list(counts) if counts else None
     d.h(3, "Per class (Table 4)")
     columns = {label: summary[key] for key, label in SET_NAMES.items() if key in summary}
     d.table(per_class_table(columns, names, counts))
+    d.p(f"Test accuracy (%) per class; n in each column's title is its number of seeds; {SEEDS_NOTE}")
     if compare:
         d.p("Ablations: Real+Syn test accuracy (%) per class of each run.")
         d.table(per_class_table(_compare_columns(run, summary, compare, d), names, counts))
@@ -226,7 +82,7 @@ def _recognition(run: _Run, d: Doc, compare: Sequence[_Run]) -> None:
     _confusions(run, summary, d)
 
 
-def _compare_columns(run: _Run, summary: Mapping, compare: Sequence[_Run], d: Doc) -> dict[str, Mapping]:
+def _compare_columns(run: RunFiles, summary: Mapping, compare: Sequence[RunFiles], d: Doc) -> dict[str, Mapping]:
     """The main run's Real, then the Real+Syn of every run (the main one first), by selection mode."""
     cols: dict[str, Mapping] = {"Real": summary.get("real", {"skipped": "not run"})}
     runs = [run, *compare]
@@ -251,7 +107,7 @@ def _trained_sets(summary: Mapping):
             yield key, label, s.get("seeds", [])
 
 
-def _subject_class(run: _Run, summary: Mapping, d: Doc) -> None:
+def _subject_class(run: RunFiles, summary: Mapping, d: Doc) -> None:
     d.h(3, "Per subject x class (Tables 5/6)")
     for key, label, seeds in _trained_sets(summary):
         reports = [run.json(run.folder.recognition_report_path(key, seed)) for seed in seeds]
@@ -266,7 +122,7 @@ def _subject_class(run: _Run, summary: Mapping, d: Doc) -> None:
         d.table(subject_class_table(reports))
 
 
-def _confusions(run: _Run, summary: Mapping, d: Doc) -> None:
+def _confusions(run: RunFiles, summary: Mapping, d: Doc) -> None:
     d.h(3, "Confusion matrices")
     for key, label, seeds in _trained_sets(summary):
         for seed in seeds:
@@ -278,7 +134,7 @@ def _confusions(run: _Run, summary: Mapping, d: Doc) -> None:
 
 
 # ------------------------------------------------------------------ the loop
-def _loop(run: _Run, d: Doc, painter: Painter) -> None:
+def _loop(run: RunFiles, d: Doc, painter: Painter) -> None:
     d.h(2, "The loop")
     f = run.folder
     epochs, rounds = run.json(f.epochs_path), run.json(f.rounds_path)
@@ -290,9 +146,11 @@ def _loop(run: _Run, d: Doc, painter: Painter) -> None:
 
             losses = [k for k in epochs[0] if k.startswith("gen_") and k != "gen_total"]
             panels = [["cas"]] + ([["gen_total"]] if "gen_total" in epochs[0] else []) + ([losses] if losses else [])
+            labels = ["CAS (fraction)"] + (["total loss"] if "gen_total" in epochs[0] else []) \
+                + (["loss terms"] if losses else [])
             marks = {"cas": [r["best_epoch"] for r in rounds or []]}
             return plot_curves(epochs, painter.fig / "loop_curves.png", panels=panels, marks=marks, window=window,
-                               title="CAS and generator losses per loop epoch")
+                               logy="auto", ylabels=labels, title="CAS and generator losses per loop epoch")
         painter.picture(d, "loop curves", [f.epochs_path, f.rounds_path, f.config_path], draw,
                         "CAS per loop epoch (stars: each window's best epoch, whose samples are filtered and "
                         "selected; dotted lines: window boundaries) and generator losses")
@@ -314,7 +172,7 @@ def _loop(run: _Run, d: Doc, painter: Painter) -> None:
         _pretrain_curves(run, d, painter, name)
 
 
-def _pretrain_curves(run: _Run, d: Doc, painter: Painter, name: str) -> None:
+def _pretrain_curves(run: RunFiles, d: Doc, painter: Painter, name: str) -> None:
     path = run.folder.pretrain_log_path(name)
     hist = (run.json(path) or {}).get("history")
     if not hist:
@@ -331,15 +189,17 @@ def _pretrain_curves(run: _Run, d: Doc, painter: Painter, name: str) -> None:
         rest = [k for k in keys if k not in total]
         acc = [k for k in rest if "acc" in k]
         other = [k for k in rest if k not in acc]
-        groups = [g for g in (total, other, acc) if g]
-        return plot_curves(hist, painter.fig / f"pretrain_{name}.png", panels=groups, title=f"{name} pre-training")
+        groups = [(g, label) for g, label in ((total, "total loss" if name == "generator" else "loss"),
+                                               (other, "loss terms"), (acc, "accuracy (fraction)")) if g]
+        return plot_curves(hist, painter.fig / f"pretrain_{name}.png", panels=[g for g, _ in groups], logy="auto",
+                           ylabels=[label for _, label in groups], title=f"{name} pre-training")
     painter.picture(d, f"{name} pre-training curves", [path], draw,
                     f"{name.capitalize()} pre-training: losses per epoch"
                     + (" and training accuracy" if name == "critic" else ""))
 
 
 # ------------------------------------------------------------------ pictures of samples
-def _no_samples(run: _Run) -> str:
+def _no_samples(run: RunFiles) -> str:
     """The line that stands where the snapshot grid and animations would be."""
     rel = run.rel(run.folder.samples_path)
     if not run.evaluation_enabled:
@@ -351,7 +211,7 @@ def _no_samples(run: _Run) -> str:
     return f"the snapshot grid and animations: no generated samples to draw (`{rel}`; {why})."
 
 
-def _samples_source(run: _Run, gen: MotionSet) -> str:
+def _samples_source(run: RunFiles, gen: MotionSet) -> str:
     per_class = sorted(set(gen.class_counts().values()))
     ckpt = (run.json(run.folder.metrics_path) or {}).get("generator_checkpoint")
     epochs = sorted(set(int(e) for e in gen.epoch if e >= 0))
@@ -361,7 +221,7 @@ def _samples_source(run: _Run, gen: MotionSet) -> str:
             + ").")
 
 
-def _samples(run: _Run, d: Doc, painter: Painter) -> MotionSet | None:
+def _samples(run: RunFiles, d: Doc, painter: Painter) -> MotionSet | None:
     """The snapshot grid and the animations; returns the real training set (None when absent)."""
     from .skeleton import animate_classes, snapshot_grid
 
@@ -379,14 +239,17 @@ def _samples(run: _Run, d: Doc, painter: Painter) -> MotionSet | None:
                                           generated_rows=2, seed=0),
                     "Snapshot grid (like the paper's Fig. 2): one row of real samples, two rows of "
                     "generated ones, a column per class; key frames left to right")
+    fps = real.fps or 30.0
+    rate = f"{fps:g} fps, the data's frame rate" if real.fps else \
+        "30 fps (the prepared data record no frame rate: resampling to a fixed length changes it per sample)"
     painter.picture(d, "animations", sources,
                     lambda: animate_classes(real, gen, painter.fig / "animations", samples_per_class=1, seed=0,
-                                            panel_size=2.5, dpi=60),
-                    "Real (left) and generated (right) sample, animated")
+                                            fps=fps),
+                    f"Real (left) and generated (right) sample, animated at {rate}; the last frame is held 1 s")
     return real
 
 
-def _tsne(run: _Run, d: Doc, painter: Painter, real: MotionSet | None) -> None:
+def _tsne(run: RunFiles, d: Doc, painter: Painter, real: MotionSet | None) -> None:
     d.h(2, "Feature space (t-SNE)")
     feats = run.folder.features_path
     if not feats.exists():
@@ -432,13 +295,13 @@ def build_report(run_dir: str | Path, out: str | Path | None = None, *, fmt: str
     """
     if fmt not in ("md", "html"):
         raise ValueError(f"fmt must be 'md' or 'html', got {fmt!r}")
-    run = _Run(run_dir)
-    others = [_Run(c) for c in compare]
+    run = RunFiles(run_dir)
+    others = [RunFiles(c) for c in compare]
     out = Path(out) if out is not None else run.folder.report_path(f".{fmt}")
     d = Doc()
     painter = Painter(run.root, run.folder.figures_dir, PICTURES, redraw, progress)
     try:
-        _header(run, d)
+        header(run, d)
         _generation(run, d)
         _recognition(run, d, others)
         _loop(run, d, painter)

@@ -18,10 +18,16 @@ Choices:
   time browsers honour). MP4 needs the optional ``video`` extra (``imageio`` and
   ``imageio-ffmpeg``, which ships its own ffmpeg); frames are padded with white to a
   multiple of 16 pixels for the H.264 encoder.
+* Playback: the data's frame rate when the set records one, else 30 fps; the last frame
+  is held ``hold`` seconds (default 1) before the animation starts again, so the end of
+  a movement is seen as an end.
+* Panel titles are wrapped to the panel's width, and the figure keeps room above the
+  panels for their lines, so titles never overlap each other, the skeletons or the edge.
 """
 from __future__ import annotations
 
 import re
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -213,26 +219,62 @@ def _require_video():
     return iio
 
 
-def _write_gif(frames: list[np.ndarray], path: Path, fps: float) -> None:
+def _write_gif(frames: list[np.ndarray], path: Path, fps: float, hold: float = 0.0) -> None:
     from PIL import Image
 
     ms = max(20, int(round(100.0 / fps)) * 10)
+    durations = [ms] * len(frames)
+    durations[-1] += int(round(100.0 * hold)) * 10
     images = [Image.fromarray(f) for f in frames]
-    images[0].save(path, save_all=True, append_images=images[1:], duration=ms, loop=0)
+    images[0].save(path, save_all=True, append_images=images[1:], duration=durations if len(frames) > 1 else
+                   durations[0], loop=0)
 
 
-def _write_mp4(frames: list[np.ndarray], path: Path, fps: float) -> None:
+def _write_mp4(frames: list[np.ndarray], path: Path, fps: float, hold: float = 0.0) -> None:
     iio = _require_video()
     h, w = frames[0].shape[:2]
     ph, pw = -h % 16, -w % 16
+    frames = frames + [frames[-1]] * int(round(hold * fps))
     with iio.get_writer(path, fps=fps, codec="libx264", pixelformat="yuv420p", macro_block_size=16) as out:
         for f in frames:
             out.append_data(np.pad(f, ((0, ph), (0, pw), (0, 0)), constant_values=255))
 
 
+_TITLE_SIZE = 9.0  # points
+
+
+def _wrap_title(title: str, panel_size: float) -> str:
+    """A title's lines wrapped to the panel's width (about 0.6 em per character)."""
+    width = max(8, int(panel_size * 72 / (0.6 * _TITLE_SIZE)))
+    return "\n".join(textwrap.fill(line, width, break_long_words=True) or " " for line in str(title).split("\n"))
+
+
+def _animation_figure(seqs: list[np.ndarray], titles: list[str], layout: Layout, view: str, panel_size: float,
+                      dpi: float):
+    """The figure of an animation, its first frame drawn: (figure, artists per panel, frame counter).
+
+    Above the panels the figure keeps room for the longest (wrapped) title, below them for
+    the frame counter, so nothing overlaps."""
+    wrapped = [_wrap_title(t, panel_size) for t in titles]
+    lines = max((w.count("\n") + 1 for w in wrapped if w.strip()), default=0)
+    head = (lines * _TITLE_SIZE * 1.3 + 10) / 72 if lines else 0.1  # inches
+    foot = 0.25
+    height = panel_size + head + foot
+    fig = new_figure(panel_size * len(seqs), height, dpi)
+    fig.subplots_adjust(left=0.02, right=0.98, top=1 - head / height, bottom=foot / height, wspace=0.06)
+    axes = fig.subplots(1, len(seqs), squeeze=False)[0]
+    artists = []
+    for ax, seq, title in zip(axes, seqs, wrapped):
+        artists.append(draw_skeleton(ax, seq[0], layout, view=view))
+        _fit_axes(ax, project(seq, view).reshape(-1, 2), square=True)
+        ax.set_title(title, fontsize=_TITLE_SIZE, pad=4)
+    counter = fig.text(0.01, 0.3 * foot / height, "", fontsize=7, color="0.3")
+    return fig, artists, counter
+
+
 def animate(motion, path: str | Path, *, layout: Layout | str | None = None, fps: float | None = None,
-            titles: Sequence[str] | None = None, view: str = "xy", stride: int = 1, panel_size: float = 3.0,
-            dpi: float = 80, rest=None, progress: bool = False) -> Path:
+            titles: Sequence[str] | None = None, view: str = "xy", stride: int = 1, panel_size: float = 3.5,
+            dpi: float = 100, hold: float = 1.0, rest=None, progress: bool = False) -> Path:
     """Animate one or several sequences side by side and write a ``.gif`` or ``.mp4``.
 
     Args:
@@ -245,7 +287,9 @@ def animate(motion, path: str | Path, *, layout: Layout | str | None = None, fps
         fps: playback frame rate (default: the set's ``fps``, else 30).
         view: projection plane (see :func:`project`).
         stride: draw every ``stride``-th frame (playback keeps real time).
-        panel_size, dpi: size of each panel in inches, and resolution.
+        panel_size, dpi: size of each panel in inches, and resolution (default 350 pixels
+            a panel).
+        hold: seconds the last frame stays before the animation loops.
         rest: rest skeleton for forward kinematics (default: the infant skeleton, smpl24).
         progress: show a progress bar over frames.
 
@@ -257,18 +301,13 @@ def animate(motion, path: str | Path, *, layout: Layout | str | None = None, fps
         raise ValueError(f"{path}: animations are written as {' or '.join(_ANIMATION_SUFFIXES)}")
     if stride < 1:
         raise ValueError(f"stride must be at least 1, got {stride}")
+    if hold < 0:
+        raise ValueError(f"hold must be 0 or more seconds, got {hold}")
     if path.suffix.lower() == ".mp4":
         _require_video()
     seqs, titles, layout, set_fps = _panels(motion, layout, titles, rest)
     fps = float(fps or set_fps or 30.0)
-    fig = new_figure(panel_size * len(seqs), panel_size + 0.4, dpi)
-    axes = fig.subplots(1, len(seqs), squeeze=False)[0]
-    artists = []
-    for ax, seq, title in zip(axes, seqs, titles):
-        artists.append(draw_skeleton(ax, seq[0], layout, view=view))
-        _fit_axes(ax, project(seq, view).reshape(-1, 2), square=True)
-        ax.set_title(title, fontsize=8)
-    counter = fig.text(0.01, 0.01, "", fontsize=7, color="0.3")
+    fig, artists, counter = _animation_figure(seqs, titles, layout, view, panel_size, dpi)
     total = max(len(s) for s in seqs)
     frames = []
     for t in tqdm(range(0, total, stride), desc=f"animating {path.name}", disable=not progress, leave=False):
@@ -277,7 +316,7 @@ def animate(motion, path: str | Path, *, layout: Layout | str | None = None, fps
         counter.set_text(f"frame {t + 1}/{total}")
         frames.append(render_rgb(fig))
     path.parent.mkdir(parents=True, exist_ok=True)
-    (_write_gif if path.suffix.lower() == ".gif" else _write_mp4)(frames, path, fps / stride)
+    (_write_gif if path.suffix.lower() == ".gif" else _write_mp4)(frames, path, fps / stride, hold)
     return path
 
 
