@@ -68,6 +68,8 @@ def test_summary_is_a_few_lines_with_the_t_interval_and_n():
     assert "Run folder: runs/x" in text and "infagenc report runs/x" in text
     assert lines[-1] == "Wall time: 125.0 s (2.1 min)"
     assert "warning" not in text
+    auto = format_run_summary({**SUMMARY, "recognition": {**SUMMARY["recognition"], "auto": _set([0.8, 0.9])}})
+    assert any(ln.strip().startswith("Auto (the guard's choice)") for ln in auto.splitlines())
 
 
 def test_summary_warns_of_missing_synthetic_classes_and_chance_accuracy():

@@ -300,6 +300,8 @@ def test_recognition_and_per_class_tables():
     assert "| Real | 60.0 ± 127.1 (t, n=2) | 2 | 0: 50.0, 1: 70.0 |" in md
     assert "| Syn | skipped: no synthetic samples were selected | – | – |" in md
     assert "Real+Syn" not in md
+    auto = table_recognition({**summary, "auto": summary["real"]})  # another set the summary holds
+    assert auto.index("| Syn |") < auto.index("| Auto (the guard's choice) | 60.0 ± 127.1 (t, n=2) |")
     pc = table_per_class({"Real": summary["real"], "Syn": summary["syn"]}, test_counts={"a": 3, "b": 2})
     assert "| Class | Test samples | Real (n=2) | Syn |" in pc
     # identical seeds: no "± 0.0", the value and why

@@ -35,8 +35,8 @@ from ..data.motionset import MotionSet
 from .document import Doc, render_html, render_markdown
 from .painter import Painter
 from .runinfo import RunFiles, header
-from .tables import (SEEDS_NOTE, SET_NAMES, display_sets, generation_section, per_class_table,
-                     recognition_table, rounds_table, subject_class_table)
+from .tables import (SEEDS_NOTE, display_sets, generation_section, per_class_table, recognition_table,
+                     result_sets, rounds_table, subject_class_table)
 
 __all__ = ["PICTURES", "build_report"]
 
@@ -66,13 +66,13 @@ def _recognition(run: RunFiles, d: Doc, compare: Sequence[RunFiles]) -> None:
     d.table(recognition_table(summary))
     d.p("Recognizers trained from scratch on Real, Syn (the synthetic set) and Real+Syn, tested on the held-out "
         f"real subjects; {SEEDS_NOTE}")
-    for key, label in SET_NAMES.items():
-        if key in summary and "skipped" in summary[key]:
+    for key, label in result_sets(summary):
+        if "skipped" in summary[key]:
             d.miss(f"{label}: {display_sets(summary[key]['skipped'])}.")
     counts = ((run.json(run.folder.data_summary_path) or {}).get("test") or {}).get("class_counts")
     names = list(counts) if counts else None
     d.h(3, "Per class (Table 4)")
-    columns = {label: summary[key] for key, label in SET_NAMES.items() if key in summary}
+    columns = {label: summary[key] for key, label in result_sets(summary)}
     d.table(per_class_table(columns, names, counts))
     d.p(f"Test accuracy (%) per class; n in each column's title is its number of seeds; {SEEDS_NOTE}")
     if compare:
@@ -101,9 +101,9 @@ def _compare_columns(run: RunFiles, summary: Mapping, compare: Sequence[RunFiles
 
 def _trained_sets(summary: Mapping):
     """(key, label, seeds) of every training set that was trained."""
-    for key, label in SET_NAMES.items():
-        s = summary.get(key)
-        if s and "skipped" not in s:
+    for key, label in result_sets(summary):
+        s = summary[key]
+        if "skipped" not in s:
             yield key, label, s.get("seeds", [])
 
 

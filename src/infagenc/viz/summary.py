@@ -22,7 +22,7 @@ from typing import Mapping
 
 from ..data.motionset import MotionSet
 from .runinfo import RunFiles
-from .tables import SET_NAMES, display_sets, format_pm, format_seeds
+from .tables import display_sets, format_pm, format_seeds, result_sets
 
 __all__ = ["format_run_summary", "run_facts"]
 
@@ -65,11 +65,8 @@ def _table(rec: Mapping, recognizer: str | None) -> list[str]:
         ", mean ± 95% t-interval over n seeds" + \
         (f"; floor = {floor['model']} on the same sets" if floor.get("model") else "") + ":"
     rows = []
-    keys = [k for k in SET_NAMES if k in rec] + [k for k in rec if k not in SET_NAMES and k != "floor"]
-    for key in keys:  # the display names first, then any other set the summary holds, by its key
-        s, label = rec[key], SET_NAMES.get(key, key)
-        if not isinstance(s, Mapping):
-            continue
+    for key, label in result_sets(rec):
+        s = rec[key]
         cell = f"not trained: {display_sets(s['skipped'])}" if "skipped" in s else format_seeds(s.get("overall"))
         rows.append((label, cell, _floor_cell(floor, key)))
     if not rows:
@@ -104,17 +101,18 @@ def _chance_warning(gen: Mapping | None, classes: int | None) -> list[str]:
 
 def _warnings(summary: Mapping) -> list[str]:
     rec = summary.get("recognition") or {}
-    out = [f"warning: {SET_NAMES.get(k, k)} was not trained: {display_sets(v['skipped'])}"
-           for k, v in rec.items() if k != "floor" and isinstance(v, Mapping) and "skipped" in v]
+    names = dict(result_sets(rec))
+    out = [f"warning: {label} was not trained: {display_sets(rec[k]['skipped'])}"
+           for k, label in names.items() if "skipped" in rec[k]]
     counts = summary.get("synthetic_counts") or {}
     out += [f"warning: class {c} got no synthetic samples" for c, n in counts.items() if n == 0]
-    names = summary.get("class_names")
-    classes = len(names) if names else len((rec.get("real") or {}).get("per_class") or {}) or None
+    classes = summary.get("class_names")
+    classes = len(classes) if classes else len((rec.get("real") or {}).get("per_class") or {}) or None
     out += _chance_warning(summary.get("generation"), classes)
     floor = rec.get("floor") or {}
-    below = [SET_NAMES.get(k, k) for k, v in rec.items()
-             if k in floor and isinstance(v, Mapping) and _finite((v.get("overall") or {}).get("mean"))
-             and _finite(floor[k].get("overall")) and v["overall"]["mean"] < floor[k]["overall"]]
+    below = [label for k, label in names.items()
+             if k in floor and _finite((rec[k].get("overall") or {}).get("mean"))
+             and _finite(floor[k].get("overall")) and rec[k]["overall"]["mean"] < floor[k]["overall"]]
     if below:
         out.append(f"warning: the recognizer's mean accuracy is below the floor ({floor.get('model')}) on "
                    f"{', '.join(below)}: a gain between these sets means little")

@@ -44,6 +44,7 @@ __all__ = [
     "MODE_NAMES",
     "SET_NAMES",
     "class_list",
+    "result_sets",
     "display_sets",
     "format_pm",
     "format_seeds",
@@ -64,6 +65,8 @@ __all__ = [
 ]
 
 SET_NAMES = {"real": "Real", "syn": "Syn", "real_syn": "Real+Syn"}
+# other training sets a recognition summary may hold, by their display names
+OTHER_SET_NAMES = {"auto": "Auto (the guard's choice)"}
 MODE_NAMES = {"none": "baseline", "random": "random", "distance": "distance"}
 DASH = "–"
 # the run folder's file names, relative to its root, for the texts that name them
@@ -151,6 +154,14 @@ def display_sets(text: str) -> str:
     """Training-set keys in a text for people (``"the syn set ..."``) -> their display names
     (``"the Syn set ..."``): Real, Syn, Real+Syn."""
     return _SET_WORD.sub(lambda m: SET_NAMES[m.group(1)], str(text))
+
+
+def result_sets(summary: Mapping) -> list[tuple[str, str]]:
+    """(key, display name) of the training sets in a recognition summary: Real, Syn, Real+Syn
+    first, then any other set it holds (e.g. ``auto``), never the floor."""
+    keys = [k for k in SET_NAMES if k in summary]
+    keys += [k for k, v in summary.items() if k not in SET_NAMES and k != "floor" and isinstance(v, Mapping)]
+    return [(k, SET_NAMES.get(k) or OTHER_SET_NAMES.get(k, k)) for k in keys]
 
 
 def class_list(names: Sequence[str]) -> str:
@@ -327,14 +338,13 @@ def recognition_table(summary: Mapping) -> Table:
     """The :func:`table_recognition` table."""
     rows = []
     floor = summary.get("floor") or {}
-    for key, label in SET_NAMES.items():  # the trivial floor first: what any deep result must beat
+    sets = result_sets(summary)
+    for key, label in sets:  # the trivial floor first: what any deep result must beat
         if key in floor:
             value = display_sets(floor[key].get("skipped") or "") or _pct(floor[key].get("overall"))
             rows.append([f"{label}: floor ({floor.get('model', '?')})", value, "1 (deterministic)", DASH])
-    for key, label in SET_NAMES.items():
-        s = summary.get(key)
-        if s is None:
-            continue
+    for key, label in sets:
+        s = summary[key]
         if "skipped" in s:
             rows.append([label, f"skipped: {display_sets(s['skipped'])}", DASH, DASH])
             continue
