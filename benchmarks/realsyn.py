@@ -1,0 +1,216 @@
+"""Real+Syn against a strong Real: each way of training on real and synthetic samples, and the
+synthetic-data guard (``auto``), beside the floor and the recipe-trained Real recognizer.
+
+    python benchmarks/realsyn.py --protocol syrip --model stgcn-slim --seeds 0,1,2
+    python benchmarks/realsyn.py --protocol utkinect --model stgcn-slim --seeds 0,1,2
+    python benchmarks/realsyn.py --table-only
+
+Protocol (the strong-recognizer benchmark's, ``benchmarks/recipe.py``, whose results it reads):
+
+* data, split, preprocessing and the recognizer's recipe as ``recipe.py``'s ``recipe`` variant,
+  with the epoch count that benchmark chose on validation subjects (it must have run first);
+* synthetic samples: one conditional VAE (slim pre-norm transformer, 2 layers, d 64; lr 1e-3,
+  batch 16, ``GEN_EPOCHS`` epochs; the loop protocols' generator settings) trained on the
+  training subjects with seed 0, in the recognizer's preprocessed space; as many samples as
+  real training samples, balanced over classes (the baseline VAE of the paper's Table 4: no
+  recycling loop), drawn with seed 0. One generator and one synthetic set per protocol, so the
+  spread over seeds is that of the recognizers' training (as in one run of ``infagenc run``);
+* candidates, each trained on all training subjects (Real alone, or Real + the synthetic set)
+  and tested once per seed: ``real`` (the recipe), ``real_syn`` (pooled), ``weight=0.5``
+  (synthetic loss weight), ``ratio`` (a quarter of every batch synthetic), ``dann`` (domain
+  classifier through gradient reversal, weight 0.1 ramped), ``lmmd`` (class-wise LMMD, weight
+  0.5 ramped), ``two_stage`` (Syn for half the epochs, then Real); the candidates of
+  ``infagenc.train.guard.candidate_configs`` with its default :class:`GuardConfig`;
+* ``auto``: the guard (``choose_synthetic``) on 3 subject folds of the training subjects (seed
+  0), once per protocol; its choice is trained exactly as that candidate (same config, same
+  seeds), so its test accuracy per seed is that candidate's (not trained twice);
+* the floor: logistic regression (``recipe.py``'s reference floor) on Real, and on Real+Syn.
+
+Results: ``results/realsyn/<protocol>/<model>.json`` (every seed; resumable), the table in
+``results/realsyn.md``; the generator and the synthetic set in ``benchmarks/runs/realsyn/``
+(not committed: derived from the data).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import recipe  # noqa: E402  (the strong-recognizer benchmark: data, recipe, chosen epochs)
+
+from infagenc.data.motionset import MotionSet  # noqa: E402
+from infagenc.jsonio import read_json, write_json  # noqa: E402
+from infagenc.metrics.stats import Summary  # noqa: E402
+from infagenc.models.cvae import CVAEConfig  # noqa: E402
+from infagenc.train.classical import ClassicalRecognizer  # noqa: E402
+from infagenc.train.generator import GeneratorConfig, GeneratorTrainer, sample_motionset  # noqa: E402
+from infagenc.train.guard import GuardConfig, candidate_configs, choose_synthetic  # noqa: E402
+from infagenc.train.recognizer import RecognizerTrainer, evaluate, new_recognizer  # noqa: E402
+
+RESULTS = HERE / "results" / "realsyn"
+WORK = HERE / "runs" / "realsyn"
+GEN_EPOCHS = {"utkinect": 300, "syrip": 300}
+COMMAND = "python benchmarks/realsyn.py"
+DATA = HERE.parent.parent / "shared" / "data"
+
+
+def synthetic_set(protocol: str, train: MotionSet, progress: bool) -> tuple[MotionSet, dict]:
+    """The protocol's synthetic set (trained and sampled once, then read back)."""
+    work = WORK / protocol
+    path, info_path = work / "synthetic.npz", work / "generator.json"
+    if path.exists() and info_path.exists():
+        return MotionSet.load(path), read_json(info_path)
+    cfg = GeneratorConfig(cvae=CVAEConfig(num_layers=2, d_model=64, num_heads=4, ff_size=128), lr=1e-3,
+                          batch_size=16, epochs=GEN_EPOCHS[protocol], seed=0, device="cpu")
+    t0 = time.perf_counter()
+    ckpt = work / "generator.pt"
+    gen = GeneratorTrainer.load(ckpt, "cpu") if ckpt.exists() else GeneratorTrainer.from_motionset(train, cfg, device="cpu")
+    gen.fit(train, epochs=cfg.epochs - gen.epoch, progress=progress, eval_every=0, checkpoint=ckpt,
+            save_every=50)
+    counts = np.bincount(train.labels, minlength=train.num_classes)
+    k, n = train.num_classes, len(train)
+    per = [n // k + (1 if c < n % k else 0) for c in range(k)]
+    requests = [(c, train.num_frames) for c in range(k) for _ in range(per[c])]
+    syn = sample_motionset(gen.model, gen.spec, requests, seed=0, provenance={"run": f"realsyn-{protocol}"})
+    syn.save(path)
+    info = {"config": cfg.to_dict(), "seconds": time.perf_counter() - t0, "samples": len(syn),
+            "real_counts": counts.tolist(), "syn_per_class": per, "last": gen.history[-1] if gen.history else {},
+            "load_avg": recipe.load_avg()}
+    write_json(info_path, info)
+    return syn, info
+
+
+def run(protocol: str, model: str, seeds, progress: bool) -> dict:
+    name, size = model.split("-")
+    prep, cfg = recipe.variants(protocol, name, size)["recipe"]
+    chosen = read_json(HERE / "results" / "recipe" / protocol / f"{model}.json", {}).get("recipe", {})
+    if "chosen_epochs" not in chosen:
+        raise SystemExit(f"run `python benchmarks/recipe.py --protocol {protocol} --models {model}` first: "
+                         f"its validation chooses the epochs")
+    cfg = replace(cfg, epochs=chosen["chosen_epochs"], device="cpu")
+    train, test = recipe.load(protocol, DATA, prep)
+    syn, gen_info = synthetic_set(protocol, train, progress)
+    syn = syn.relabel(train.class_names)
+    path = RESULTS / protocol / f"{model}.json"
+    res = read_json(path, {})
+    res.update(generator=gen_info, config=cfg.to_dict(), preprocess=prep.to_dict())
+    res.setdefault("floor", floors(train, syn, test))
+    cands = candidate_configs(cfg, GuardConfig())
+    if "guard" not in res:
+        g = choose_synthetic(replace(cfg, seed=0), train, syn, GuardConfig(), progress=progress, log=print)
+        res["guard"] = {**g.to_dict(), "load_avg": recipe.load_avg()}
+        write_json(path, res)
+    runs = res.setdefault("runs", {})
+    for cand, rc in cands.items():
+        data = train if cand == "real" else MotionSet.concat([train, syn])
+        for s in seeds:
+            done = runs.setdefault(cand, {})
+            if str(s) in done:
+                continue
+            done[str(s)] = one(replace(rc, seed=s), data, test)
+            write_json(path, res)
+            print(f"{protocol} {model} {cand} seed {s}: {100 * done[str(s)]['accuracy']:.1f} "
+                  f"({done[str(s)]['seconds']:.0f} s)", flush=True)
+    return res
+
+
+def one(rc, data: MotionSet, test: MotionSet) -> dict:
+    t0 = time.perf_counter()
+    trainer = RecognizerTrainer(new_recognizer(rc, data.layout, data.channels, data.num_classes), rc)
+    trainer.fit(data, None, progress=False)
+    rep = evaluate(trainer.model, test)
+    return {"accuracy": rep.overall, "per_class": {c: float(a) for c, a in zip(rep.class_names, rep.per_class)},
+            "seconds": time.perf_counter() - t0, "load_avg": recipe.load_avg()}
+
+
+def floors(train: MotionSet, syn: MotionSet, test: MotionSet) -> dict:
+    """The linear floor on Real and on Real+Syn (deterministic), on the recognizer's preprocessing."""
+    out = {}
+    for name, data in (("real", train), ("real_syn", MotionSet.concat([train, syn]))):
+        rep = ClassicalRecognizer("linear").fit(data).evaluate(test)
+        out[name] = {"accuracy": rep.overall,
+                     "per_class": {c: float(a) for c, a in zip(rep.class_names, rep.per_class)}}
+    return out
+
+
+def _pm(values) -> str:
+    s = Summary.from_values([100 * v for v in values])
+    return f"{s.mean:.1f} ± {s.ci95_t:.1f}" if len(values) > 1 else f"{s.mean:.1f}"
+
+
+def table(protocol: str, model: str, res: dict) -> list[str]:
+    runs, guard = res.get("runs", {}), res.get("guard", {})
+    real = runs.get("real", {})
+    ref = read_json(HERE / "results" / "recipe" / protocol / "floor.json", {})
+    ref_key = "linear/per_frame"
+    lines = [f"## {recipe.TITLES.get(protocol, protocol)}: {model}", "",
+             f"Command: `{COMMAND} --protocol {protocol} --model {model}`. Test accuracy in %, every seed, "
+             "mean ± t95 (Student's t over the seeds); 'minus Real' pairs each seed with the Real run of the "
+             "same seed. Synthetic set: "
+             f"{res.get('generator', {}).get('samples', '?')} samples of one baseline CVAE "
+             f"({GEN_EPOCHS.get(protocol)} epochs, "
+             f"{res.get('generator', {}).get('seconds', 0) / 60:.1f} min). Guard (auto): "
+             f"{guard.get('reason', 'not run')} ({guard.get('seconds', 0) / 60:.0f} min).", "",
+             "| training | per seed | mean ± t95 | minus Real (t95) | guard: val acc (3 folds) |",
+             "|---|---|---:|---:|---:|"]
+    if ref_key in ref:
+        lines.append(f"| floor (linear, reference preprocessing, Real) | - | {100 * ref[ref_key]['accuracy']:.1f} | "
+                     "| |")
+    for k, v in res.get("floor", {}).items():
+        lines.append(f"| floor (linear, this preprocessing, {recipe_name(k)}) | - | {100 * v['accuracy']:.1f} | | |")
+    val = {r["candidate"]: r for r in guard.get("table", [])}
+    rows = list(runs.items())
+    if guard.get("chosen") in runs:
+        rows.append((f"auto (chose {guard['chosen']})", runs[guard["chosen"]]))
+    for cand, per in rows:
+        seeds = sorted(per, key=int)
+        accs = [per[s]["accuracy"] for s in seeds]
+        diffs = [per[s]["accuracy"] - real[s]["accuracy"] for s in seeds if s in real]
+        v = val.get(cand)
+        val_cell = "" if v is None else f"{100 * v['mean']:.1f}"
+        per_seed = " ".join(f"{100 * a:.1f}" for a in accs)
+        diff_cell = _pm(diffs) if cand != "real" and diffs else ""
+        lines.append(f"| {recipe_name(cand)} | {per_seed} | {_pm(accs)} | {diff_cell} | {val_cell} |")
+    return lines + [""]
+
+
+def recipe_name(cand: str) -> str:
+    return {"real": "Real (recipe)", "real_syn": "Real+Syn (pooled)"}.get(cand, cand.replace("real_syn:", "Real+Syn, "))
+
+
+def tables() -> str:
+    out = ["# Real+Syn against a strong Real", "",
+           "Made by `benchmarks/realsyn.py` (protocol in its docstring); 1 thread per process.", ""]
+    for d in sorted(RESULTS.glob("*")):
+        for f in sorted(d.glob("*.json")):
+            out += table(d.name, f.stem, read_json(f))
+    return "\n".join(out)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--protocol", choices=("utkinect", "syrip"), default="syrip")
+    ap.add_argument("--model", default="stgcn-slim", choices=("stgcn-slim", "msg3d-slim", "stgcn-paper"))
+    ap.add_argument("--seeds", default="0,1,2")
+    ap.add_argument("--table-only", action="store_true")
+    ap.add_argument("--no-progress", action="store_true")
+    a = ap.parse_args(argv)
+    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
+    if not a.table_only:
+        run(a.protocol, a.model, [int(s) for s in a.seeds.split(",")], not a.no_progress)
+    (HERE / "results" / "realsyn.md").write_text(tables() + "\n")
+    print(tables())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
