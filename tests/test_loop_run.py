@@ -486,5 +486,8 @@ def test_synthetic_auto_runs_the_guard_and_trains_its_choice(tmp_path):
         folder(tmp_path / "auto").recognition_report_path(chosen_set, 0).read_text())["train_size"]
     if guard["chosen"] == "real":  # Real kept: the Real result itself
         assert rec["auto"]["overall"]["mean"] == rec["real"]["overall"]["mean"]
+    from infagenc.viz.report import build_report
+    text = build_report(tmp_path / "auto").read_text()
+    assert "The guard's validation" in text and "Real+Syn:dann" in text and guard["reason"] in text
     with pytest.raises(ConfigError, match="final.synthetic"):
         RunConfig.from_dict({"final": {"synthetic": "maybe"}})

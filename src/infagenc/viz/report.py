@@ -32,7 +32,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from ..data.motionset import MotionSet
-from .document import Doc, render_html, render_markdown
+from .document import Doc, Table, render_html, render_markdown
 from .painter import Painter
 from .runinfo import RunFiles, header
 from .tables import (SEEDS_NOTE, display_sets, generation_section, per_class_table, recognition_table,
@@ -78,8 +78,24 @@ def _recognition(run: RunFiles, d: Doc, compare: Sequence[RunFiles]) -> None:
     if compare:
         d.p("Ablations: Real+Syn test accuracy (%) per class of each run.")
         d.table(per_class_table(_compare_columns(run, summary, compare, d), names, counts))
+    _guard(run, d)
     _subject_class(run, summary, d)
     _confusions(run, summary, d)
+
+
+def _guard(run: RunFiles, d: Doc) -> None:
+    """The synthetic-data guard's validation table and choice (``final.synthetic = "auto"``)."""
+    g = run.json(run.folder.guard_path())
+    if not g:
+        return
+    d.h(3, "Does synthetic data help? The guard's validation")
+    rows = [[r["candidate"].replace("real_syn", "Real+Syn").replace("real", "Real"),
+             " ".join(f"{100 * a:.1f}" for a in r["folds"]), f"{100 * r['mean']:.1f}",
+             "" if r["candidate"] == "real" else f"{100 * r['diff_vs_real']:+.1f} (se {100 * r['se']:.1f})",
+             "chosen" if r["chosen"] else ""] for r in g.get("table", [])]
+    d.table(Table(["candidate", "validation accuracy per fold (%)", "mean", "minus Real", ""], rows))
+    d.p(f"Choice: {g.get('reason', '?')}. Candidates trained on subject folds of the training subjects only "
+        f"({g.get('seconds', 0) / 60:.1f} min); the test subjects were not used. Caveat: {g.get('caveat', '')}.")
 
 
 def _compare_columns(run: RunFiles, summary: Mapping, compare: Sequence[RunFiles], d: Doc) -> dict[str, Mapping]:
