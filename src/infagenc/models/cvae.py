@@ -26,6 +26,15 @@ Recognition"): ``sample(..., dropout=p)`` / ``decode(..., dropout=p)`` keep drop
 probability ``p`` active in the decoder (all its dropout layers, attention dropout
 included, and the time-code dropout), which trades fidelity for diversity. It draws from
 torch's global RNG; :func:`infagenc.train.generator.sample_motionset` seeds it.
+
+Auxiliary classification head (refinement option of the same paper, off by default):
+``CVAE(..., cls_head=True)`` adds :class:`SequenceClassifier`, a small classifier over a
+decoded sequence (a per-frame MLP, mean-pooled over the real frames, then a linear layer to
+the classes); :meth:`CVAE.forward` then also returns its ``logits`` on the decoder's output,
+which the trainer puts under a cross-entropy (``GeneratorConfig.lambda_cls``), so the
+gradient pushes the decoder towards sequences of the conditioning class. The head is built
+after every other layer, so the other initial weights of a seed do not change, and a model
+without it has exactly the state dict of older versions.
 """
 from __future__ import annotations
 
@@ -39,7 +48,7 @@ from torch import nn
 from ..config import config_from_dict
 from .sizes import canonical_size
 
-__all__ = ["CVAEConfig", "CVAE", "sinusoidal_positions", "length_mask"]
+__all__ = ["CVAEConfig", "CVAE", "SequenceClassifier", "sinusoidal_positions", "length_mask"]
 
 
 @dataclass
@@ -113,6 +122,22 @@ def length_mask(lengths: torch.Tensor, num_frames: int) -> torch.Tensor:
     return torch.arange(num_frames, device=lengths.device)[None, :] < lengths[:, None]
 
 
+class SequenceClassifier(nn.Module):
+    """Logits (N, K) of sequences (N, T, V, C): a two-layer per-frame MLP (GELU), its
+    outputs averaged over the real frames (``lengths``), then a linear layer."""
+
+    def __init__(self, features: int, hidden: int, num_classes: int):
+        super().__init__()
+        self.frame = nn.Sequential(nn.Linear(features, hidden), nn.GELU(), nn.Linear(hidden, hidden), nn.GELU())
+        self.out = nn.Linear(hidden, num_classes)
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        n, t = x.shape[:2]
+        h = self.frame(x.reshape(n, t, -1))
+        m = length_mask(lengths, t).to(h.dtype)[..., None]
+        return self.out((h * m).sum(1) / m.sum(1).clamp_min(1.0))
+
+
 class CVAE(nn.Module):
     """ACTOR-style transformer conditional VAE (see module docstring).
 
@@ -120,9 +145,12 @@ class CVAE(nn.Module):
         num_classes: number of action classes (labels 0..num_classes-1).
         num_joints, channels: per-frame shape (V, C) of the sequences it models.
         cfg: sizes; :class:`CVAEConfig` defaults are the paper's.
+        cls_head: add the auxiliary classification head (``self.cls_head``, a
+            :class:`SequenceClassifier` of width ``d_model``); None without it.
     """
 
-    def __init__(self, num_classes: int, num_joints: int, channels: int, cfg: CVAEConfig | None = None):
+    def __init__(self, num_classes: int, num_joints: int, channels: int, cfg: CVAEConfig | None = None,
+                 cls_head: bool = False):
         super().__init__()
         self.cfg = cfg or CVAEConfig()
         self.num_classes, self.num_joints, self.channels = int(num_classes), int(num_joints), int(channels)
@@ -146,6 +174,8 @@ class CVAE(nn.Module):
         self.final = nn.Linear(d, feats)
         self.pos_dropout = nn.Dropout(c.dropout)  # on the time codes, as ACTOR's PositionalEncoding
         self.enc_pos_dropout = nn.Dropout(c.dropout)
+        # last, so that the head does not change the other initial weights of a seed
+        self.cls_head = SequenceClassifier(feats, d, self.num_classes) if cls_head else None
 
     # ------------------------------------------------------------------ checks
     def _check(self, labels: torch.Tensor, lengths: torch.Tensor, num_frames: int | None = None) -> None:
@@ -235,14 +265,18 @@ class CVAE(nn.Module):
                 generator: torch.Generator | None = None, use_mean: bool = False) -> dict[str, torch.Tensor]:
         """Encode, draw z (or take z = mu with ``use_mean``), decode at the input's lengths.
 
-        Returns ``dict(output (N, T, V, C), mu, logvar, z)``; output is zero at padding.
+        Returns ``dict(output (N, T, V, C), mu, logvar, z)``; output is zero at padding. With
+        the classification head also ``logits`` (N, num_classes) of the output.
         """
         n, t = x.shape[:2]
         if lengths is None:
             lengths = torch.full((n,), t, dtype=torch.long, device=x.device)
         mu, logvar = self.encode(x, labels, lengths)
         z = mu if use_mean else self.reparameterize(mu, logvar, generator)
-        return {"output": self.decode(z, labels, lengths, num_frames=t), "mu": mu, "logvar": logvar, "z": z}
+        out = {"output": self.decode(z, labels, lengths, num_frames=t), "mu": mu, "logvar": logvar, "z": z}
+        if self.cls_head is not None:
+            out["logits"] = self.cls_head(out["output"], lengths)
+        return out
 
     def sample(self, labels: torch.Tensor, lengths: torch.Tensor, generator: torch.Generator | None = None,
                dropout: float | None = None) -> torch.Tensor:

@@ -41,6 +41,15 @@ Choices made where the paper is silent:
 * **Generated rot6d** is projected onto valid rotations (Gram-Schmidt), so every
   synthetic sample is a proper rotation sequence; generated samples have subject
   ``"synthetic"``.
+* **Auxiliary classification loss** (``lambda_cls`` > 0; refinement of "Generative Data
+  Augmentation for Skeleton Action Recognition", off by default): the model gets the
+  classification head of :class:`~infagenc.models.cvae.CVAE` over its decoded output, and
+  ``lambda_cls`` x label-smoothed cross-entropy (``cls_label_smoothing``, 0.1: our choice,
+  the paper gives no value) of those logits against the conditioning labels joins the total
+  (history key ``cls``). A checkpoint holds the head exactly when it was trained with one.
+* **Sampling around real samples** (posterior / exemplar sampling) is in
+  :mod:`infagenc.train.exemplar`; it decodes through :func:`decode_motionset` as
+  :func:`sample_motionset` does.
 """
 from __future__ import annotations
 
@@ -52,23 +61,24 @@ from typing import Sequence
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from ..config import config_from_dict
 from ..data.motionset import MotionSet
-from ..data.preprocess import ROOT_MODES, Preprocess, root_constraint, root_relative
+from ..data.preprocess import Preprocess, root_relative
 from ..models.cvae import CVAE, CVAEConfig
 from ..skeleton.kinematics import RestSkeleton, fk_from_representation, infant_rest_skeleton
-from ..skeleton.layouts import Layout, resolve_layout
-from ..skeleton.rotations import REPRESENTATION_CHANNELS, ROTATION_REPRESENTATIONS, from_matrix, to_matrix
+from ..skeleton.rotations import ROTATION_REPRESENTATIONS, from_matrix, to_matrix
 from .batching import TensorSet, batch_indices
 from .checkpoint import load_checkpoint
 from .device import PRECISIONS, autocast, resolve_device
 from .losses import KL_REDUCTIONS, generator_losses
+from .motionspec import MotionSpec, motion_tensors
 from .trainer import Trainer, seeded_rng
 
 __all__ = ["GeneratorConfig", "MotionSpec", "GeneratorTrainer", "build_generator", "motion_tensors",
-           "load_generator", "checkpoint_rest", "sample_motionset", "CHECKPOINT_KIND"]
+           "load_generator", "checkpoint_rest", "sample_motionset", "decode_motionset", "CHECKPOINT_KIND"]
 
 CHECKPOINT_KIND = "infagenc.generator"
 
@@ -85,6 +95,8 @@ class GeneratorConfig:
     lambda_vel: float = 0.001
     lambda_kl: float = 1.0
     kl_reduction: str = "mean"
+    lambda_cls: float = 0.0  # auxiliary classification loss on the decoded output; 0 = off (no head)
+    cls_label_smoothing: float = 0.1
     trans: bool = False
     keep_root: bool = True
     lr: float = 1e-4
@@ -101,8 +113,10 @@ class GeneratorConfig:
             raise ValueError(f"kl_reduction must be one of {KL_REDUCTIONS}, got {self.kl_reduction!r}")
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
-        if min(self.lambda_rec, self.lambda_pos, self.lambda_vel, self.lambda_kl) < 0:
+        if min(self.lambda_rec, self.lambda_pos, self.lambda_vel, self.lambda_kl, self.lambda_cls) < 0:
             raise ValueError("loss weights must be >= 0")
+        if not 0.0 <= self.cls_label_smoothing < 1.0:
+            raise ValueError(f"cls_label_smoothing must lie in [0, 1), got {self.cls_label_smoothing}")
         if self.batch_size < 1 or self.epochs < 0 or self.lr <= 0:
             raise ValueError("need batch_size >= 1, epochs >= 0, lr > 0")
 
@@ -116,84 +130,11 @@ class GeneratorConfig:
         return config_from_dict(cls, d, "generator config")
 
 
-@dataclass(frozen=True)
-class MotionSpec:
-    """What the generator's joints and channels mean: layout, representation, class names,
-    whether the root translation rides along as an extra joint, the frame rate, and the root
-    constraint of the training data (``root``: ``per_frame`` / ``first_frame`` / ``none``,
-    see :func:`~infagenc.data.preprocess.root_constraint`), which sampling restores: the
-    decoder does not keep e.g. the centre joint exactly at the origin, and recognizers
-    trained on root-relative data are very sensitive to that offset. Checkpoints written
-    before this field existed load with ``none`` (their samples stay as they were)."""
-
-    layout: Layout
-    rep: str
-    class_names: tuple[str, ...]
-    trans: bool = False
-    fps: float | None = None
-    root: str = "none"
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "layout", resolve_layout(self.layout))
-        object.__setattr__(self, "class_names", tuple(str(c) for c in self.class_names))
-        if self.rep not in REPRESENTATION_CHANNELS:
-            raise ValueError(f"unknown representation {self.rep!r}")
-        if self.trans and self.rep not in ROTATION_REPRESENTATIONS:
-            raise ValueError(f"a root-translation joint is for rotation data, not {self.rep!r}")
-        if not self.class_names:
-            raise ValueError("a conditional generator needs labelled data (no class names given)")
-        if self.root not in ROOT_MODES:
-            raise ValueError(f"root must be one of {ROOT_MODES}, got {self.root!r}")
-
-    @property
-    def num_joints(self) -> int:
-        """Joints the model sees (the layout's, plus one for the translation)."""
-        return self.layout.num_joints + int(self.trans)
-
-    @property
-    def channels(self) -> int:
-        return REPRESENTATION_CHANNELS[self.rep]
-
-    @classmethod
-    def from_motionset(cls, ms: MotionSet, trans: bool = False, keep_root: bool = True) -> "MotionSpec":
-        """The spec of a generator for ``ms``; with ``keep_root`` its root constraint is the one
-        ``ms`` satisfies (:func:`~infagenc.data.preprocess.root_constraint`), else ``none``."""
-        return cls(ms.layout, ms.rep, ms.class_names, trans, ms.fps, root_constraint(ms) if keep_root else "none")
-
-    def to_dict(self) -> dict:
-        return {"layout": self.layout.to_dict(), "rep": self.rep, "class_names": list(self.class_names),
-                "trans": self.trans, "fps": self.fps, "root": self.root}
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "MotionSpec":
-        return cls(d["layout"], d["rep"], tuple(d["class_names"]), bool(d.get("trans", False)), d.get("fps"),
-                   d.get("root", "none"))
-
-
-def motion_tensors(ms: MotionSet, spec: MotionSpec, device="cpu") -> TensorSet:
-    """The generator's input tensors of a motion set (labels re-indexed onto ``spec``'s
-    classes by name; the translation appended as an extra joint when ``spec.trans``)."""
-    if ms.layout != spec.layout or ms.rep != spec.rep:
-        raise ValueError(f"motion set is {ms.layout.name}/{ms.rep}, the generator models "
-                         f"{spec.layout.name}/{spec.rep}")
-    if ms.class_names != spec.class_names:
-        ms = ms.relabel(spec.class_names)
-    x = ms.data
-    if spec.trans:
-        if ms.trans is None:
-            raise ValueError("the generator models the root translation but the motion set has no 'trans'")
-        tj = np.zeros(x.shape[:2] + (1, x.shape[3]), np.float32)
-        tj[..., 0, :3] = ms.trans
-        x = np.concatenate([x, tj], axis=2)
-    return TensorSet(torch.as_tensor(x, dtype=torch.float32, device=device),
-                     torch.as_tensor(ms.lengths, dtype=torch.long, device=device),
-                     torch.as_tensor(ms.labels, dtype=torch.long, device=device))
-
-
-def build_generator(spec: MotionSpec, cfg: CVAEConfig, seed: int) -> CVAE:
-    """A freshly initialised CVAE for ``spec``; the initial weights depend only on ``seed``."""
+def build_generator(spec: MotionSpec, cfg: CVAEConfig, seed: int, cls_head: bool = False) -> CVAE:
+    """A freshly initialised CVAE for ``spec``; the initial weights depend only on ``seed``
+    (the optional classification head is built last: the other weights are the same with it)."""
     with seeded_rng(seed):
-        return CVAE(len(spec.class_names), spec.num_joints, spec.channels, cfg)
+        return CVAE(len(spec.class_names), spec.num_joints, spec.channels, cfg, cls_head=cls_head)
 
 
 def _default_rest(spec: MotionSpec, cfg: GeneratorConfig, rest: RestSkeleton | None) -> RestSkeleton | None:
@@ -228,6 +169,9 @@ class GeneratorTrainer(Trainer):
         if (model.num_classes, model.num_joints, model.channels) != (len(spec.class_names), spec.num_joints,
                                                                      spec.channels):
             raise ValueError("model shape does not match the motion spec")
+        if cfg.lambda_cls > 0 and model.cls_head is None:
+            raise ValueError("lambda_cls > 0 needs a model with the classification head "
+                             "(build_generator(..., cls_head=True))")
         self.cfg, self.spec = cfg, spec
         self.rest = _default_rest(spec, cfg, rest)
         super().__init__(model, device if device is not None else cfg.device, lr=cfg.lr, seed=cfg.seed)
@@ -237,7 +181,7 @@ class GeneratorTrainer(Trainer):
     def from_motionset(cls, ms: MotionSet, cfg: GeneratorConfig, rest: RestSkeleton | None = None,
                        device: str | torch.device | None = None) -> "GeneratorTrainer":
         spec = MotionSpec.from_motionset(ms, cfg.trans, cfg.keep_root)
-        return cls(build_generator(spec, cfg.cvae, cfg.seed), cfg, spec, rest, device)
+        return cls(build_generator(spec, cfg.cvae, cfg.seed, cls_head=cfg.lambda_cls > 0), cfg, spec, rest, device)
 
     # -------------------------------------------------------------- the data
     def tensors(self, ms: MotionSet) -> TensorSet:
@@ -259,6 +203,9 @@ class GeneratorTrainer(Trainer):
                                   lambda_rec=c.lambda_rec, lambda_vel=c.lambda_vel, lambda_kl=c.lambda_kl,
                                   kl_reduction=c.kl_reduction, lambda_pos=c.lambda_pos,
                                   positions=self._positions())
+        if c.lambda_cls > 0:
+            losses["cls"] = F.cross_entropy(out["logits"].float(), labels, label_smoothing=c.cls_label_smoothing)
+            losses["total"] = losses["total"] + c.lambda_cls * losses["cls"]
         return losses, len(idx)
 
     # ------------------------------------------------------------- training
@@ -358,8 +305,9 @@ def _rebuild(obj: dict, path) -> tuple[CVAE, MotionSpec, dict]:
         raise ValueError(f"{path}: not a generator checkpoint (kind {meta.get('kind')!r})")
     spec = MotionSpec.from_dict(meta["spec"])
     cfg = GeneratorConfig.from_dict(meta["config"])
+    head = any(k.startswith("cls_head.") for k in obj["state_dict"])  # older checkpoints: never
     with torch.random.fork_rng(devices=[]):  # the initial weights are overwritten: leave the RNG alone
-        model = CVAE(len(spec.class_names), spec.num_joints, spec.channels, cfg.cvae)
+        model = CVAE(len(spec.class_names), spec.num_joints, spec.channels, cfg.cvae, cls_head=head)
     model.load_state_dict(obj["state_dict"])
     return model, spec, meta
 
@@ -421,19 +369,30 @@ def sample_motionset(model: CVAE, spec: MotionSpec, requests: Sequence[tuple[int
     :func:`~infagenc.data.preprocess.root_relative`; the decoder's raw output does not).
     """
     labels, lengths = _requests(spec, requests, per_class, length)
+    g = torch.Generator().manual_seed(int(seed))
+    z_all = torch.randn((len(labels), model.latent_dim), generator=g)
+    return decode_motionset(model, spec, z_all, labels, lengths, seed=seed, batch_size=batch_size,
+                            precision=precision, dropout=dropout, provenance=provenance, progress=progress)
+
+
+def _provenance(provenance: dict | None) -> dict:
     prov = {"run": "", "epoch": -1, "round": -1, **(provenance or {})}
     unknown = set(prov) - {"run", "epoch", "round"}
     if unknown:
         raise ValueError(f"unknown provenance keys {sorted(unknown)}; use run, epoch, round")
+    return prov
+
+
+@torch.inference_mode()
+def _decode_all(model: CVAE, spec: MotionSpec, z_all: torch.Tensor, labels: np.ndarray, lengths: np.ndarray,
+                seed: int, batch_size: int, precision: str, dropout: float | None, progress: bool) -> np.ndarray:
     n, t_max = len(labels), int(lengths.max()) if len(labels) else 1
     dev = next(model.parameters()).device
-    g = torch.Generator().manual_seed(int(seed))
-    z_all = torch.randn((n, model.latent_dim), generator=g)
     out = np.zeros((n, t_max, spec.num_joints, spec.channels), np.float32)
     was = model.training
     model.eval()
     try:
-        with torch.inference_mode(), seeded_rng(seed) if dropout else contextlib.nullcontext():
+        with seeded_rng(seed) if dropout else contextlib.nullcontext():
             for idx in tqdm(list(batch_indices(n, batch_size, shuffle=False)), disable=not progress,
                             desc="sampling"):
                 lab = torch.as_tensor(labels[idx.numpy()], device=dev)
@@ -448,13 +407,35 @@ def sample_motionset(model: CVAE, spec: MotionSpec, requests: Sequence[tuple[int
                 out[idx.numpy(), : y.shape[1]] = y.cpu().numpy()
     finally:
         model.train(was)
+    return out
+
+
+def decode_motionset(model: CVAE, spec: MotionSpec, z_all: torch.Tensor, labels: np.ndarray, lengths: np.ndarray,
+                     *, seed: int, batch_size: int = 256, precision: str = "fp32", dropout: float | None = None,
+                     provenance: dict | None = None, progress: bool = False,
+                     name_suffixes: Sequence[str] | None = None) -> MotionSet:
+    """The synthetic :class:`MotionSet` of latents ``z_all`` (N, latent_dim) decoded under
+    ``labels`` at ``lengths`` (numpy (N,) arrays) as :func:`sample_motionset` makes it (its
+    docstring tells the names, provenance, rot6d projection and root constraint); ``seed`` is
+    recorded and seeds the sampling-time dropout. ``name_suffixes`` (N strings) are appended
+    to the sample names."""
+    labels, lengths = np.asarray(labels, np.int64).reshape(-1), np.asarray(lengths, np.int64).reshape(-1)
+    prov = _provenance(provenance)
+    n = len(labels)
+    if z_all.shape != (n, model.latent_dim) or lengths.shape != (n,):
+        raise ValueError(f"need z (N, {model.latent_dim}) and lengths (N,) for N = {n} labels, got "
+                         f"{tuple(z_all.shape)} and {lengths.shape}")
+    out = _decode_all(model, spec, z_all, labels, lengths, seed, batch_size, precision, dropout, progress)
     trans = None
     if spec.trans:
         trans = out[:, :, -1, :3].copy()
         out = out[:, :, :-1]
     tag = "syn" + (f"-{prov['run']}" if prov["run"] else "") + (f"-e{prov['epoch']}" if prov["epoch"] >= 0 else "") \
         + (f"-r{prov['round']}" if prov["round"] >= 0 else "") + f"-s{int(seed)}"
-    names = [f"{tag}-{i:06d}-{spec.class_names[c]}" for i, c in enumerate(labels)]
+    suffixes = [""] * n if name_suffixes is None else [str(x) for x in name_suffixes]
+    if len(suffixes) != n:
+        raise ValueError(f"{len(suffixes)} name suffixes for {n} samples")
+    names = [f"{tag}-{i:06d}-{spec.class_names[c]}{sfx}" for i, (c, sfx) in enumerate(zip(labels, suffixes))]
     ms = MotionSet(out, lengths, labels, spec.class_names, ["synthetic"] * n, names, spec.layout, spec.rep,
                    source=["synthetic"] * n, run=[str(prov["run"])] * n, epoch=int(prov["epoch"]),
                    round=int(prov["round"]), seed=int(seed), trans=trans, fps=spec.fps)
