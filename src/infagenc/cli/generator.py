@@ -12,12 +12,14 @@ from ..data.preprocess import Preprocess
 from ..models.cvae import CVAEConfig
 from ..models.sizes import SIZES, canonical_size
 from ..train.device import PRECISIONS
+from ..train.exemplar import EXEMPLAR_COUNTS, sample_exemplars
 from ..train.generator import GeneratorConfig, sample_motionset
 from ..train.losses import KL_REDUCTIONS
 from ..workflows.generator import CHECKPOINT_NAME, read_data, sample_run, train_run
 
 _RUN = train_run.__kwdefaults__
 _SAMPLE = sample_motionset.__kwdefaults__
+_EXEMPLAR = dict(zip(("per_exemplar", "tau"), sample_exemplars.__defaults__))
 
 
 def _size(text: str) -> str:
@@ -57,6 +59,11 @@ def _train_parser(gsub) -> None:
     t.add_argument("--pos-weight", type=float, default=d.lambda_pos,
                    help=f"weight of the forward-kinematics position loss, rotation data only "
                         f"(default {d.lambda_pos:g})")
+    t.add_argument("--cls-weight", type=float, default=d.lambda_cls,
+                   help=f"lambda_cls: weight of the auxiliary classification loss on the decoded output (adds the "
+                        f"classification head; default {d.lambda_cls:g} = off)")
+    t.add_argument("--cls-label-smoothing", type=float, default=d.cls_label_smoothing,
+                   help=f"label smoothing of that loss (default {d.cls_label_smoothing:g})")
     t.add_argument("--trans", action="store_true", default=d.trans,
                    help="also model the root translation (rotation data with trans)")
     t.add_argument("--no-keep-root", dest="keep_root", action="store_false", default=d.keep_root,
@@ -75,12 +82,29 @@ def _train_parser(gsub) -> None:
 
 def _sample_parser(gsub) -> None:
     s = gsub.add_parser("sample", help="sample a synthetic motion set from a trained generator",
-                        description="Sample N sequences per class from a generator checkpoint and write them as an "
-                                    "infagenc .npz motion set or a PYSKL .pkl (tagged synthetic, with run, epoch "
-                                    "and seed).")
+                        description="Sample N sequences per class from a generator checkpoint (or, with --exemplars, "
+                                    "variants around the sequences of a motion set) and write them as an infagenc "
+                                    ".npz motion set or a PYSKL .pkl (tagged synthetic, with run, epoch and seed; "
+                                    "exemplar samples name their exemplar after '-ex=').")
     s.add_argument("--checkpoint", required=True, type=Path, help=f"generator checkpoint ({CHECKPOINT_NAME})")
-    s.add_argument("--per-class", required=True, type=int, help="samples per class")
-    s.add_argument("--frames", required=True, type=int, help="frames per sample")
+    s.add_argument("--per-class", type=int, default=None,
+                   help="samples per class (prior sampling: required; with --exemplars: the count per class of "
+                        "--counts balanced, default per-exemplar x the largest class's exemplar count)")
+    s.add_argument("--frames", type=int, default=None, help="frames per sample (prior sampling: required)")
+    s.add_argument("--exemplars", default=None,
+                   help="sample around the sequences of this motion set (any readable dataset, brought to the "
+                        "checkpoint's preprocessing): z ~ N(mu, (tau sigma)^2) of each one's posterior, decoded "
+                        "under its class at its length")
+    s.add_argument("--tau", type=float, default=_EXEMPLAR["tau"],
+                   help=f"with --exemplars: the posterior's temperature (0: z = mu; default {_EXEMPLAR['tau']:g})")
+    s.add_argument("--per-exemplar", type=int, default=_EXEMPLAR["per_exemplar"],
+                   help=f"with --exemplars: variants per exemplar (default {_EXEMPLAR['per_exemplar']})")
+    s.add_argument("--counts", choices=EXEMPLAR_COUNTS, default="proportional",
+                   help="with --exemplars: proportional (every exemplar gets --per-exemplar variants; default) or "
+                        "balanced (the same number per class, exemplars cycled)")
+    s.add_argument("--max-distance", type=float, default=None,
+                   help="with --exemplars: drop samples whose mean per-joint distance to their exemplar exceeds "
+                        "this (joint positions, data units; the count dropped is reported; default: off)")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--out", required=True, type=Path,
                    help="output file: .npz (infagenc motion set) or .pkl (PYSKL / MMAction2 annotation pickle; "
@@ -107,6 +131,7 @@ def register(sub) -> None:
 def _train(args: argparse.Namespace) -> int:
     cfg = GeneratorConfig(cvae=CVAEConfig.of_size(args.size), lambda_kl=args.kl_weight,
                           kl_reduction=args.kl_reduction, lambda_vel=args.vel_weight, lambda_pos=args.pos_weight,
+                          lambda_cls=args.cls_weight, cls_label_smoothing=args.cls_label_smoothing,
                           trans=args.trans, keep_root=args.keep_root, lr=args.lr, batch_size=args.batch_size,
                           **({"epochs": args.epochs} if args.epochs is not None else {}),
                           seed=args.seed, device=args.device, precision=args.precision)
@@ -118,9 +143,29 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sample_errors(args: argparse.Namespace) -> str | None:
+    if args.exemplars is None:
+        if args.per_class is None or args.frames is None:
+            return "--per-class and --frames are required (or give --exemplars)"
+        given = [f for f, v in (("--tau", args.tau != _EXEMPLAR["tau"]), ("--max-distance", args.max_distance),
+                                ("--per-exemplar", args.per_exemplar != _EXEMPLAR["per_exemplar"]),
+                                ("--counts", args.counts != "proportional")) if v]
+        return f"{given[0]} needs --exemplars" if given else None
+    if args.frames is not None:
+        return "--frames does not apply with --exemplars (variants take their exemplar's length)"
+    if args.per_class is not None and args.counts != "balanced":
+        return "--per-class with --exemplars needs --counts balanced"
+    return None
+
+
 def _sample(args: argparse.Namespace) -> int:
+    err = _sample_errors(args)
+    if err:
+        raise ValueError(err)
+    ex = {} if args.exemplars is None else dict(exemplars=args.exemplars, per_exemplar=args.per_exemplar,
+                                                tau=args.tau, counts=args.counts, max_distance=args.max_distance)
     summary = sample_run(args.checkpoint, args.out, per_class=args.per_class, frames=args.frames, seed=args.seed,
                          device=args.device, batch_size=args.batch_size, precision=args.precision,
-                         dropout=args.dropout, progress=not args.no_progress)
+                         dropout=args.dropout, progress=not args.no_progress, **ex)
     print(json.dumps(summary))
     return 0

@@ -27,6 +27,7 @@ from ..runfolder import TRAIN_SETS
 from ..train.classical import CLASSICAL
 from ..train.guard import GuardConfig
 from ..train.device import PRECISIONS
+from ..train.exemplar import SAMPLING_MODES
 from ..train.generator import GeneratorConfig
 from ..train.recognizer import RecognizerConfig
 from .seeds import derive_seed
@@ -136,8 +137,25 @@ class LoopConfig:
     # at that epoch, and scored once, for the selection. 1 = the paper (all N_t every epoch).
     # It cuts the scoring cost per window from `window` to `window * fraction + 1` full sets.
     score_fraction: float = 1.0
+    # how the loop's samples and the baseline's synthetic set are drawn: "prior" (z ~ N(0, I), the
+    # paper) or "exemplar" (infagenc.train.exemplar: z ~ N(mu, (tau sigma)^2) of a real training
+    # sample's posterior, decoded under its class at its length; the same class-balanced counts,
+    # each class's real samples cycled; the exemplar recorded in the sample names)
+    sampling: str = "prior"
+    exemplar_tau: float = 1.0  # the posterior's temperature (0: z = mu, the exemplar's reconstruction)
+    # exemplar sampling only: drop a sample whose mean per-joint distance to its exemplar is above
+    # this (joint positions, data units); the count dropped is logged per epoch; None = off
+    exemplar_max_distance: float | None = None
 
     def __post_init__(self):
+        if self.sampling not in SAMPLING_MODES:
+            raise ValueError(f"loop.sampling must be one of {SAMPLING_MODES}, got {self.sampling!r}")
+        if not self.exemplar_tau >= 0:
+            raise ValueError(f"loop.exemplar_tau must be >= 0, got {self.exemplar_tau}")
+        if self.exemplar_max_distance is not None and not self.exemplar_max_distance > 0:
+            raise ValueError(f"loop.exemplar_max_distance must be > 0 or unset, got {self.exemplar_max_distance}")
+        if self.exemplar_max_distance is not None and self.sampling != "exemplar":
+            raise ValueError("loop.exemplar_max_distance is for loop.sampling = 'exemplar'")
         if not 0.0 < self.score_fraction <= 1.0:
             raise ValueError(f"loop.score_fraction must lie in (0, 1], got {self.score_fraction}")
         if not 0.0 <= self.sample_dropout < 1.0:

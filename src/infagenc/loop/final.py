@@ -19,11 +19,12 @@ from ..train.classical import ClassicalRecognizer
 from ..train.guard import choose_synthetic
 from ..train.realsyn import RealSynConfig
 from ..train.device import resolve_device
-from ..train.generator import GeneratorTrainer, sample_motionset
+from ..train.generator import GeneratorTrainer
 from ..train.recognizer import RecognizerTrainer, evaluate, new_recognizer
 from ..viz.confusion import write_report
 from .config import RunConfig
 from .data import Splits, load_or_none, stored_splits
+from .rounds import draw_samples
 from .seeds import balanced_requests, derive_seed
 
 __all__ = ["synthetic_for_final", "final_phase", "final_recognition", "recognize_run", "summarise_seeds"]
@@ -31,7 +32,9 @@ __all__ = ["synthetic_for_final", "final_phase", "final_recognition", "recognize
 
 def synthetic_for_final(f: RunFolder, cfg: RunConfig, sp: Splits, pool: MotionSet | None,
                         device) -> MotionSet | None:
-    """The Syn set: the recycled pool, or (baseline) fresh samples of the final generator."""
+    """The Syn set: the recycled pool, or (baseline) fresh samples of the final generator, classes
+    balanced, drawn as ``loop.sampling`` says (from the prior, or around the real training samples,
+    :func:`~infagenc.loop.rounds.draw_samples`; what the source-distance filter dropped is logged)."""
     if cfg.loop.selection != "none":
         return pool
     if f.synthetic_path.exists():
@@ -39,10 +42,11 @@ def synthetic_for_final(f: RunFolder, cfg: RunConfig, sp: Splits, pool: MotionSe
     gen = GeneratorTrainer.load(f.checkpoint("generator"), device)
     k = sp.train.num_classes
     total = (cfg.final.syn_per_class * k) if cfg.final.syn_per_class else len(sp.train)
-    syn = sample_motionset(gen.model, gen.spec, balanced_requests(k, total, cfg.data.frames),
-                           seed=derive_seed(cfg.seed, "baseline_syn"), precision=cfg.execution.precision,
-                           dropout=cfg.loop.sample_dropout or None,
-                           provenance={"run": cfg.name, "epoch": cfg.loop.epochs, "round": 0})
+    syn, dropped = draw_samples(cfg, gen, balanced_requests(k, total, cfg.data.frames), sp.train,
+                                derive_seed(cfg.seed, "baseline_syn"),
+                                {"run": cfg.name, "epoch": cfg.loop.epochs, "round": 0})
+    if dropped is not None:
+        f.log(f"baseline synthetic set: the source-distance filter dropped {dropped} of {len(syn) + dropped} samples")
     syn.save(f.synthetic_path)
     return syn
 

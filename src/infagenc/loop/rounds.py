@@ -4,6 +4,8 @@ For each epoch t of a window (docs/design.md, "The loop"):
 
 1. train the generator one epoch on X_train (real + the samples recycled so far);
 2. generate N_t samples, classes balanced (default N_t = number of real training samples);
+   from the prior, or (``loop.sampling = "exemplar"``) around the real training samples
+   (:mod:`infagenc.train.exemplar`, :func:`draw_samples`);
 3. score them with the critic M: CAS(t) = fraction predicted as their conditioning class.
    Only the window's best-CAS epoch's samples, probabilities and features are kept
    (:func:`run_window` returns them as a :class:`Window`). With ``score_fraction < 1`` CAS(t)
@@ -40,6 +42,7 @@ from tqdm.auto import tqdm
 from ..data.motionset import MotionSet
 from ..runfolder import RunFolder
 from ..train.batching import to_tensors
+from ..train.exemplar import sample_exemplars
 from ..train.generator import GeneratorTrainer, sample_motionset
 from ..train.recognizer import Predictions, RecognizerTrainer, predict
 from .config import RunConfig
@@ -47,7 +50,27 @@ from .data import Splits, load_or_none
 from .seeds import balanced_requests, derive_seed
 from .selection import best_epoch, cas, select
 
-__all__ = ["Window", "LoopState", "run_window", "recycle_round", "loop_phase", "Stopped"]
+__all__ = ["Window", "LoopState", "run_window", "recycle_round", "loop_phase", "Stopped", "draw_samples"]
+
+
+def draw_samples(cfg: RunConfig, gen: GeneratorTrainer, requests, exemplars: MotionSet, seed: int,
+                 provenance: dict) -> tuple[MotionSet, int | None]:
+    """The samples of ``requests`` ((class, length) pairs) as ``cfg.loop.sampling`` draws
+    them: from the prior, or around ``exemplars`` (the same count per class, lengths those
+    of the exemplars), with the source-distance filter when ``loop.exemplar_max_distance``
+    is set. Returns (samples, how many the filter dropped; None without the filter)."""
+    lc = cfg.loop
+    common = dict(seed=seed, precision=cfg.execution.precision, dropout=lc.sample_dropout or None,
+                  provenance=provenance)
+    if lc.sampling == "prior":
+        return sample_motionset(gen.model, gen.spec, requests, **common), None
+    counts = np.bincount(np.asarray([c for c, _ in requests], np.int64), minlength=len(gen.spec.class_names))
+    res = sample_exemplars(gen.model, gen.spec, exemplars, tau=lc.exemplar_tau, counts="balanced",
+                           per_class=counts.tolist(), max_distance=lc.exemplar_max_distance, rest=gen.rest, **common)
+    if res.requested and not len(res.samples):
+        raise ValueError(f"the source-distance filter (loop.exemplar_max_distance = {lc.exemplar_max_distance:g}) "
+                         f"dropped all {res.requested} samples; raise it or unset it")
+    return res.samples, (res.dropped if lc.exemplar_max_distance is not None else None)
 
 
 class Stopped(Exception):
@@ -83,6 +106,7 @@ class LoopState:
     rounds_log: list = field(default_factory=list)
     real_feat: np.ndarray | None = None  # critic features of the real training set (None: stale)
     gen_ts: object = None
+    dropped: int | None = None  # samples the source-distance filter dropped at the last generate()
 
     def __post_init__(self):
         lc, real = self.cfg.loop, self.real
@@ -98,10 +122,12 @@ class LoopState:
         return self.real if self.pool is None else MotionSet.concat([self.real, self.pool])
 
     def generate(self, epoch: int, requests, r: int) -> MotionSet:
+        """Epoch ``epoch``'s samples (:func:`draw_samples`; exemplars: the real training set);
+        what the source-distance filter dropped goes to ``self.dropped``."""
         cfg = self.cfg
-        return sample_motionset(self.gen.model, self.gen.spec, requests, seed=derive_seed(cfg.seed, "sample", epoch),
-                                precision=cfg.execution.precision, dropout=cfg.loop.sample_dropout or None,
-                                provenance={"run": cfg.name, "epoch": epoch, "round": r + 1})
+        syn, self.dropped = draw_samples(cfg, self.gen, requests, self.real, derive_seed(cfg.seed, "sample", epoch),
+                                         {"run": cfg.name, "epoch": epoch, "round": r + 1})
+        return syn
 
     def score(self, ms: MotionSet) -> Predictions:
         return predict(self.critic.model, ms, batch_size=self.cfg.critic.eval_batch_size,
@@ -131,6 +157,7 @@ def run_window(st: LoopState, r: int, f: RunFolder, bar) -> Window:
             weights = _weights(st.gen.model) if st.probing and lc.selection != "none" else None
             kept = {t: (syn, pr, weights)}
         st.epochs_log.append({"epoch": t, "round": r + 1, "cas": c, "scored": len(syn),
+                              **({} if st.dropped is None else {"dropped_by_distance": st.dropped}),
                               **{f"gen_{k}": v for k, v in losses.items() if k != "epoch"},
                               "time_gen_train": t1 - t0, "time_generate": t2 - t1,
                               "time_score": time.perf_counter() - t2})

@@ -5,7 +5,9 @@
   holds its checkpoint (the checkpoint's config and preprocessing are then used);
   writes ``config.json``, ``generator.pt`` and ``history.json``;
 * :func:`sample_run` - sample N sequences per class from a checkpoint into an infagenc
-  ``.npz`` motion set or a PYSKL ``.pkl`` (rotation data through forward kinematics).
+  ``.npz`` motion set or a PYSKL ``.pkl`` (rotation data through forward kinematics); or,
+  given ``exemplars``, variants around the sequences of a motion set
+  (:mod:`infagenc.train.exemplar`).
 
 The training data's :class:`~infagenc.data.preprocess.Preprocess` is stored in the
 checkpoint's metadata (``"preprocess"``, see :class:`~infagenc.train.generator.GeneratorTrainer`).
@@ -18,7 +20,8 @@ from typing import Any, Callable
 from ..data.motionset import MotionSet
 from ..data.preprocess import Preprocess
 from ..jsonio import write_json
-from ..train.generator import (GeneratorConfig, GeneratorTrainer, checkpoint_rest, load_generator,
+from ..train.exemplar import sample_exemplars
+from ..train.generator import (GeneratorConfig, GeneratorTrainer, MotionSpec, checkpoint_rest, load_generator,
                                sample_motionset)
 
 __all__ = ["read_data", "train_run", "sample_run", "CHECKPOINT_NAME"]
@@ -93,24 +96,54 @@ def train_run(ms: MotionSet, out_dir: str | Path, cfg: GeneratorConfig | None = 
             **{k: v for k, v in last.items() if k != "epoch"}}
 
 
-def sample_run(checkpoint: str | Path, out: str | Path, *, per_class: int, frames: int, seed: int = 0,
-               device: str | None = "auto", **sampling: Any) -> dict:
-    """Sample ``per_class`` sequences of ``frames`` frames per class from a generator
-    checkpoint and write them to ``out`` (``.npz``: infagenc motion set; ``.pkl``: PYSKL
-    annotation pickle, rotation data written as joint positions through forward kinematics
-    with the checkpoint's rest skeleton). The samples' provenance names the checkpoint's
-    folder as the run and its epoch. ``sampling`` goes to
-    :func:`~infagenc.train.generator.sample_motionset` (``batch_size``, ``precision``,
-    ``dropout``, ``progress``). Returns a summary dict."""
+def sample_run(checkpoint: str | Path, out: str | Path, *, per_class: int | None = None, frames: int | None = None,
+               seed: int = 0, device: str | None = "auto", exemplars: str | Path | MotionSet | None = None,
+               per_exemplar: int = 1, tau: float = 1.0, counts: str = "proportional",
+               max_distance: float | None = None, **sampling: Any) -> dict:
+    """Sample from a generator checkpoint and write the samples to ``out`` (``.npz``: infagenc
+    motion set; ``.pkl``: PYSKL annotation pickle, rotation data written as joint positions
+    through forward kinematics with the checkpoint's rest skeleton). The samples' provenance
+    names the checkpoint's folder as the run and its epoch.
+
+    Without ``exemplars``: ``per_class`` sequences of ``frames`` frames per class from the
+    prior. With ``exemplars`` (a motion set or a dataset path any reader understands, brought
+    to the checkpoint's preprocessing and representation): variants around its sequences at
+    their lengths, ``per_exemplar`` per exemplar (``counts="proportional"``) or ``per_class``
+    per class (``counts="balanced"``), posterior temperature ``tau``, the source-distance
+    filter at ``max_distance`` (see :func:`~infagenc.train.exemplar.sample_exemplars`).
+    ``sampling`` goes to the sampling function (``batch_size``, ``precision``, ``dropout``,
+    ``progress``). Returns a summary dict."""
     from ..data.readers import write
 
     checkpoint, out = Path(checkpoint), Path(out)
     model, spec, meta = load_generator(checkpoint, device=device)
-    ms = sample_motionset(model, spec, per_class=per_class, length=frames, seed=seed,
-                          provenance={"run": checkpoint.resolve().parent.name, "epoch": int(meta["epoch"])},
-                          **sampling)
+    prov = {"run": checkpoint.resolve().parent.name, "epoch": int(meta["epoch"])}
+    extra: dict = {}
+    if exemplars is None:
+        if per_class is None or frames is None:
+            raise ValueError("prior sampling needs per_class and frames (or give exemplars)")
+        ms = sample_motionset(model, spec, per_class=per_class, length=frames, seed=seed, provenance=prov, **sampling)
+    else:
+        if frames is not None:
+            raise ValueError("frames does not apply to exemplar sampling: variants take their exemplar's length")
+        ex = _exemplars(exemplars, spec, meta)
+        res = sample_exemplars(model, spec, ex, per_exemplar, tau, seed=seed, counts=counts, per_class=per_class,
+                               max_distance=max_distance, rest=checkpoint_rest(meta), provenance=prov, **sampling)
+        ms = res.samples
+        extra = {"exemplars": len(ex), "tau": tau, "counts": counts, **res.summary()}
     if out.suffix == ".pkl" and ms.rep not in ("xyz", "xy"):
         ms = ms.to_xyz(checkpoint_rest(meta))  # PYSKL holds positions: forward kinematics first
     path = write(ms, out)
     return {"written": str(path), "samples": len(ms), "classes": list(spec.class_names),
-            "frames": frames, "seed": seed, "epoch": meta["epoch"]}
+            "frames": frames, "seed": seed, "epoch": meta["epoch"], **extra}
+
+
+def _exemplars(exemplars: str | Path | MotionSet, spec: MotionSpec, meta: dict) -> MotionSet:
+    """The exemplar set as the generator saw its training data: read (a path), converted to the
+    generator's rotation representation, and the checkpoint's preprocessing applied."""
+    ms = exemplars if isinstance(exemplars, MotionSet) else read_data(str(exemplars))
+    if ms.rep != spec.rep and {ms.rep, spec.rep} <= {"rot6d", "axis_angle"}:
+        ms = ms.to_rep(spec.rep)
+    if meta.get("preprocess") is not None:
+        ms = Preprocess.from_dict(meta["preprocess"])(ms)
+    return ms
