@@ -74,7 +74,9 @@ def test_pyskl_read_split_layout_and_subjects(tmp_path):
     path = write_pickle(tmp_path / "ntu.pkl", doc)
     ms = read(path, progress=False)
     assert ms.layout.name == "ntu25" and ms.rep == "xyz" and ms.conf is None
-    assert ms.class_names == ("0", "1", "2")
+    # NTU frame_dirs labelled action - 1 (PYSKL's NTU files): the classes are the NTU action codes
+    assert ms.class_names == tuple(f"A{i:03d}" for i in range(1, 61)) and ms.labels.tolist() == [0, 1, 2] * 2 + [0, 1]
+    assert any("'A004' has no samples" in n for n in ms.notes)
     assert ms.subjects.tolist() == ["P001", "P002", "P003", "P004"] * 2
     np.testing.assert_array_equal(ms.sequence(5), doc["annotations"][5]["keypoint"][1])
     val = read_pyskl(path, split="xsub_val", progress=False)
@@ -127,7 +129,8 @@ def test_pyskl_write_round_trip(tmp_path):
 def test_pyskl_write_2d_scores_and_refusals(tmp_path):
     ms = make_demo(num_subjects=1, per_class=1, seed=0, rep="xyz", min_len=5, max_len=6)
     xy = MotionSet(ms.data[..., :2], ms.lengths, ms.labels, ms.class_names, ms.subjects, ms.names, ms.layout, "xy")
-    back = read_pyskl(write_pyskl(xy, tmp_path / "xy.pkl"), progress=False)
+    with pytest.warns(UserWarning, match="no image size"):
+        back = read_pyskl(write_pyskl(xy, tmp_path / "xy.pkl"), progress=False)
     assert back.conf is not None and np.all(back.conf[back.frame_mask()] == 1)
     with pytest.raises(ValueError, match="to_xyz"):
         write_pyskl(make_demo(num_subjects=1, per_class=1, seed=0), tmp_path / "r.pkl")

@@ -14,6 +14,11 @@ A :class:`MotionSet` holds N sequences padded to a common number of frames:
 * ``conf`` optional (N, T, V) per-joint confidence / visibility as the source gave it
   (PYSKL ``keypoint_score``, COCO visibility, NTU tracking state); None when the
   format has none;
+* ``second_body`` optional (N, T, V, C): a second person frame-aligned with ``data`` (NTU's
+  two-person actions, PYSKL's ``keypoint[1]``), all zeros where absent (PYSKL's convention);
+  ``second_conf`` (N, T, V) its confidences (needs ``second_body``; zeros where absent). Consumers
+  read the main body (``data``); new values (:meth:`with_data`) drop it, with a note;
+* ``image_size`` optional (N, 2) int: width and height of each sample's image (COCO), -1 unknown;
 * provenance per sample: ``source`` (``real`` / ``synthetic``) and, for synthetic
   samples, the ``run``, ``epoch``, ``round`` and ``seed`` that made it (-1 / "" when not
   applicable);
@@ -45,6 +50,7 @@ __all__ = ["MotionSet", "FORMAT_VERSION"]
 
 FORMAT_VERSION = 1
 _REPS = tuple(REPRESENTATION_CHANNELS)
+_OPTIONAL = ("trans", "conf", "second_body", "second_conf", "image_size")  # per-sample arrays that may be None
 
 
 def _str_array(x, n: int, what: str) -> np.ndarray:
@@ -56,6 +62,22 @@ def _str_array(x, n: int, what: str) -> np.ndarray:
     if a.shape != (n,):
         raise ValueError(f"{what}: expected {n} entries, got {a.shape}")
     return a
+
+
+def _concat_extras(sets, pad) -> dict:
+    """``second_body`` / ``second_conf`` / ``image_size`` of concatenated sets: a set without
+    them gives zeros (no second person) and -1 (size unknown)."""
+    out = {}
+    if any(s.second_body is not None for s in sets):
+        out["second_body"] = np.concatenate([pad(np.zeros_like(s.data) if s.second_body is None else s.second_body)
+                                             for s in sets])
+        if any(s.second_conf is not None for s in sets):
+            out["second_conf"] = np.concatenate([pad(np.zeros(s.data.shape[:3], np.float32) if s.second_conf is None
+                                                     else s.second_conf) for s in sets])
+    if any(s.image_size is not None for s in sets):
+        out["image_size"] = np.concatenate([np.full((len(s), 2), -1) if s.image_size is None else s.image_size
+                                            for s in sets])
+    return out
 
 
 def _int_array(x, n: int, what: str, fill: int = -1) -> np.ndarray:
@@ -89,6 +111,9 @@ class MotionSet:
     fps: float | None = None
     exclusions: list[Exclusion] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    second_body: np.ndarray | None = None
+    second_conf: np.ndarray | None = None
+    image_size: np.ndarray | None = None
 
     # ------------------------------------------------------------------ checks
     def __post_init__(self) -> None:
@@ -130,10 +155,17 @@ class MotionSet:
             self.trans = np.ascontiguousarray(np.asarray(self.trans, dtype=np.float32))
             if self.trans.shape != (n, t, 3):
                 raise ValueError(f"trans must be (N, T, 3) = {(n, t, 3)}, got {self.trans.shape}")
-        if self.conf is not None:
-            self.conf = np.ascontiguousarray(np.asarray(self.conf, dtype=np.float32))
-            if self.conf.shape != (n, t, v):
-                raise ValueError(f"conf must be (N, T, V) = {(n, t, v)}, got {self.conf.shape}")
+        for key, shape in (("conf", (n, t, v)), ("second_body", (n, t, v, c)), ("second_conf", (n, t, v))):
+            if getattr(self, key) is not None:
+                setattr(self, key, np.ascontiguousarray(np.asarray(getattr(self, key), dtype=np.float32)))
+                if getattr(self, key).shape != shape:
+                    raise ValueError(f"{key} must be {shape}, got {getattr(self, key).shape}")
+        if self.second_conf is not None and self.second_body is None:
+            raise ValueError("second_conf needs second_body")
+        if self.image_size is not None:
+            self.image_size = np.asarray(self.image_size, dtype=np.int64)
+            if self.image_size.shape != (n, 2):
+                raise ValueError(f"image_size must be (N, 2) = {(n, 2)} (width, height), got {self.image_size.shape}")
         self.exclusions = list(self.exclusions)
         self.notes = list(self.notes)
 
@@ -142,8 +174,10 @@ class MotionSet:
     def from_sequences(cls, sequences: Sequence[np.ndarray], labels, class_names, subjects, names,
                        layout, rep: str = "xyz", trans: Sequence[np.ndarray] | None = None,
                        conf: Sequence[np.ndarray] | None = None, max_len: int | None = None,
-                       **kw) -> "MotionSet":
-        """Pad a list of (T_i, V, C) arrays into a set."""
+                       second_body: Sequence[np.ndarray] | None = None,
+                       second_conf: Sequence[np.ndarray] | None = None, **kw) -> "MotionSet":
+        """Pad a list of (T_i, V, C) arrays into a set (``trans``, ``conf``, ``second_body``,
+        ``second_conf``: one array per sequence, of its length)."""
         layout = resolve_layout(layout)
         n = len(sequences)
         c = REPRESENTATION_CHANNELS[rep] if rep in REPRESENTATION_CHANNELS else None
@@ -158,19 +192,18 @@ class MotionSet:
         check_bytes(int(padded), f"padding {n} sequences to the longest ({t} frames)",
                     sample=str(names[int(lengths.argmax())]))
         data = np.zeros((n, t, first.shape[1], first.shape[2]), np.float32)
-        tr = None if trans is None else np.zeros((n, t, 3), np.float32)
-        cf = None if conf is None else np.zeros((n, t, first.shape[1]), np.float32)
+        given = {"trans": (trans, (3,)), "conf": (conf, ()), "second_body": (second_body, first.shape[2:]),
+                 "second_conf": (second_conf, ())}
+        extra = {k: np.zeros((n, t, *first.shape[1:-1], *tail) if k != "trans" else (n, t, *tail), np.float32)
+                 for k, (seqs, tail) in given.items() if seqs is not None}
         for i, s in enumerate(sequences):
             s = np.asarray(s)
             if s.ndim != 3 or s.shape[1:] != first.shape[1:]:
                 raise DataError(f"sequence shape {s.shape} differs from {first.shape}", sample=str(names[i]))
             data[i, : len(s)] = s[:t]
-            if tr is not None:
-                tr[i, : len(s)] = np.asarray(trans[i])[:t]
-            if cf is not None:
-                cf[i, : len(s)] = np.asarray(conf[i])[:t]
-        return cls(data, np.minimum(lengths, t), labels, class_names, subjects, names, layout, rep,
-                   trans=tr, conf=cf, **kw)
+            for k, a in extra.items():
+                a[i, : len(s)] = np.asarray(given[k][0][i])[:t]
+        return cls(data, np.minimum(lengths, t), labels, class_names, subjects, names, layout, rep, **extra, **kw)
 
     # ---------------------------------------------------------------- queries
     def __len__(self) -> int:
@@ -242,6 +275,8 @@ class MotionSet:
             "channels": self.channels,
             "has_trans": self.trans is not None,
             "has_conf": self.conf is not None,
+            "two_person_samples": 0 if self.second_body is None else int(self.second_body.any(axis=(1, 2, 3)).sum()),
+            "has_image_size": self.image_size is not None,
             "fps": self.fps,
             "source_counts": dict(Counter(self.source.tolist())),
             "exclusions": [e.to_dict() for e in self.exclusions],
@@ -262,9 +297,8 @@ class MotionSet:
             data=self.data[idx], lengths=self.lengths[idx], labels=self.labels[idx],
             subjects=self.subjects[idx], names=self.names[idx], source=self.source[idx],
             run=self.run[idx], epoch=self.epoch[idx], round=self.round[idx], seed=self.seed[idx],
-            trans=None if self.trans is None else self.trans[idx],
-            conf=None if self.conf is None else self.conf[idx],
             exclusions=list(self.exclusions), notes=list(self.notes),
+            **{k: None if getattr(self, k) is None else getattr(self, k)[idx] for k in _OPTIONAL},
         )
 
     def select(self, classes: Iterable[str | int] | None = None, subjects: Iterable | None = None,
@@ -289,10 +323,16 @@ class MotionSet:
 
     def with_data(self, data: np.ndarray, rep: str | None = None, layout: Layout | None = None,
                   trans: np.ndarray | None | str = "keep") -> "MotionSet":
-        """A copy with new per-joint values (same samples, lengths and labels)."""
+        """A copy with new per-joint values (same samples, lengths and labels); new values (not
+        ``self.data`` itself) leave out the second body and image sizes (they no longer match), noted."""
+        same = data is self.data and layout in (None, self.layout) and rep in (None, self.rep)
+        dropped = [k for k in ("second_body", "image_size") if getattr(self, k) is not None and not same]
+        notes = list(self.notes) + [f"new joint values: {', '.join(dropped)} left out (they describe the "
+                                    f"values before)"] * bool(dropped)
         return replace(self, data=data, rep=rep or self.rep, layout=layout or self.layout,
                        trans=self.trans if isinstance(trans, str) else trans,
-                       exclusions=list(self.exclusions), notes=list(self.notes))
+                       exclusions=list(self.exclusions), notes=notes,
+                       **({} if same else {"second_body": None, "second_conf": None, "image_size": None}))
 
     def relabel(self, class_names: Sequence[str]) -> "MotionSet":
         """Re-index labels onto a (super)set of class names, matching by name."""
@@ -363,21 +403,17 @@ class MotionSet:
         t = max(s.num_frames for s in sets)
 
         def pad(a):
-            if a.shape[1] == t:
-                return a
-            out = np.zeros((a.shape[0], t) + a.shape[2:], a.dtype)
-            out[:, : a.shape[1]] = a
-            return out
+            return np.concatenate([a, np.zeros((len(a), t - a.shape[1]) + a.shape[2:], a.dtype)], 1)
 
         cat = lambda attr: np.concatenate([getattr(s, attr) for s in sets])  # noqa: E731
         return cls(
             np.concatenate([pad(s.data) for s in sets]), cat("lengths"), cat("labels"), tuple(names),
             cat("subjects"), cat("names"), first.layout, first.rep, source=cat("source"), run=cat("run"),
             epoch=cat("epoch"), round=cat("round"), seed=cat("seed"),
-            trans=None if first.trans is None else np.concatenate([pad(s.trans) for s in sets]),
-            conf=None if first.conf is None else np.concatenate([pad(s.conf) for s in sets]),
+            **{k: np.concatenate([pad(getattr(s, k)) for s in sets])
+               for k in ("trans", "conf") if getattr(first, k) is not None},
             fps=first.fps, exclusions=[e for s in sets for e in s.exclusions],
-            notes=[n for s in sets for n in s.notes],
+            notes=[n for s in sets for n in s.notes], **_concat_extras(sets, pad),
         )
 
     def __add__(self, other: "MotionSet") -> "MotionSet":
@@ -407,10 +443,7 @@ class MotionSet:
             names=txt(self.names), source=txt(self.source), run=txt(self.run), epoch=self.epoch,
             round=self.round, seed=self.seed, meta=np.array(json.dumps(meta)),
         )
-        if self.trans is not None:
-            arrays["trans"] = self.trans
-        if self.conf is not None:
-            arrays["conf"] = self.conf
+        arrays.update({k: getattr(self, k) for k in _OPTIONAL if getattr(self, k) is not None})
         buf = io.BytesIO()
         np.savez_compressed(buf, **arrays)
         return atomic_write_bytes(path, buf.getvalue())
@@ -453,7 +486,7 @@ class MotionSet:
                 arrays["data"], arrays["lengths"], arrays["labels"], tuple(meta["class_names"]),
                 arrays["subjects"], arrays["names"], layout, meta["rep"], source=arrays.get("source"),
                 run=arrays.get("run"), epoch=arrays.get("epoch"), round=arrays.get("round"),
-                seed=arrays.get("seed"), trans=arrays.get("trans"), conf=arrays.get("conf"), fps=meta.get("fps"),
+                seed=arrays.get("seed"), fps=meta.get("fps"), **{k: arrays.get(k) for k in _OPTIONAL},
                 exclusions=[Exclusion(**e) for e in meta.get("exclusions", [])], notes=meta.get("notes", []),
             )
         except ValueError as e:

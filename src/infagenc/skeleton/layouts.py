@@ -38,6 +38,9 @@ __all__ = [
     "load_layout_file",
     "register_layout",
     "resolve_layout",
+    "mmaction_graph",
+    "pyskl_graph",
+    "STOCK_GRAPHS",
 ]
 
 
@@ -383,3 +386,40 @@ def resolve_layout(spec: "str | Path | Layout | dict") -> Layout:
 
 def joints_of(layout: Layout, names: Sequence[str]) -> list[int]:
     return [layout.index(n) for n in names]
+
+
+# ------------------------------------------------------------ PYSKL / MMAction2 graphs
+# The layouts whose joint order and edges equal a graph built into PYSKL / MMAction2
+# (``Graph(layout=...)``, ``JointToBone(dataset=...)``, ``GenSkeFeat(dataset=...)``).
+STOCK_GRAPHS = {"ntu25": "nturgb+d", "coco17": "coco"}
+
+
+def mmaction_graph(layout: Layout) -> dict:
+    """The layout as an MMAction2 / PYSKL graph description: ``{"num_node", "inward",
+    "center"}`` (``Graph(layout=dict(...))``), ``inward`` every edge as (farther, nearer)
+    joint by hop distance from the centre (ties: as the layout lists the edge)."""
+    adj: dict[int, list[int]] = {i: [] for i in range(layout.num_joints)}
+    for a, b in layout.edges:
+        adj[a].append(b)
+        adj[b].append(a)
+    hops, frontier = {layout.center: 0}, [layout.center]
+    while frontier:
+        nxt = []
+        for j in frontier:
+            for k in adj[j]:
+                if k not in hops:
+                    hops[k] = hops[j] + 1
+                    nxt.append(k)
+        frontier = nxt
+    inward = [(a, b) if hops.get(a, 0) >= hops.get(b, 0) else (b, a) for a, b in layout.edges]
+    return {"num_node": layout.num_joints, "inward": [list(e) for e in inward], "center": layout.center}
+
+
+def pyskl_graph(layout: Layout) -> "str | dict":
+    """The graph to give PYSKL / MMAction2 for data of this layout: the name of their stock
+    graph (``"nturgb+d"`` for ``ntu25``, ``"coco"`` for ``coco17``) when the layout is that
+    built-in layout, else :func:`mmaction_graph`'s description."""
+    builtin = {"ntu25": _NTU25, "coco17": _COCO17}.get(layout.name)
+    if builtin is not None and builtin == layout:
+        return STOCK_GRAPHS[layout.name]
+    return mmaction_graph(layout)

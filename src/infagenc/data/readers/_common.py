@@ -13,7 +13,11 @@ Every reader builds its :class:`~infagenc.data.motionset.MotionSet` through a
 * empty classes: after bad samples are left out, every class of the final class list must
   have at least one sample. With ``on_bad="error"`` an empty class raises a DataError naming
   the class and the file; with ``on_bad="skip"`` the class is *kept* (so label indices stay
-  the same as in the other splits of the data set) and a note says it is empty;
+  the same as in the other splits of the data set) and a note says it is empty. A reader
+  whose class list is stated for the whole data set (``empty_classes="note"``: PYSKL files
+  with a class list, or one split of a file) only notes an empty class;
+* a second person (``second=``, frame-aligned with the main one, all-zero where absent) goes
+  with its sample: trimmed with it, never interpolated, refused when not finite;
 * sample names are unique: a second sample with the name of an earlier one (e.g. a repeated
   ``frame_dir``) is a bad sample naming the duplicate;
 * ``gaps`` / ``max_gap`` (:mod:`infagenc.data.gaps`): all-zero frames at the ends trimmed and
@@ -59,7 +63,7 @@ class SampleCollector:
 
     def __init__(self, source: str | Path, *, on_bad: str = "error",
                  class_names: Sequence[str] | None = None, labelled: bool = True, min_length: int = 1,
-                 gaps: str = "error", max_gap: int = DEFAULT_MAX_GAP):
+                 gaps: str = "error", max_gap: int = DEFAULT_MAX_GAP, empty_classes: str = "error"):
         self.source = str(source)
         self.on_bad = check_on_bad(on_bad)
         self.class_names = None if class_names is None else tuple(str(c) for c in class_names)
@@ -73,6 +77,8 @@ class SampleCollector:
         self.subjects: list[str] = []
         self.names: list[str] = []
         self.provenance: list[dict] = []
+        self.extras: list[dict] = []  # per sample: second, second_conf, image_size where given
+        self.empty_classes = empty_classes
         self.exclusions: list[Exclusion] = []
         self.notes: list[str] = []
         self._tallies: dict[str, list] = {}
@@ -105,12 +111,15 @@ class SampleCollector:
     # -------------------------------------------------------------- samples
     def add(self, x: np.ndarray, *, name: str, subject: str, label: str | None = None,
             conf: np.ndarray | None = None, file: str | Path | None = None,
-            provenance: dict | None = None, trimmed: tuple[int, int] = (0, 0)) -> bool:
+            provenance: dict | None = None, trimmed: tuple[int, int] = (0, 0), second: np.ndarray | None = None,
+            second_conf: np.ndarray | None = None, image_size: tuple[int, int] | None = None) -> bool:
         """Check and add one (T, V, C) sequence; returns False when it was left out.
 
         ``provenance``: the sample's ``source`` / ``run`` / ``epoch`` / ``round`` / ``seed``
         where the file records them (the PYSKL files our writer makes). ``trimmed``: all-zero
         frames the reader already trimmed at the start and the end (recorded with the repair).
+        ``second`` / ``second_conf``: a second person, (T, V, C) / (T, V) like ``x``;
+        ``image_size``: (width, height) of the sample's image.
         """
         name = str(name)
         if name in self._seen:
@@ -125,11 +134,21 @@ class SampleCollector:
             if self.class_names is not None and label not in self.class_names:
                 self.bad(f"unknown label {label!r}; classes: {', '.join(self.class_names)}", name, file)
                 return False
+        t = len(x)
         x, conf, repair, problem = repair_gaps(x, conf, mode=self.gaps, max_gap=self.max_gap)
         problem = problem or sample_problem(x, min_length=self.min_length)
+        if problem is None and second is not None and not np.isfinite(np.asarray(second, np.float64)).all():
+            problem = "the second person's values are NaN or Inf"
         if problem is not None:
             self.bad(problem, name, file)
             return False
+        extra = {} if image_size is None else {"image_size": tuple(int(v) for v in image_size)}
+        if second is not None and np.asarray(second).any():
+            keep = slice(repair.start, t - repair.end)
+            extra["second"] = np.asarray(second, np.float32)[keep]
+            if second_conf is not None:
+                extra["second_conf"] = np.asarray(second_conf, np.float32)[keep]
+        self.extras.append(extra)
         repair = repair + GapRepair(*trimmed)
         if repair:
             self.repairs[name] = repair
@@ -166,13 +185,26 @@ class SampleCollector:
         try:
             return MotionSet.from_sequences(
                 self.seqs, labels, classes, self.subjects, self.names, layout, rep,
-                conf=self.confs or None, fps=fps, exclusions=self.exclusions, notes=notes, **prov)
+                conf=self.confs or None, fps=fps, exclusions=self.exclusions, notes=notes, **prov, **self._extras())
         except DataError as e:
             if e.file is None:
                 raise DataError(e.reason, file=self.source, sample=e.sample) from None
             raise
         except (ValueError, TypeError) as e:  # e.g. a provenance value the model does not admit
             raise DataError(str(e), file=self.source) from None
+
+    def _extras(self) -> dict:
+        """``second_body`` / ``second_conf`` / ``image_size`` where any sample has them: zeros for a
+        sample with one person, -1 for an unknown size."""
+        out: dict = {}
+        if any("second" in e for e in self.extras):
+            out["second_body"] = [e.get("second", np.zeros_like(x)) for e, x in zip(self.extras, self.seqs)]
+        if any("second_conf" in e for e in self.extras):
+            out["second_conf"] = [e.get("second_conf", np.zeros(x.shape[:2], np.float32))
+                                  for e, x in zip(self.extras, self.seqs)]
+        if any("image_size" in e for e in self.extras):
+            out["image_size"] = np.array([e.get("image_size", (-1, -1)) for e in self.extras], np.int64)
+        return out
 
     def _repair_notes(self) -> list[str]:
         if self.gaps == "error" and not self.repairs:
@@ -188,7 +220,7 @@ class SampleCollector:
         for c, n in zip(classes, counts):
             if n:
                 continue
-            if self.on_bad == "error":
+            if self.on_bad == "error" and self.empty_classes == "error":
                 raise DataError(f"class {c!r} has no samples (classes: {', '.join(classes)})", file=self.source)
             self.notes.append(f"class {c!r} has no samples; kept in class_names so label indices "
                               f"match the other splits")
@@ -197,6 +229,7 @@ class SampleCollector:
 # ------------------------------------------------------------------ bodies
 def _motion(x: np.ndarray) -> float:
     """Summed per-joint temporal variance over the frames where the body is present."""
+    x = np.asarray(x, dtype=np.float64)  # float16 pixel values overflow in a variance
     present = x.reshape(len(x), -1).any(axis=1)
     if present.sum() < 2:
         return 0.0

@@ -4,7 +4,9 @@
 ``annotations`` (``image_id``, ``keypoints`` = V x (x, y, visibility) in pixels) and
 ``categories`` (``keypoints`` = joint names). Every image is one sample of one frame
 (T = 1), representation ``xy``; ``conf`` = the visibility flag as given (0 not labelled,
-1 labelled but hidden, 2 visible).
+1 labelled but hidden, 2 visible); ``image_size`` = the image's ``width`` and ``height``
+(-1 for an image without them, counted in ``notes``), so that a PYSKL file written from the
+set records each image's shape.
 
 Choices where the format is silent:
 
@@ -90,6 +92,14 @@ def posture_order(names) -> list[str]:
     return sorted(names)
 
 
+def _size(img: dict) -> tuple[int, int] | None:
+    """(width, height) of an image entry, when both are positive integers."""
+    w, h = img.get("width"), img.get("height")
+    ok = all(isinstance(x, (int, float)) and not isinstance(x, bool) and x > 0 and float(x).is_integer()
+             for x in (w, h))
+    return (int(w), int(h)) if ok else None
+
+
 def read_coco(path: str | Path, *, label_field: str = "posture", layout: str | None = None, on_bad: str = "error",
               class_names: Sequence[str] | None = None) -> MotionSet:
     """Read a COCO keypoint JSON with a per-image label (see module docstring)."""
@@ -103,7 +113,7 @@ def read_coco(path: str | Path, *, label_field: str = "posture", layout: str | N
         if isinstance(a, dict) and "image_id" in a:
             by_image.setdefault(a["image_id"], []).append(a)
     image_ids = set()
-    hidden = 0
+    hidden = unsized = 0
     for img in d["images"]:
         if not isinstance(img, dict) or "id" not in img:
             raise DataError("an entry of 'images' has no 'id'", file=str(path))
@@ -127,8 +137,13 @@ def read_coco(path: str | Path, *, label_field: str = "posture", layout: str | N
                     f"{lay.name}): wrong joint count", name)
             continue
         kp = kp.reshape(1, v, 3)
-        if col.add(kp[..., :2], conf=kp[..., 2], name=name, subject=Path(name).stem, label=img.get(label_field)):
+        size = _size(img)
+        unsized += size is None
+        if col.add(kp[..., :2], conf=kp[..., 2], name=name, subject=Path(name).stem, label=img.get(label_field),
+                   image_size=size or (-1, -1)):
             hidden += int((kp[..., 2] == 0).sum())
+    if unsized:
+        col.note(f"images without a positive integer width and height (image size unknown, -1): {unsized}")
     orphans = sum(len(a) for i, a in by_image.items() if i not in image_ids)
     if orphans:
         col.note(f"annotations for image ids not in 'images', not read: {orphans}")

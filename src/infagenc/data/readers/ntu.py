@@ -25,7 +25,9 @@ Choices where the dataset is silent (all recorded in ``notes`` with counts):
   the body with the most motion (largest summed per-joint variance over time, the usual
   NTU preprocessing) and the frames where it is present; ``"first"`` keeps the first body
   seen; ``"all"`` makes one sample per body, named ``<file>/body<k>`` (k in order of
-  first appearance);
+  first appearance). With ``main`` / ``first`` the next body (the most motion among the
+  others, or the next seen) is kept as ``second_body`` on the main body's frames (its
+  tracking state as ``second_conf``; zeros where it is absent), as PYSKL keeps two persons;
 * class names: the actions found, sorted (``A001``, ``A003``, ...), unless ``class_names``
   is given (e.g. all 60 or 120 action codes, to keep label indices fixed; a listed class
   with no sample is then an empty class, see ``on_bad``).
@@ -137,18 +139,37 @@ def _tracks(found: dict[str, dict[int, np.ndarray]]) -> list[tuple[np.ndarray, n
     return out
 
 
+def _on_frames(track: tuple[np.ndarray, np.ndarray] | None, frames: np.ndarray) -> np.ndarray | None:
+    """A body's (len(frames), 25, 4) values on the given frame indices, zeros where it is absent."""
+    if track is None:
+        return None
+    out = np.zeros((len(frames), 25, 4), np.float64)
+    pos = {int(f): k for k, f in enumerate(frames)}
+    for f, v in zip(*track):
+        if int(f) in pos:
+            out[pos[int(f)]] = v
+    return out
+
+
 def _add_body(col: SampleCollector, track: tuple[np.ndarray, np.ndarray], frames: int, present: int, gaps: str,
-              max_gap: int, **sample) -> None:
+              max_gap: int, second: tuple[np.ndarray, np.ndarray] | None = None, **sample) -> None:
     """One body's sample: its tracked frames (``gaps="drop"``), or its frames in place with
-    the absent ones as all-zero frames, planned before anything is allocated."""
+    the absent ones as all-zero frames, planned before anything is allocated; ``second``:
+    the track of the second body, taken on the same frames."""
     idx, vals = track
     on = vals[:, :, :3].any(axis=(1, 2))
     idx, vals = idx[on], vals[on]
+
+    def add(x: np.ndarray, frame_ids: np.ndarray, **kw) -> None:
+        sec = _on_frames(second, frame_ids)
+        col.add(x[:, :, :3], conf=x[:, :, 3], second=None if sec is None else sec[:, :, :3],
+                second_conf=None if sec is None else sec[:, :, 3], **kw, **sample)
+
     if gaps == "drop":
         if present - len(idx):
             col.tally("frames where the kept body is absent (other bodies only), dropped", sample["name"],
                       present - len(idx))
-        col.add(vals[:, :, :3], conf=vals[:, :, 3], **sample)
+        add(vals, idx)
         return
     tracked = np.zeros(frames, bool)
     tracked[idx] = True
@@ -158,7 +179,16 @@ def _add_body(col: SampleCollector, track: tuple[np.ndarray, np.ndarray], frames
         return
     x = np.zeros((plan.last - plan.first + 1, 25, 4), np.float64)
     x[idx - plan.first] = vals
-    col.add(x[:, :, :3], conf=x[:, :, 3], trimmed=(plan.first, frames - 1 - plan.last), **sample)
+    add(x, np.arange(plan.first, plan.last + 1), trimmed=(plan.first, frames - 1 - plan.last))
+
+
+def _second(tracks: list, main: int, bodies: str) -> tuple[np.ndarray, np.ndarray] | None:
+    """The second body's track (``main`` / ``first``: the same policy among the other bodies)."""
+    rest = [k for k in range(len(tracks)) if k != main]
+    if bodies == "all" or not rest:
+        return None
+    pick = select_bodies([tracks[k][1][:, :, :3] for k in rest], bodies)
+    return tracks[rest[pick[0]]] if pick else None
 
 
 def read_ntu(path: str | Path, *, bodies: str = "main", on_bad: str = "error",
@@ -194,8 +224,10 @@ def read_ntu(path: str | Path, *, bodies: str = "main", on_bad: str = "error",
         if len(tracks) > 1:
             kept = "one sample per body" if bodies == "all" else f"kept body{keep[0]}"
             col.tally(f"files with more than one body (bodies={bodies!r})", f"{stem}: {len(tracks)} bodies, {kept}")
+        second = _second(tracks, keep[0], bodies)
         for k in keep:
-            _add_body(col, tracks[k], frames, present, gaps, max_gap, file=file, subject=meta["performer"],
-                      label=meta["action"], name=stem if bodies != "all" else f"{stem}/body{k}")
+            _add_body(col, tracks[k], frames, present, gaps, max_gap, second=second, file=file,
+                      subject=meta["performer"], label=meta["action"],
+                      name=stem if bodies != "all" else f"{stem}/body{k}")
     col.note("subjects: the performer (Pppp) of the file name; classes: the action (Aaaa)")
     return col.build(get_layout("ntu25"), "xyz", fps=30.0)

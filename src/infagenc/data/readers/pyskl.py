@@ -1,10 +1,12 @@
 """PYSKL / MMAction2 skeleton annotation pickles: read and write.
 
-The file is a dict ``{"split": {name: [frame_dir, ...]}, "annotations": [...]}``; each
-annotation has ``frame_dir``, ``label`` (int), ``keypoint`` (M, T, V, C), optionally
-``keypoint_score`` (M, T, V), ``total_frames`` (= T) and other keys. C = 2 gives ``xy``
-data (score -> ``conf``), C = 3 ``xyz``. Read only through
-:func:`~infagenc.data.safe_pickle.safe_load`.
+The file is a dict ``{"split": {name: [frame_dir, ...]}, "annotations": [...]}``, or a
+bare list of annotations (what PYSKL's ``tools/data/custom_2d_skeleton.py`` writes; no
+splits); each annotation has ``frame_dir``, ``label`` (int), ``keypoint`` (M, T, V, C),
+optionally ``keypoint_score`` (M, T, V), ``total_frames`` (= T), ``img_shape`` (h, w) and
+other keys. C = 2 gives ``xy`` data (score -> ``conf``, ``img_shape`` -> ``image_size``),
+C = 3 ``xyz``; float16 arrays (PYSKL's own files) are read as float32 and every choice
+computed in float64. Read only through :func:`~infagenc.data.safe_pickle.safe_load`.
 
 Reading (choices where the format is silent):
 
@@ -13,40 +15,35 @@ Reading (choices where the format is silent):
   17 -> ``coco17``, 25 -> ``ntu25``, 20 -> ``kinect20``, 24 -> ``smpl24``; any other V
   without ``layout`` is a DataError (unknown layout);
 * classes: ``class_names`` if given; else the file's ``class_names`` entry (written by us);
+  else, when every ``frame_dir`` is an NTU name and every label is its action number - 1
+  (PYSKL's ``ntu_preproc.py``), the action codes ``A001`` .. ``A060`` (``A120`` past 60);
   else ``"0" .. "K-1"`` from the integer labels of the whole file (so every split of a file
   has the same class list), K - 1 being the end of the labels' first unbroken run: labels
   0, 1, 2 and 99 give the classes 0..2, and the sample labelled 99 is a bad sample (an
   unknown label, with a hint to pass ``class_names``) rather than 96 empty classes. A label
   outside the list is an unknown label; a label that is not an integer (a bool, a float, a
-  text) is one too;
+  text) is one too. A class with no sample is an error (``on_bad="error"``) only when the
+  class list came from the labels of the file read whole: with a given or stated list, or
+  a split, it is kept with a note (a split or a subset file need not hold every class);
 * ``frame_dir`` must be unique: a repeated one is a bad sample naming it;
 * ``gaps`` / ``max_gap``: all-zero frames of the kept person (:mod:`infagenc.data.gaps`);
 * subjects: an annotation's ``subject`` (written by us); else the first group of
   ``subject_pattern`` in ``frame_dir`` when given; else the performer ``Pppp`` when
   ``frame_dir`` is an NTU name; else ``frame_dir`` itself (one subject per sample).
   ``notes`` count how many samples took each rule;
-* several persons (M > 1): ``bodies`` as for NTU (``main``, ``first``, ``all``);
-* ``total_frames`` different from the keypoint array's T is a bad sample.
+* several persons (M > 1): ``bodies`` as for NTU (``main``, ``first``, ``all``); with
+  ``main`` / ``first`` the next person (the one with the most motion among the others, or
+  the next slot) is kept as ``second_body`` and any further ones are counted in ``notes``;
+* ``total_frames`` different from the keypoint array's T is a bad sample; so is a
+  compressed (``frame_inds``, K400-style) annotation.
 
-Writing (:func:`write_pyskl`): a file PYSKL / MMAction2 ``PoseDataset`` loads: per sample
-``frame_dir`` (the sample name; names must be unique), ``label`` (int), ``keypoint``
-float32 (1, T, V, C) with T the true length (no padding), ``keypoint_score`` float32
-(1, T, V) (``conf`` where the set has it; ones for 2D sets without it, since PYSKL's 2D
-pipelines need a score; left out for 3D sets without ``conf``, as in PYSKL's 3D
-annotations), ``total_frames``; plus ``subject`` and the provenance keys ``source``,
-``run``, ``epoch``, ``round``, ``seed`` (extra keys, ignored by PYSKL). Top level: ``split``,
-``annotations``, and ``class_names`` and ``layout`` (also ignored by PYSKL), so that
-reading the file back gives the same set. Rotation representations are refused
-(convert with ``ms.to_xyz()`` first): PYSKL models read joint positions. Arrays are
-pickled as ``numpy.ndarray(shape, dtype, buffer)`` so that numpy 1.x loads files written
-under numpy 2 (see :class:`_PortablePickler`).
+Writing: :func:`~.pyskl_write.write_pyskl` (re-exported here).
 """
 from __future__ import annotations
 
-import pickle
 import re
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -61,6 +58,7 @@ from ._common import (PROVENANCE_DEFAULTS, SampleCollector, layout_or_error, per
                       subject_from)
 from .infact import INFACT_FILES, is_infact_content
 from .ntu import parse_ntu_name
+from .pyskl_write import _PortablePickler, write_pyskl  # noqa: F401 - re-exported
 
 __all__ = ["read_pyskl", "write_pyskl", "claims_pyskl", "is_pyskl_content", "LAYOUT_BY_JOINTS"]
 
@@ -91,12 +89,30 @@ def _layout(spec, data: dict, v: int, path: Path) -> Layout:
     return layout_or_error(LAYOUT_BY_JOINTS[v], path)
 
 
-def _class_names(given, data: dict, annos: list, path: Path) -> tuple[tuple[str, ...], str]:
-    """(the class list, a hint for labels outside it)."""
+def _ntu_classes(annos: list) -> tuple[str, ...] | None:
+    """``A001`` .. ``A060`` (``A120``) when every annotation is an NTU ``frame_dir`` labelled
+    with its action number - 1 (PYSKL's NTU files); else None."""
+    actions = []
+    for a in annos:
+        meta = parse_ntu_name(str(a.get("frame_dir", "")))
+        if meta is None or not _is_int(a.get("label")) or int(a["label"]) != int(meta["action"][1:]) - 1:
+            return None
+        actions.append(int(a["label"]) + 1)
+    if not actions:
+        return None
+    return tuple(f"A{i:03d}" for i in range(1, (60 if max(actions) <= 60 else max(120, max(actions))) + 1))
+
+
+def _class_names(given, data: dict, annos: list, path: Path) -> tuple[tuple[str, ...], str, bool]:
+    """(the class list, a hint for labels outside it, whether the list is stated for the
+    whole data set rather than taken from this file's labels)."""
     if given is not None:
-        return tuple(str(c) for c in given), ""
+        return tuple(str(c) for c in given), "", True
     if isinstance(data.get("class_names"), (list, tuple)):
-        return tuple(str(c) for c in data["class_names"]), " (the file's class_names)"
+        return tuple(str(c) for c in data["class_names"]), " (the file's class_names)", True
+    ntu = _ntu_classes(annos)
+    if ntu is not None:
+        return ntu, " (NTU action codes: label = action number - 1)", True
     labels = {int(a["label"]) for a in annos if _is_int(a.get("label")) and int(a["label"]) >= 0}
     if not labels:
         raise DataError("no annotation has an integer label: missing labels", file=str(path))
@@ -108,7 +124,7 @@ def _class_names(given, data: dict, annos: list, path: Path) -> tuple[tuple[str,
         hint = (f"; with no class_names the classes are 0..K-1 from the labels found, and no annotation has "
                 f"label {k + 1}, so labels above {k} are taken as out of range (they would make "
                 f"{max(labels) + 1} classes, some empty); pass class_names= if the data set has them")
-    return tuple(str(i) for i in range(k + 1)), hint
+    return tuple(str(i) for i in range(k + 1)), hint, False
 
 
 def _short(x) -> str:
@@ -136,6 +152,9 @@ def _in_split(data: dict, annos: list[dict], split: str | None, path: Path) -> t
     """The annotations of ``split`` (all without one) and the split's names that have none."""
     if split is None:
         return annos, set()
+    if data.get("bare list"):
+        raise DataError(f"a bare list of annotations (as PYSKL's custom_2d_skeleton.py writes) has no splits; "
+                        f"read it without split= (asked for {split!r})", file=str(path))
     splits = data.get("split")
     if not isinstance(splits, dict) or split not in splits:
         have = sorted(map(str, splits)) if isinstance(splits, dict) else []
@@ -152,6 +171,9 @@ def _annotation_arrays(a: dict, channels: int, lay: Layout, has_score: bool, cla
     """(problem or None, keypoint (M, T, V, C), score (M, T, V) or None, class name or None)
     of one annotation."""
     kp = a.get("keypoint")
+    if "frame_inds" in a:
+        return ("compressed keypoints (frame_inds, K400-style): not supported; write the file without "
+                "compression (custom_2d_skeleton.py without --compress)", None, None, None)
     if not isinstance(kp, np.ndarray) or kp.dtype.kind not in "fiu":
         return "no numeric keypoint array", None, None, None
     if kp.ndim == 3:
@@ -178,8 +200,17 @@ def _annotation_arrays(a: dict, channels: int, lay: Layout, has_score: bool, cla
     return f"unknown label {_short(label)}: classes are 0..{len(classes) - 1}{hint}", None, None, None
 
 
+def _is_bare_list(obj) -> bool:
+    """A bare list of PYSKL annotations (custom_2d_skeleton.py): dicts with ``keypoint`` and
+    no ``pose`` (InfAct release clips have both)."""
+    return (isinstance(obj, list) and bool(obj) and all(isinstance(a, dict) for a in obj)
+            and "keypoint" in obj[0] and "pose" not in obj[0])
+
+
 def _load(path: Path) -> tuple[dict, list[dict]]:
     data = safe_load(path)
+    if _is_bare_list(data):
+        data = {"annotations": data, "bare list": True}
     if not is_pyskl_content(data):
         hint = " (it looks like an InfActPrimitive / InfantAction pickle: format='infact')" \
             if is_infact_content(data) else ""
@@ -206,6 +237,28 @@ def _first_keypoint(selected: list[dict], path: Path) -> np.ndarray:
     return first
 
 
+def _persons(kp: np.ndarray, bodies: str, col: SampleCollector, name: str) -> list[tuple[int, int | None]]:
+    """(kept slot, slot of its second person or None) per sample to make; [] for no person."""
+    kept, nonempty = person_slots(kp, bodies)
+    if nonempty > 1:
+        col.tally(f"samples with more than one person (bodies={bodies!r})", f"{name}: {nonempty}")
+    if bodies == "all" or not kept or nonempty < 2:
+        return [(p, None) for p in kept]
+    rest = [p for p in range(len(kp)) if p != kept[0]]
+    second = rest[select_bodies([kp[p] for p in rest], bodies)[0]]
+    if nonempty > 2:
+        col.tally("samples with more than two persons (the main one and the next kept)", f"{name}: {nonempty}")
+    return [(kept[0], second)]
+
+
+def _image_size(a: dict, channels: int) -> tuple[int, int] | None:
+    """(width, height) from a 2D annotation's ``img_shape`` (h, w), when it has one."""
+    shape = a.get("img_shape", a.get("original_shape"))
+    if channels != 2 or not isinstance(shape, (tuple, list)) or len(shape) != 2 or not all(map(_is_int, shape)):
+        return None
+    return int(shape[1]), int(shape[0])
+
+
 def read_pyskl(path: str | Path, *, split: str | None = None, layout: str | None = None,
                class_names: Sequence[str] | None = None, subject_pattern: str | None = None,
                bodies: str = "main", on_bad: str = "error", min_length: int = 1,
@@ -216,13 +269,13 @@ def read_pyskl(path: str | Path, *, split: str | None = None, layout: str | None
     check_gap_options(gaps, max_gap)
     data, annos = _load(path)
     selected, missing = _in_split(data, annos, split, path)
-    classes, hint = _class_names(class_names, data, annos, path)
+    classes, hint, stated = _class_names(class_names, data, annos, path)
     first = _first_keypoint(selected, path)
     lay = _layout(layout, data, int(first.shape[-2]), path)
     channels = int(first.shape[-1])
     pattern = re.compile(subject_pattern) if subject_pattern else None
     col = SampleCollector(path, on_bad=on_bad, class_names=classes, min_length=min_length, gaps=gaps,
-                          max_gap=max_gap)
+                          max_gap=max_gap, empty_classes="note" if stated or split is not None else "error")
     rules: Counter = Counter()
     has_score = any("keypoint_score" in a for a in selected)
     for k, a in enumerate(tqdm(selected, desc=path.name, disable=not progress)):
@@ -235,93 +288,20 @@ def read_pyskl(path: str | Path, *, split: str | None = None, layout: str | None
         if subject is None:
             col.bad(f"subject_pattern {subject_pattern!r} does not match frame_dir", name)
             continue
-        kept, nonempty = person_slots(kp, bodies)
-        if not kept:
+        persons = _persons(kp, bodies, col, name)
+        if not persons:
             col.bad("keypoint is all zeros (no person)", name)
             continue
-        if nonempty > 1:
-            col.tally(f"samples with more than one person (bodies={bodies!r})", f"{name}: {nonempty}")
         prov = {key: a[key] for key in PROVENANCE_DEFAULTS if key in a}
-        for p in kept:
-            if col.add(kp[p], conf=None if score is None else score[p], name=f"{name}/person{p}" if bodies == "all"
-                       else name, subject=subject, label=label_name, provenance=prov):
+        for p, q in persons:
+            sc = (lambda j: None if score is None or j is None else score[j])  # noqa: E731
+            if col.add(kp[p], conf=sc(p), name=f"{name}/person{p}" if bodies == "all" else name, subject=subject,
+                       label=label_name, provenance=prov, second=None if q is None else kp[q], second_conf=sc(q),
+                       image_size=_image_size(a, channels)):
                 rules[rule] += 1
+    if data.get("bare list"):
+        col.note("a bare list of annotations (PYSKL custom_2d_skeleton.py style): no splits")
     if missing:
         col.note(f"split {split!r} lists {len(missing)} frame_dir(s) with no annotation")
     col.note("subjects: " + "; ".join(f"{n} sample(s) from {r}" for r, n in rules.items()))
     return col.build(lay, "xy" if channels == 2 else "xyz")
-
-
-def write_pyskl(ms: MotionSet, path: str | Path, *, split: Mapping[str, Sequence[str]] | None = None,
-                subject_split: Mapping[str, Sequence[str]] | None = None) -> Path:
-    """Write a PYSKL / MMAction2 annotation pickle (see module docstring).
-
-    ``split``: {split name: [sample names]}; ``subject_split``: {split name: [subjects]}
-    (e.g. ``{"xsub_train": [...], "xsub_val": [...]}``); neither: one split ``"all"``.
-    """
-    path = Path(path)
-    if ms.rep not in ("xyz", "xy"):
-        raise ValueError(f"PYSKL stores joint positions; convert {ms.rep!r} data first (ms.to_xyz())")
-    if not ms.labelled:
-        raise ValueError("PYSKL annotations need integer labels; this set is unlabelled")
-    names = [str(n) for n in ms.names]
-    dup = sorted(n for n, c in Counter(names).items() if c > 1)
-    if dup:
-        raise ValueError(f"sample names must be unique to serve as frame_dir; repeated: {dup[:5]}")
-    if split is not None and subject_split is not None:
-        raise ValueError("give split or subject_split, not both")
-    if subject_split is not None:
-        known = set(ms.subjects.tolist())
-        unknown = sorted({str(s) for v in subject_split.values() for s in v} - known)
-        if unknown:
-            raise ValueError(f"subject_split names subjects not in the set: {unknown}")
-        split = {k: [n for n, s in zip(names, ms.subjects) if s in {str(x) for x in v}]
-                 for k, v in subject_split.items()}
-    elif split is not None:
-        unknown = sorted({str(n) for v in split.values() for n in v} - set(names))
-        if unknown:
-            raise ValueError(f"split names samples not in the set: {unknown[:5]}")
-        split = {str(k): [str(n) for n in v] for k, v in split.items()}
-    else:
-        split = {"all": names}
-    annotations = []
-    for i, name in enumerate(names):
-        L = int(ms.lengths[i])
-        a = {
-            "frame_dir": name,
-            "label": int(ms.labels[i]),
-            "keypoint": ms.data[i, :L][None].astype(np.float32),
-            "total_frames": L,
-            "subject": str(ms.subjects[i]),
-            "source": str(ms.source[i]),
-            "run": str(ms.run[i]),
-            "epoch": int(ms.epoch[i]),
-            "round": int(ms.round[i]),
-            "seed": int(ms.seed[i]),
-        }
-        if ms.conf is not None:
-            a["keypoint_score"] = ms.conf[i, :L][None].astype(np.float32)
-        elif ms.rep == "xy":
-            a["keypoint_score"] = np.ones((1, L, ms.num_joints), np.float32)
-        annotations.append(a)
-    out = {"split": split, "annotations": annotations, "class_names": list(ms.class_names),
-           "layout": ms.layout.to_dict()}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "wb") as f:
-        _PortablePickler(f, protocol=4).dump(out)
-    return path
-
-
-class _PortablePickler(pickle.Pickler):
-    """Pickles arrays as ``numpy.ndarray(shape, dtype, bytearray)``.
-
-    numpy >= 2 pickles arrays through ``numpy._core.multiarray``, which numpy < 1.26 (common
-    in PYSKL / MMAction2 environments) cannot import; ``numpy.ndarray`` exists in every
-    version. The bytearray buffer keeps the loaded arrays writable.
-    """
-
-    def reducer_override(self, obj):
-        if type(obj) is np.ndarray:
-            a = np.ascontiguousarray(obj)
-            return np.ndarray, (a.shape, a.dtype.str, bytearray(a.tobytes()))
-        return NotImplemented
