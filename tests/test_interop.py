@@ -243,3 +243,55 @@ def test_bare_list_from_custom_2d_skeleton_is_read(tmp_path):
     annos[0]["frame_inds"] = np.arange(8)
     with pytest.raises(DataError, match="video0.*compressed keypoints.*without --compress"):
         read_pyskl(write_pickle(tmp_path / "k400.pkl", annos), progress=False)
+
+
+# ---------------------------------------------------------------------- the CLI
+def test_cli_convert_options_and_graph(tmp_path, capsys):
+    import json
+
+    from reader_fixtures import write_utkinect
+
+    from infagenc.cli import main
+
+    folder, _ = ntu_folder(tmp_path)
+    assert main(["data", "convert", str(folder), str(tmp_path / "s.pkl"), "--scores", "--no-ntu", "--no-progress"]) == 0
+    raw = safe_load(tmp_path / "s.pkl")
+    assert all("keypoint_score" in a for a in raw["annotations"]) and list(raw["split"]) == ["all"]
+    assert sorted(a["label"] for a in raw["annotations"]) == [0, 1, 1]
+    write_utkinect(tmp_path / "utk", {"s01_e01": [("walk", "10", "20")], "s02_e01": [("walk", "12", "22")]})
+    assert main(["data", "convert", str(tmp_path / "utk"), str(tmp_path / "u.pkl"), "--to-layout", "ntu25",
+                 "--no-progress"]) == 0
+    raw = safe_load(tmp_path / "u.pkl")
+    assert raw["graph"] == "nturgb+d" and raw["annotations"][0]["keypoint"].shape[2] == 25 and raw["filled_joints"]
+    doc = coco_doc(["Prone", "Supine"])
+    for img in doc["images"]:
+        del img["width"], img["height"]
+    js = write_json(tmp_path / "c.json", doc)
+    assert main(["data", "convert", str(js), str(tmp_path / "c.pkl"), "--img-shape", "720x960"]) == 0
+    assert [tuple(a["img_shape"]) for a in safe_load(tmp_path / "c.pkl")["annotations"]] == [(720, 960)] * 2
+    with pytest.raises(SystemExit):
+        main(["data", "convert", str(js), str(tmp_path / "d.pkl"), "--img-shape", "720"])
+    assert "expected HEIGHTxWIDTH" in capsys.readouterr().err
+    assert main(["data", "graph", "smpl24"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["graph_cfg"]["layout"]["num_node"] == 24 and out["bone_dataset"] is None
+    assert main(["data", "graph", "coco17"]) == 0
+    assert json.loads(capsys.readouterr().out)["graph_cfg"] == {"layout": "coco", "mode": "stgcn_spatial"}
+
+
+# --------------------------------------------------------------- the real data
+def test_real_ntu_and_syrip_files_for_pyskl(shared_data, tmp_path):
+    from conftest import need
+
+    ms = read_ntu(need(shared_data / "ntu_samples"), progress=False)
+    raw = write_read(ms, tmp_path / "ntu.pkl")
+    by_name = {a["frame_dir"]: a for a in raw["annotations"]}
+    assert by_name["S001C003P008R002A058"]["keypoint"].shape[0] == 2  # the two-person action keeps both
+    assert by_name["S001C003P008R002A058"]["label"] == 57 and by_name["S001C001P001R001A001"]["label"] == 0
+    assert set(raw["split"]) == {"xsub_train", "xsub_val", "xview_train", "xview_val"}
+    assert not any("keypoint_score" in a for a in raw["annotations"])
+    coco = read_coco(need(shared_data / "syrip" / "2d_gt" / "train200.json"))
+    raw = write_read(coco, tmp_path / "syrip.pkl")
+    shapes = {tuple(a["img_shape"]) for a in raw["annotations"]}
+    assert len(shapes) > 1 and all(h > 0 and w > 0 for h, w in shapes)
+    assert all(0 <= a["keypoint_score"].min() and a["keypoint_score"].max() <= 1 for a in raw["annotations"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -30,6 +31,13 @@ def _split(text: str) -> tuple[str, list[str]]:
     if not sep or not name or not subjects:
         raise argparse.ArgumentTypeError(f"expected NAME=SUBJECT,SUBJECT,..., got {text!r}")
     return name, [s for s in subjects.split(",") if s]
+
+
+def _shape(text: str) -> tuple[int, int]:
+    h, sep, w = text.lower().partition("x")
+    if not sep or not h.isdigit() or not w.isdigit() or not int(h) or not int(w):
+        raise argparse.ArgumentTypeError(f"expected HEIGHTxWIDTH in pixels (e.g. 720x960), got {text!r}")
+    return int(h), int(w)
 
 
 def _reader_args(p: argparse.ArgumentParser, on_bad_default: str) -> None:
@@ -120,12 +128,29 @@ def _cmd_convert(args) -> int:
     if args.on_bad == "error":
         _refuse_exclusions(ms, fmt)
     split = dict(args.split)
-    out = write(ms, args.output, args.to, **({"subject_split": split} if split else {}))
+    given = {"subject_split": split or None, "scores": args.scores, "img_shape": args.img_shape,
+             "to_layout": args.to_layout, "ntu": False if args.no_ntu else None}
+    out = write(ms, args.output, args.to, **{k: v for k, v in given.items() if v is not None})
     left = "" if not ms.exclusions else (f", {len(ms.exclusions)} sample(s) left out earlier (recorded in the input)"
                                          if fmt == "npz" and args.on_bad == "error" else
                                          f", {len(ms.exclusions)} bad sample(s) left out")
     print(f"wrote {out}: {len(ms)} samples, {ms.num_classes} classes, {len(set(ms.subjects.tolist()))} subjects"
           + left)
+    return 0
+
+
+@_usage_errors
+def _cmd_graph(args) -> int:
+    from ..skeleton.layouts import LayoutError, pyskl_graph, resolve_layout
+
+    try:
+        layout = resolve_layout(args.layout)
+    except LayoutError as e:
+        raise ValueError(str(e)) from None
+    graph = pyskl_graph(layout)
+    text = json.dumps({"layout": layout.name, "graph_cfg": {"layout": graph, "mode": "stgcn_spatial"},
+                       "bone_dataset": graph if isinstance(graph, str) else None}, indent=2)
+    print(re.sub(r"\[\s+(\d+),\s+(\d+)\s+\]", r"[\1, \2]", text))  # one edge a line
     return 0
 
 
@@ -155,5 +180,22 @@ def register(sub) -> None:
     pc.add_argument("--to", choices=_WRITERS, help="output format (default: from the output suffix)")
     pc.add_argument("--split", action="append", type=_split, default=[], metavar="NAME=SUBJ,SUBJ",
                     help="PYSKL only: a split made of these subjects (repeatable, e.g. --split xsub_train=s01,s03 "
-                         "--split xsub_val=s02); default one split 'all'")
+                         "--split xsub_val=s02); default the standard NTU splits for NTU data, else one split 'all'")
+    pc.add_argument("--scores", action=argparse.BooleanOptionalAction, default=None,
+                    help="PYSKL only: write keypoint_score in [0, 1] (default: 2D data only; PYSKL / MMAction2's 3D "
+                         "pipelines refuse a score)")
+    pc.add_argument("--img-shape", type=_shape, metavar="HxW",
+                    help="PYSKL only: img_shape for 2D samples whose image size the input does not give")
+    pc.add_argument("--to-layout", choices=["ntu25"],
+                    help="PYSKL only: map kinect20 data to the NTU-25 joint order (their nturgb+d graph)")
+    pc.add_argument("--no-ntu", action="store_true",
+                    help="PYSKL only: keep this set's labels and the split 'all' even for NTU action classes")
     pc.set_defaults(func=_cmd_convert)
+
+    pg = dsub.add_parser("graph", help="the PYSKL / MMAction2 graph for a layout",
+                         description="Print, as JSON, the graph_cfg layout to give PYSKL / MMAction2's ST-GCN for "
+                                     "data of LAYOUT: their stock graph's name (ntu25 -> nturgb+d, coco17 -> coco) "
+                                     "or a {num_node, inward, center} description, and the GenSkeFeat / JointToBone "
+                                     "dataset that has its bone pairs (none for a described graph: joints only).")
+    pg.add_argument("layout", help="a layout name or layout file (.toml / .json)")
+    pg.set_defaults(func=_cmd_graph)
