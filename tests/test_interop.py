@@ -136,6 +136,8 @@ def test_kinect20_exports_in_ntu25_order_with_filled_joints_flagged(tmp_path):
     np.testing.assert_array_equal(kp[1, :, ntu.index("spine_base")], ms.second_body[0, :, kin.index("hip_center")])
     filled = [ntu.index(n) for n in NTU25_FILL]
     assert (a["keypoint_score"][:, :, filled] == 0).all() and (np.delete(a["keypoint_score"], filled, -1) == 1).all()
+    back = read_pyskl(tmp_path / "k.pkl", progress=False)
+    assert back.layout.name == "ntu25" and any("filled by a layout mapping" in n and "neck" in n for n in back.notes)
     mapped, names = to_ntu25(ms)
     assert mapped.layout.name == "ntu25" and names == list(NTU25_FILL) and "kinect20 -> ntu25" in mapped.notes[-1]
     with pytest.raises(ValueError, match="no NTU-25 mapping for layout 'smpl24'.*infagenc data graph smpl24"):
@@ -254,6 +256,8 @@ def test_cli_convert_options_and_graph(tmp_path, capsys):
     from infagenc.cli import main
 
     folder, _ = ntu_folder(tmp_path)
+    assert main(["data", "inspect", str(folder), "--no-progress"]) == 0
+    assert "two-person samples: 1" in capsys.readouterr().out
     assert main(["data", "convert", str(folder), str(tmp_path / "s.pkl"), "--scores", "--no-ntu", "--no-progress"]) == 0
     raw = safe_load(tmp_path / "s.pkl")
     assert all("keypoint_score" in a for a in raw["annotations"]) and list(raw["split"]) == ["all"]

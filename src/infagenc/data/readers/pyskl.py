@@ -301,6 +301,9 @@ def read_pyskl(path: str | Path, *, split: str | None = None, layout: str | None
                 rules[rule] += 1
     if data.get("bare list"):
         col.note("a bare list of annotations (PYSKL custom_2d_skeleton.py style): no splits")
+    if isinstance(data.get("filled_joints"), dict):
+        col.note("joints filled by a layout mapping, not measured: "
+                 + "; ".join(f"{k}: {v}" for k, v in data["filled_joints"].items()))
     if missing:
         col.note(f"split {split!r} lists {len(missing)} frame_dir(s) with no annotation")
     col.note("subjects: " + "; ".join(f"{n} sample(s) from {r}" for r, n in rules.items()))

@@ -89,7 +89,9 @@ def format_report(r: dict) -> str:
         f"== {r['format']}: {r['path']}",
         f"samples: {r['samples']}   layout: {r['layout']} ({r['joints']} joints)   "
         f"representation: {r['representation']} ({r['channels']} channels)   "
-        f"confidence: {'yes' if r['has_conf'] else 'no'}   root translation: {'yes' if r['has_trans'] else 'no'}",
+        f"confidence: {'yes' if r['has_conf'] else 'no'}   root translation: {'yes' if r['has_trans'] else 'no'}"
+        + (f"   two-person samples: {r['two_person_samples']}" if r.get("two_person_samples") else "")
+        + ("   image sizes: yes" if r.get("has_image_size") else ""),
         f"frames per sample: min {fr['min']} / mean {fr['mean']:.1f} / max {fr['max']} (padded to {fr['padded']})"
         + (f"   fps: {r['fps']}" if r["fps"] else ""),
     ]
