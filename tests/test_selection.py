@@ -98,7 +98,8 @@ def test_class_absent_from_a_round():
     probs[np.arange(5), (cond + 1) % 3] = 0.1
     res = _round(probs, cond)
     counts = res.per_class_counts(cond, 3)
-    assert counts == {"generated": [4, 0, 1], "passed_filter": [4, 0, 1], "selected": [2, 0, 1]}
+    assert counts == {"generated": [4, 0, 1], "passed_filter": [4, 0, 1], "passed_threshold": [4, 0, 1],
+                      "passed_fallback": [0, 0, 0], "selected": [2, 0, 1]}
     # class 0 samples at x = 0.5, 1.5, 2.5, 3.5: d_within grows and d_between shrinks with x,
     # so the score increases with x; the central two are indices 1 and 2
     assert res.selected_index.tolist() == [1, 2, 4]
@@ -118,3 +119,56 @@ def test_random_ablation_keeps_the_same_counts_from_the_filtered_pool():
     assert not r1.selected[3]
     with pytest.raises(ValueError, match="seeded rng"):
         _round(probs, cond, "random")
+
+
+def _starved():
+    """Class 0: two samples above theta 0.75; class 1: five samples, none above (two of them
+    even predicted as class 0); class 2: never generated."""
+    cond = np.array([0, 1, 1, 0, 1, 1, 1])
+    p1 = np.array([0.0, 0.30, 0.60, 0.0, 0.50, 0.60, 0.10])  # p(class 1) of the class-1 samples
+    probs = np.zeros((7, 3))
+    probs[[0, 3], 0] = [0.90, 0.80]
+    probs[[0, 3], 1] = [0.10, 0.20]
+    for i in (1, 2, 4, 5, 6):
+        probs[i, 1] = p1[i]
+        probs[i, 0] = 1.0 - p1[i]  # samples 1 and 6: argmax class 0
+    return probs, cond
+
+
+def test_per_class_filter_feeds_a_class_below_theta():
+    probs, cond = _starved()
+    assert S.confidence_filter(probs, cond, 0.75).tolist() == [True, False, False, True, False, False, False]
+    # fraction 0.1 of 5 -> ceil(0.5) = 1: the highest p(cond) of class 1 is 0.60, at 2 and 5: the lower index
+    ok, fb = S.per_class_filter(probs, cond, 0.75, 0.1)
+    assert ok.tolist() == [True, False, True, True, False, False, False]
+    assert fb.tolist() == [False, False, True, False, False, False, False]
+    # fraction 0.5 of 5 -> ceil(2.5) = 3: 2 and 5 (0.60), then 4 (0.50)
+    ok, fb = S.per_class_filter(probs, cond, 0.75, 0.5)
+    assert np.flatnonzero(fb).tolist() == [2, 4, 5] and np.flatnonzero(ok).tolist() == [0, 2, 3, 4, 5]
+    # the whole class, even its samples the critic gives to another class
+    _, fb = S.per_class_filter(probs, cond, 0.75, 1.0)
+    assert np.flatnonzero(fb).tolist() == [1, 2, 4, 5, 6]
+    # a class with a sample above theta gets no fallback: theta 0.55 passes 2 and 5 of class 1
+    ok, fb = S.per_class_filter(probs, cond, 0.55, 0.5)
+    assert not fb.any() and np.array_equal(ok, S.confidence_filter(probs, cond, 0.55))
+    with pytest.raises(ValueError, match="fallback_fraction"):
+        S.per_class_filter(probs, cond, 0.75, 0.0)
+
+
+def test_select_per_class_records_threshold_and_fallback_counts():
+    probs, cond = _starved()
+    glob = _round(probs, cond)
+    assert glob.per_class_counts(cond, 3)["passed_filter"] == [2, 0, 0]
+    assert glob.per_class_counts(cond, 3)["selected"][1] == 0  # the global filter starves class 1
+    real = np.array([[0.0, 0], [1, 0], [10, 0], [11, 0], [20, 0], [21, 0]])
+    syn = np.array([[0.5 + i, 0.0] for i in range(len(cond))])
+    res = S.select(probs, cond, syn, real, np.array([0, 0, 1, 1, 2, 2]), filter_mode="per_class",
+                   fallback_fraction=0.5)
+    counts = res.per_class_counts(cond, 3)
+    assert counts["passed_threshold"] == [2, 0, 0] and counts["passed_fallback"] == [0, 3, 0]
+    assert counts["passed_filter"] == [2, 3, 0]
+    # the fallback candidates go through the distance selection like the others: ceil(3 * 0.5) = 2
+    assert counts["selected"] == [1, 2, 0] and res.selected[res.by_fallback].sum() == 2
+    assert res.selected[~res.passed_filter].sum() == 0
+    with pytest.raises(ValueError, match="filter_mode"):
+        S.select(probs, cond, syn, real, np.array([0, 0, 1, 1, 2, 2]), filter_mode="class")

@@ -31,13 +31,17 @@ from ..train.exemplar import SAMPLING_MODES
 from ..train.generator import GeneratorConfig
 from ..train.recognizer import RecognizerConfig
 from .seeds import derive_seed
+from .selection import FILTER_MODES
 
 __all__ = ["ExecutionConfig", "DemoConfig", "DataConfig", "LoopConfig", "FinalConfig", "EvalConfig", "RunConfig",
-           "demo_config", "migrate", "SELECTION_MODES", "SCORE_FORMS"]
+           "demo_config", "migrate", "SELECTION_MODES", "SCORE_FORMS", "CRITIC_MODES", "FILTER_MODES"]
 
 # distance: the paper's selection; random: the ablation; none: the baseline VAE (no recycling)
 SELECTION_MODES = ("distance", "random", "none")
 SCORE_FORMS = ("ratio", "difference")
+# updated: the critic that scores is updated on X_train each round (the paper); independent: the
+# pre-trained critic (real data only) scores every round and is never updated
+CRITIC_MODES = ("updated", "independent")
 
 
 @dataclass
@@ -127,6 +131,16 @@ class LoopConfig:
     keep_fraction: float = 0.5
     selection: str = "distance"  # distance | random | none (the baseline VAE: no recycling)
     critic_update_epochs: int = 3
+    # the confidence filter: "global" (the paper: p(cond) > theta and argmax = cond, a class may be
+    # left without samples) or "per_class" (the same, but a class none of whose samples passes keeps
+    # its top filter_fallback_fraction by p(cond), at least one; see loop/selection.py)
+    filter: str = "global"
+    filter_fallback_fraction: float = 0.1
+    # "updated" (the paper): the critic scores the samples and is updated for critic_update_epochs
+    # epochs on X_train every round; "independent": the pre-trained critic (real data only) scores
+    # and selects every round and is never updated (critic_update_epochs unused), so CAS is not
+    # measured by a critic trained on the recycled samples it judges
+    critic_mode: str = "updated"
     # sampling-time dropout in the decoder for the loop's samples, the baseline's synthetic set
     # and the evaluation's samples ("Generative Data Augmentation for Skeleton Action
     # Recognition": diversity for fidelity); 0 = off, as in the paper
@@ -148,6 +162,14 @@ class LoopConfig:
     exemplar_max_distance: float | None = None
 
     def __post_init__(self):
+        if self.filter not in FILTER_MODES:
+            raise ValueError(f"loop.filter must be one of {FILTER_MODES}, got {self.filter!r}")
+        if not 0.0 < self.filter_fallback_fraction <= 1.0:
+            raise ValueError(f"loop.filter_fallback_fraction must lie in (0, 1], got {self.filter_fallback_fraction}")
+        if self.critic_mode not in CRITIC_MODES:
+            raise ValueError(f"loop.critic_mode must be one of {CRITIC_MODES}, got {self.critic_mode!r}")
+        if self.critic_update_epochs < 0:
+            raise ValueError(f"loop.critic_update_epochs must be >= 0, got {self.critic_update_epochs}")
         if self.sampling not in SAMPLING_MODES:
             raise ValueError(f"loop.sampling must be one of {SAMPLING_MODES}, got {self.sampling!r}")
         if not self.exemplar_tau >= 0:

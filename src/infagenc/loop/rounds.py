@@ -16,11 +16,17 @@ For each epoch t of a window (docs/design.md, "The loop"):
 At the end of each window (a round, :func:`recycle_round`), unless ``selection == "none"``
 (the baseline VAE):
 
-4-6. filter the best epoch's samples on confidence and select by distance to the REAL
-   training samples in M's feature space (or at random, the ablation) -
-   :mod:`infagenc.loop.selection`;
+4-6. filter the best epoch's samples on confidence (``loop.filter``: the paper's global
+   threshold, or per class with a fallback for classes none of whose samples passes) and
+   select by distance to the REAL training samples in M's feature space (or at random, the
+   ablation) - :mod:`infagenc.loop.selection`;
 7. add the selected samples to X_train (tagged synthetic with run, epoch, round, seed)
-   and update M for ``critic_update_epochs`` epochs on X_train.
+   and update M for ``critic_update_epochs`` epochs on X_train. With
+   ``loop.critic_mode = "independent"`` M is the pre-trained critic (real data only) in every
+   round and is never updated: it scores, filters and measures distances, and no recognizer
+   is trained on the recycled samples inside the loop (the final phase trains its own).
+   Each round records the mode and a digest of the scoring critic's weights
+   (``critic_mode``, ``scoring_critic``).
 
 M's features do not change within a window (M is only updated at its end), so the features
 computed for CAS are the ones used for selection: nothing is scored twice. After every round
@@ -32,6 +38,7 @@ selections. The pool is rebuilt from the committed rounds' ``selected.npz``.
 """
 from __future__ import annotations
 
+import hashlib
 import time
 from dataclasses import dataclass, field
 
@@ -50,18 +57,19 @@ from .data import Splits, load_or_none
 from .seeds import balanced_requests, derive_seed
 from .selection import best_epoch, cas, select
 
-__all__ = ["Window", "LoopState", "run_window", "recycle_round", "loop_phase", "Stopped", "draw_samples"]
+__all__ = ["Window", "LoopState", "run_window", "recycle_round", "loop_phase", "Stopped", "draw_samples",
+           "weights_digest"]
 
 
 def draw_samples(cfg: RunConfig, gen: GeneratorTrainer, requests, exemplars: MotionSet, seed: int,
-                 provenance: dict) -> tuple[MotionSet, int | None]:
+                 provenance: dict, progress: bool = False) -> tuple[MotionSet, int | None]:
     """The samples of ``requests`` ((class, length) pairs) as ``cfg.loop.sampling`` draws
     them: from the prior, or around ``exemplars`` (the same count per class, lengths those
     of the exemplars), with the source-distance filter when ``loop.exemplar_max_distance``
     is set. Returns (samples, how many the filter dropped; None without the filter)."""
     lc = cfg.loop
     common = dict(seed=seed, precision=cfg.execution.precision, dropout=lc.sample_dropout or None,
-                  provenance=provenance)
+                  provenance=provenance, progress=progress)
     if lc.sampling == "prior":
         return sample_motionset(gen.model, gen.spec, requests, **common), None
     counts = np.bincount(np.asarray([c for c, _ in requests], np.int64), minlength=len(gen.spec.class_names))
@@ -138,10 +146,21 @@ def _weights(model: torch.nn.Module) -> dict:
     return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
 
+def weights_digest(model: torch.nn.Module) -> str:
+    """SHA-256 (first 16 hex digits) of a model's state (parameters and buffers, by name):
+    equal digests, equal weights."""
+    h = hashlib.sha256()
+    for k, v in sorted(model.state_dict().items()):
+        h.update(k.encode())
+        h.update(v.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
 def run_window(st: LoopState, r: int, f: RunFolder, bar) -> Window:
     """Window ``r`` (0-based): train, generate and score each epoch; the best-CAS epoch's
     samples and predictions (earliest on ties, :func:`best_epoch`)."""
     lc = st.cfg.loop
+    scorer = weights_digest(st.critic.model)  # M does not change within a window
     kept: dict[int, tuple[MotionSet, Predictions, dict | None]] = {}
     cas_window: dict[int, float] = {}
     for t in range(r * lc.window + 1, (r + 1) * lc.window + 1):
@@ -166,7 +185,8 @@ def run_window(st: LoopState, r: int, f: RunFolder, bar) -> Window:
         bar.set_postfix(cas=f"{c:.2f}", round=r + 1)
     b = best_epoch(cas_window)
     syn, pr, weights = kept[b]
-    rec = {"round": r + 1, "best_epoch": b, "best_cas": cas_window[b], "selection": lc.selection}
+    rec = {"round": r + 1, "best_epoch": b, "best_cas": cas_window[b], "selection": lc.selection,
+           "critic_mode": lc.critic_mode, "scoring_critic": scorer}
     if weights is not None:  # the best epoch's full N_t samples, from its kept weights
         t0 = time.perf_counter()
         now = _weights(st.gen.model)
@@ -192,7 +212,7 @@ def recycle_round(st: LoopState, w: Window, f: RunFolder) -> MotionSet:
         st.real_feat = st.score(real).features
     res = select(pr.probs, syn.labels, pr.features, st.real_feat, real.labels, mode=lc.selection,
                  theta=lc.theta, w_within=lc.w_within, w_between=lc.w_between, form=lc.score_form,
-                 keep_fraction=lc.keep_fraction,
+                 keep_fraction=lc.keep_fraction, filter_mode=lc.filter, fallback_fraction=lc.filter_fallback_fraction,
                  rng=np.random.default_rng(derive_seed(cfg.seed, "random_selection", w.round)))
     chosen = syn.subset(res.selected_index)
     t1 = time.perf_counter()
@@ -201,20 +221,27 @@ def recycle_round(st: LoopState, w: Window, f: RunFolder) -> MotionSet:
         "round": w.round, "best_epoch": w.best_epoch, "class_names": list(syn.class_names),
         "candidates": [
             {"name": str(syn.names[i]), "class": int(syn.labels[i]), "confidence": float(res.confidence[i]),
-             "passed_filter": bool(res.passed_filter[i]), "d_within": _num(res.d_within[i]),
+             "passed_filter": bool(res.passed_filter[i]), "by_fallback": bool(res.by_fallback[i]),
+             "d_within": _num(res.d_within[i]),
              "d_between": _num(res.d_between[i]), "score": _num(res.score[i]), "selected": bool(res.selected[i])}
             for i in range(len(syn))]})
     st.pool = chosen if st.pool is None else MotionSet.concat([st.pool, chosen])
     x_train = st.x_train
     st.gen_ts = st.gen.tensors(x_train)
     t2 = time.perf_counter()
-    crit_ts = to_tensors(x_train, st.critic.device)
-    upd = [st.critic.train_epoch(crit_ts) for _ in range(lc.critic_update_epochs)]
-    st.real_feat = None  # the critic changed
-    w.record.update({"counts": res.per_class_counts(syn.labels, real.num_classes), "pool_size": len(st.pool),
-                     "critic_update": upd, "time_select": t1 - t0, "time_critic_update": time.perf_counter() - t2})
+    upd = []
+    if lc.critic_mode == "updated":
+        crit_ts = to_tensors(x_train, st.critic.device)
+        upd = [st.critic.train_epoch(crit_ts) for _ in range(lc.critic_update_epochs)]
+        st.real_feat = None  # the critic changed
+    w.record.update({"filter": lc.filter, "counts": res.per_class_counts(syn.labels, real.num_classes),
+                     "pool_size": len(st.pool), "critic_update": upd, "time_select": t1 - t0,
+                     "time_critic_update": time.perf_counter() - t2})
+    fb = int(res.by_fallback.sum())
     f.log(f"round {w.round}: best epoch {w.best_epoch} (CAS {w.best_cas:.3f}); kept "
-          f"{int(res.passed_filter.sum())} after the filter, selected {len(chosen)}; pool {len(st.pool)}")
+          f"{int(res.passed_filter.sum())} after the filter{f' ({fb} by the per-class fallback)' if fb else ''}, "
+          f"selected {len(chosen)}; pool {len(st.pool)}"
+          f"{'; critic not updated (independent)' if lc.critic_mode == 'independent' else ''}")
     return chosen
 
 

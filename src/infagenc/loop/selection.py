@@ -7,6 +7,11 @@ Steps 3-6 of the loop (docs/design.md, "The loop"), as in the paper (not the rel
 * :func:`best_epoch` - the epoch of a window with the highest CAS (the earliest on ties).
 * :func:`confidence_filter` - keep a sample only if the critic predicts its conditioning
   class AND the softmax probability of that class is strictly greater than ``theta``.
+* :func:`per_class_filter` - the same threshold (``filter = "per_class"``, not in the
+  paper), but a class none of whose samples passes keeps its top
+  ``k = ceil(n * fallback_fraction)`` samples by p(cond) (at least one; ties by sample
+  index), whatever the critic's argmax, so that no class is starved of recycled samples.
+  The paper's filter (``filter = "global"``) keeps nothing of such a class.
 * :func:`class_distances` - in the critic's feature space, for each synthetic sample of
   class c: ``d_within`` = mean Euclidean distance to the REAL training samples of class
   c, ``d_between`` = mean distance to the REAL training samples of all other classes
@@ -43,6 +48,8 @@ __all__ = [
     "cas",
     "best_epoch",
     "confidence_filter",
+    "per_class_filter",
+    "FILTER_MODES",
     "class_distances",
     "selection_scores",
     "central_count",
@@ -81,6 +88,32 @@ def confidence_filter(probs: np.ndarray, cond: np.ndarray, theta: float = 0.75) 
         return np.zeros(0, dtype=bool)
     p_cond = probs[np.arange(len(cond)), cond]
     return (probs.argmax(axis=1) == cond) & (p_cond > theta)
+
+
+# global: the paper's confidence filter; per_class: the same, with a fallback for starved classes
+FILTER_MODES = ("global", "per_class")
+
+
+def per_class_filter(probs: np.ndarray, cond: np.ndarray, theta: float = 0.75,
+                     fallback_fraction: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
+    """(passed, by_fallback) boolean masks: ``passed`` is :func:`confidence_filter`'s mask
+    plus, for every class of ``cond`` none of whose samples passes the threshold, its
+    ``ceil(n_c * fallback_fraction)`` samples of highest p(cond) (ties: the lower index);
+    ``by_fallback`` marks those."""
+    if not 0.0 < fallback_fraction <= 1.0:
+        raise ValueError(f"fallback_fraction must lie in (0, 1], got {fallback_fraction}")
+    ok = confidence_filter(probs, cond, theta)
+    probs, cond = np.asarray(probs, dtype=np.float64), np.asarray(cond, dtype=np.int64)
+    fallback = np.zeros(len(cond), dtype=bool)
+    p_cond = probs[np.arange(len(cond)), cond] if len(cond) else np.zeros(0)
+    for c in np.unique(cond):
+        idx = np.flatnonzero(cond == c)
+        if ok[idx].any():
+            continue
+        k = min(len(idx), math.ceil(len(idx) * fallback_fraction - 1e-12))
+        order = idx[np.argsort(-p_cond[idx], kind="stable")]
+        fallback[order[:max(k, 1)]] = True
+    return ok | fallback, fallback
 
 
 def _pairwise(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -179,6 +212,11 @@ class SelectionResult:
     d_between: np.ndarray
     score: np.ndarray
     selected: np.ndarray  # bool
+    by_fallback: np.ndarray | None = None  # bool: passed by the per-class fallback (None: none did)
+
+    def __post_init__(self):
+        if self.by_fallback is None:
+            self.by_fallback = np.zeros(len(self.passed_filter), dtype=bool)
 
     @property
     def selected_index(self) -> np.ndarray:
@@ -189,6 +227,9 @@ class SelectionResult:
         return {
             "generated": np.bincount(labels, minlength=num_classes).tolist(),
             "passed_filter": np.bincount(labels[self.passed_filter], minlength=num_classes).tolist(),
+            "passed_threshold": np.bincount(labels[self.passed_filter & ~self.by_fallback],
+                                            minlength=num_classes).tolist(),
+            "passed_fallback": np.bincount(labels[self.by_fallback], minlength=num_classes).tolist(),
             "selected": np.bincount(labels[self.selected], minlength=num_classes).tolist(),
         }
 
@@ -196,14 +237,22 @@ class SelectionResult:
 def select(probs: np.ndarray, cond: np.ndarray, syn_features: np.ndarray, real_features: np.ndarray,
            real_labels: np.ndarray, *, mode: str = "distance", theta: float = 0.75, w_within: float = 0.6,
            w_between: float = 0.4, form: str = "ratio", keep_fraction: float = 0.5,
-           rng: np.random.Generator | None = None) -> SelectionResult:
-    """One round's selection (steps 5-6), for ``mode`` ``distance`` or ``random``."""
+           rng: np.random.Generator | None = None, filter_mode: str = "global",
+           fallback_fraction: float = 0.1) -> SelectionResult:
+    """One round's selection (steps 4-6), for ``mode`` ``distance`` or ``random``; the
+    confidence filter ``filter_mode`` ``global`` (:func:`confidence_filter`) or ``per_class``
+    (:func:`per_class_filter` with ``fallback_fraction``)."""
     if mode not in ("distance", "random"):
         raise ValueError(f"mode must be 'distance' or 'random', got {mode!r}")
+    if filter_mode not in FILTER_MODES:
+        raise ValueError(f"filter_mode must be one of {FILTER_MODES}, got {filter_mode!r}")
     cond = np.asarray(cond, dtype=np.int64)
     probs = np.asarray(probs, dtype=np.float64)
     n = len(cond)
-    ok = confidence_filter(probs, cond, theta)
+    if filter_mode == "per_class":
+        ok, fallback = per_class_filter(probs, cond, theta, fallback_fraction)
+    else:
+        ok, fallback = confidence_filter(probs, cond, theta), np.zeros(n, dtype=bool)
     conf = probs[np.arange(n), cond] if n else np.zeros(0)
     d_w, d_b, score = np.full(n, np.nan), np.full(n, np.nan), np.full(n, np.nan)
     selected = np.zeros(n, dtype=bool)
@@ -219,4 +268,4 @@ def select(probs: np.ndarray, cond: np.ndarray, syn_features: np.ndarray, real_f
                 raise ValueError("random selection needs a seeded rng")
             counts = {int(c): int(k) for c, k in zip(*np.unique(cond[cand[keep_local]], return_counts=True))}
             selected[cand[random_selection(cond[cand], counts, rng)]] = True
-    return SelectionResult(ok, conf, d_w, d_b, score, selected)
+    return SelectionResult(ok, conf, d_w, d_b, score, selected, fallback)
