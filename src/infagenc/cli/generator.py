@@ -1,4 +1,5 @@
-"""``infagenc generator``: train the CVAE generator, sample synthetic sets from it; argument
+"""``infagenc generator``: train a generator (the CVAE, or ``--model mdm``: diffusion), sample
+synthetic sets from it; argument
 parsing only (the work is in :mod:`infagenc.workflows.generator`). Defaults come from
 :class:`~infagenc.train.generator.GeneratorConfig`, :class:`~infagenc.models.cvae.CVAEConfig`
 sizes and the workflow functions."""
@@ -13,9 +14,11 @@ from ..models.cvae import CVAEConfig
 from ..models.sizes import SIZES, canonical_size
 from ..train.device import PRECISIONS
 from ..train.exemplar import EXEMPLAR_COUNTS, sample_exemplars
+from ..models.mdm import MDMConfig
+from ..train.diffusion import DiffusionConfig
 from ..train.generator import GeneratorConfig, sample_motionset
 from ..train.losses import KL_REDUCTIONS
-from ..workflows.generator import CHECKPOINT_NAME, read_data, sample_run, train_run
+from ..workflows.generator import CHECKPOINT_NAME, DEFAULT_PER_CLASS, GENERATORS, read_data, sample_run, train_run
 
 _RUN = train_run.__kwdefaults__
 _SAMPLE = sample_motionset.__kwdefaults__
@@ -44,8 +47,17 @@ def _train_parser(gsub) -> None:
     t.add_argument("--out", required=True, type=Path, help="run folder")
     t.add_argument("--epochs", type=int, default=None,
                    help=f"train until this many epochs in total (default: the config's, {d.epochs})")
+    t.add_argument("--model", choices=GENERATORS, default="cvae",
+                   help="cvae: the paper's transformer CVAE (default); mdm: an MDM-style diffusion generator "
+                        "(transformer denoiser predicting the clean sequence, DDIM sampling, classifier-free "
+                        "guidance)")
     t.add_argument("--size", type=_size, choices=SIZES, default="paper",
-                   help="CVAE size (default: paper; the legacy name 'small' means slim)")
+                   help="model size (default: paper; the legacy name 'small' means slim)")
+    dd = DiffusionConfig()
+    t.add_argument("--sampling-steps", type=int, default=dd.sampling_steps,
+                   help=f"mdm: DDIM steps when sampling (default {dd.sampling_steps})")
+    t.add_argument("--guidance", type=float, default=dd.guidance,
+                   help=f"mdm: classifier-free guidance scale (1: none; default {dd.guidance:g})")
     t.add_argument("--frames", type=int, default=Preprocess.frames,
                    help="resample every sequence to this many frames first (default: keep lengths)")
     t.add_argument("--seed", type=int, default=d.seed, help=f"default {d.seed}")
@@ -88,9 +100,11 @@ def _sample_parser(gsub) -> None:
                                     "exemplar samples name their exemplar after '-ex=').")
     s.add_argument("--checkpoint", required=True, type=Path, help=f"generator checkpoint ({CHECKPOINT_NAME})")
     s.add_argument("--per-class", type=int, default=None,
-                   help="samples per class (prior sampling: required; with --exemplars: the count per class of "
-                        "--counts balanced, default per-exemplar x the largest class's exemplar count)")
-    s.add_argument("--frames", type=int, default=None, help="frames per sample (prior sampling: required)")
+                   help=f"samples per class (prior sampling: default {DEFAULT_PER_CLASS}; with --exemplars: the "
+                        "count per class of --counts balanced, default per-exemplar x the largest class's "
+                        "exemplar count)")
+    s.add_argument("--frames", type=int, default=None,
+                   help="frames per sample (prior sampling; default: the length the generator was trained on)")
     s.add_argument("--exemplars", default=None,
                    help="sample around the sequences of this motion set (any readable dataset, brought to the "
                         "checkpoint's preprocessing): z ~ N(mu, (tau sigma)^2) of each one's posterior, decoded "
@@ -120,16 +134,25 @@ def _sample_parser(gsub) -> None:
 
 
 def register(sub) -> None:
-    p = sub.add_parser("generator", help="train the CVAE generator; sample synthetic motion sets",
-                       description="Train the transformer CVAE generator, or sample synthetic motion sets from it.")
+    p = sub.add_parser("generator", help="train a generator (CVAE or diffusion); sample synthetic motion sets",
+                       description="Train the transformer CVAE generator (or an MDM-style diffusion generator: "
+                                   "--model mdm), or sample synthetic motion sets from either.")
     gsub = p.add_subparsers(dest="generator_command", metavar="SUBCOMMAND")
     gsub.required = True
     _train_parser(gsub)
     _sample_parser(gsub)
 
 
+def _diffusion_config(args: argparse.Namespace) -> DiffusionConfig:
+    return DiffusionConfig(mdm=MDMConfig.of_size(args.size), lambda_vel=args.vel_weight, lambda_pos=args.pos_weight,
+                           trans=args.trans, keep_root=args.keep_root, lr=args.lr, batch_size=args.batch_size,
+                           **({"epochs": args.epochs} if args.epochs is not None else {}),
+                           sampling_steps=args.sampling_steps, guidance=args.guidance, seed=args.seed,
+                           device=args.device, precision=args.precision)
+
+
 def _train(args: argparse.Namespace) -> int:
-    cfg = GeneratorConfig(cvae=CVAEConfig.of_size(args.size), lambda_kl=args.kl_weight,
+    cfg = _diffusion_config(args) if args.model == "mdm" else GeneratorConfig(cvae=CVAEConfig.of_size(args.size), lambda_kl=args.kl_weight,
                           kl_reduction=args.kl_reduction, lambda_vel=args.vel_weight, lambda_pos=args.pos_weight,
                           lambda_cls=args.cls_weight, cls_label_smoothing=args.cls_label_smoothing,
                           trans=args.trans, keep_root=args.keep_root, lr=args.lr, batch_size=args.batch_size,
@@ -145,8 +168,6 @@ def _train(args: argparse.Namespace) -> int:
 
 def _sample_errors(args: argparse.Namespace) -> str | None:
     if args.exemplars is None:
-        if args.per_class is None or args.frames is None:
-            return "--per-class and --frames are required (or give --exemplars)"
         given = [f for f, v in (("--tau", args.tau != _EXEMPLAR["tau"]), ("--max-distance", args.max_distance),
                                 ("--per-exemplar", args.per_exemplar != _EXEMPLAR["per_exemplar"]),
                                 ("--counts", args.counts != "proportional")) if v]

@@ -1,10 +1,12 @@
 """``infagenc generator train|sample`` as library functions.
 
 * :func:`read_data` - a dataset any reader understands, or ``"demo"`` (the made-up demo set);
-* :func:`train_run` - train a generator into a run folder, resuming when the folder already
+* :func:`train_run` - train a generator (the CVAE, or with a
+  :class:`~infagenc.train.diffusion.DiffusionConfig` the MDM-style diffusion model) into a run folder, resuming when the folder already
   holds its checkpoint (the checkpoint's config and preprocessing are then used);
   writes ``config.json``, ``generator.pt`` and ``history.json``;
-* :func:`sample_run` - sample N sequences per class from a checkpoint into an infagenc
+* :func:`sample_run` - sample N sequences per class (default 10, frames: the length the
+  generator was trained on) from a checkpoint of either kind into an infagenc
   ``.npz`` motion set or a PYSKL ``.pkl`` (rotation data through forward kinematics); or,
   given ``exemplars``, variants around the sequences of a motion set
   (:mod:`infagenc.train.exemplar`).
@@ -20,11 +22,18 @@ from typing import Any, Callable
 from ..data.motionset import MotionSet
 from ..data.preprocess import Preprocess
 from ..jsonio import write_json
+from ..train.checkpoint import load_checkpoint
+from ..train.diffusion import CHECKPOINT_KIND as DIFFUSION_KIND
+from ..train.diffusion import DiffusionConfig, DiffusionTrainer, load_diffusion, sample_diffusion
 from ..train.exemplar import sample_exemplars
+from ..train.generator import CHECKPOINT_KIND as CVAE_KIND
 from ..train.generator import (GeneratorConfig, GeneratorTrainer, MotionSpec, checkpoint_rest, load_generator,
                                sample_motionset)
 
-__all__ = ["read_data", "train_run", "sample_run", "CHECKPOINT_NAME"]
+__all__ = ["read_data", "train_run", "sample_run", "checkpoint_kind", "default_frames", "CHECKPOINT_NAME",
+           "GENERATORS"]
+
+GENERATORS = ("cvae", "mdm")  # the transformer CVAE (the paper's) | an MDM-style diffusion generator
 
 CHECKPOINT_NAME = "generator.pt"
 
@@ -41,11 +50,25 @@ def read_data(source: str, fmt: str | None = None, seed: int = 0) -> MotionSet:
     return read(source, fmt)
 
 
-def _trainer(ckpt: Path, ms: MotionSet, cfg: GeneratorConfig | None, prep: Preprocess,
-             device: str | None, log: Callable[[str], Any]) -> tuple[GeneratorTrainer, MotionSet, bool]:
-    """(trainer, preprocessed data, resumed?): the checkpoint's trainer when it exists, else a new one."""
+def checkpoint_kind(path: str | Path) -> str:
+    """``cvae`` or ``mdm``: which generator a checkpoint holds (from its metadata)."""
+    kind = load_checkpoint(path)["meta"].get("kind")
+    if kind == DIFFUSION_KIND:
+        return "mdm"
+    if kind == CVAE_KIND:
+        return "cvae"
+    raise ValueError(f"{path}: not a generator checkpoint (kind {kind!r}); give a generator.pt written by "
+                     f"'infagenc generator train' or a run")
+
+
+def _trainer(ckpt: Path, ms: MotionSet, cfg: GeneratorConfig | DiffusionConfig | None, prep: Preprocess,
+             device: str | None, log: Callable[[str], Any]) -> tuple[GeneratorTrainer | DiffusionTrainer,
+                                                                     MotionSet, bool]:
+    """(trainer, preprocessed data, resumed?): the checkpoint's trainer when it exists, else a
+    new one (a :class:`DiffusionConfig` makes an MDM-style diffusion generator)."""
     if ckpt.exists():
-        trainer = GeneratorTrainer.load(ckpt, device=device)
+        kind = DiffusionTrainer if checkpoint_kind(ckpt) == "mdm" else GeneratorTrainer
+        trainer = kind.load(ckpt, device=device)
         log(f"resuming {ckpt} at epoch {trainer.epoch} (its saved config is used)")
         if trainer.preprocess is not None and trainer.preprocess != prep:
             log(f"the checkpoint's preprocessing is used: {trainer.preprocess.to_dict()}")
@@ -56,7 +79,8 @@ def _trainer(ckpt: Path, ms: MotionSet, cfg: GeneratorConfig | None, prep: Prepr
         if cfg is None:
             raise ValueError(f"{ckpt} does not exist and no generator config was given")
         ms = prep(ms)
-        trainer = GeneratorTrainer.from_motionset(ms, cfg, device=device)
+        kind = DiffusionTrainer if isinstance(cfg, DiffusionConfig) else GeneratorTrainer
+        trainer = kind.from_motionset(ms, cfg, device=device)
         resumed = False
     trainer.preprocess = prep
     return trainer, ms, resumed
@@ -116,13 +140,28 @@ def sample_run(checkpoint: str | Path, out: str | Path, *, per_class: int | None
     from ..data.readers import write
 
     checkpoint, out = Path(checkpoint), Path(out)
-    model, spec, meta = load_generator(checkpoint, device=device)
+    mdm = checkpoint_kind(checkpoint) == "mdm"
+    model, spec, meta = (load_diffusion if mdm else load_generator)(checkpoint, device=device)
     prov = {"run": checkpoint.resolve().parent.name, "epoch": int(meta["epoch"])}
     extra: dict = {}
     if exemplars is None:
-        if per_class is None or frames is None:
-            raise ValueError("prior sampling needs per_class and frames (or give exemplars)")
-        ms = sample_motionset(model, spec, per_class=per_class, length=frames, seed=seed, provenance=prov, **sampling)
+        frames = frames if frames is not None else default_frames(meta)
+        per_class = per_class if per_class is not None else DEFAULT_PER_CLASS
+        if frames is None:
+            raise ValueError(f"{checkpoint}: the generator was trained on sequences of different lengths; give "
+                             f"the number of frames to sample (--frames)")
+        if mdm:
+            if sampling.pop("dropout", None):
+                raise ValueError("sampling-time dropout is a CVAE option; the diffusion generator has none")
+            c = meta["config"]
+            ms = sample_diffusion(model, spec, per_class=per_class, length=frames, seed=seed, provenance=prov,
+                                  steps=c["sampling_steps"], guidance=c["guidance"], **sampling)
+        else:
+            ms = sample_motionset(model, spec, per_class=per_class, length=frames, seed=seed, provenance=prov,
+                                  **sampling)
+    elif mdm:
+        raise ValueError("exemplar sampling needs a CVAE generator (it encodes each exemplar); this checkpoint "
+                         "is a diffusion generator")
     else:
         if frames is not None:
             raise ValueError("frames does not apply to exemplar sampling: variants take their exemplar's length")
@@ -136,6 +175,15 @@ def sample_run(checkpoint: str | Path, out: str | Path, *, per_class: int | None
     path = write(ms, out)
     return {"written": str(path), "samples": len(ms), "classes": list(spec.class_names),
             "frames": frames, "seed": seed, "epoch": meta["epoch"], **extra}
+
+
+DEFAULT_PER_CLASS = 10  # generator sample without --per-class
+
+
+def default_frames(meta: dict) -> int | None:
+    """The sequence length the generator was trained on (its preprocessing's ``frames``), if fixed."""
+    prep = meta.get("preprocess")
+    return Preprocess.from_dict(prep).frames if prep else None
 
 
 def _exemplars(exemplars: str | Path | MotionSet, spec: MotionSpec, meta: dict) -> MotionSet:
