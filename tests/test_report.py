@@ -103,6 +103,7 @@ def test_markdown_report_links_valid_pictures_and_holds_the_numbers(distance_run
     names = {Path(rel).name for rel in links}
     assert {"snapshots.png", "tsne.png", "loop_curves.png", "pretrain_generator.png", "confusion.png"} <= names
     assert {f"{c}.gif" for c in classes} <= names  # one animation per class
+    assert "### Pose statistics" in md and "generated vs real test" in md and "motion energy" in md
     gif = Image.open(distance_run / "figures" / "animations" / f"{classes[0]}.gif")
     assert gif.width >= 600 and gif.height >= 348  # twice the 300 x 174 pixels of before
     durations = []

@@ -55,6 +55,37 @@ def _generation(run: RunFiles, d: Doc) -> None:
         return
     counts = {what: run.class_counts(what) for what in ("test", "train", "pool")}
     generation_section(d, metrics, level=3, class_names=run.class_names(), counts=counts)
+    _pose(metrics.get("pose"), d)
+
+
+_POSE_SETS = {"generated_vs_test": "generated vs real test", "generated_vs_train": "generated vs real train",
+              "recycled_pool_vs_test": "recycled pool vs real test", "real_test_vs_train": "real test vs real train"}
+
+
+def _pose(pose: Mapping | None, d: Doc) -> None:
+    """Pose statistics (joint-pair distances, motion energy, bone lengths), generated vs real."""
+    if not pose:
+        return
+    rows = []
+    for key, label in _POSE_SETS.items():
+        o = (pose.get(key) or {}).get("overall")
+        if not o:
+            continue
+        for name, st in sorted((o.get("distances") or {}).items()) + [("motion energy", o.get("energy") or {})]:
+            if "real_mean" in st:
+                rows.append([label, name, f"{st['real_mean']:.3f}", f"{st['gen_mean']:.3f}", f"{st['shift']:+.2f}"])
+        bone = o.get("bone_length") or {}
+        if "mean_relative_error" in bone:
+            rows.append([label, "bone length: mean relative error", "", f"{100 * bone['mean_relative_error']:.1f}%",
+                         ""])
+    if not rows:
+        return
+    d.h(3, "Pose statistics")
+    d.table(Table(["comparison", "statistic", "real mean", "generated mean", "shift (real std)"], rows))
+    d.p("Distances between layout-named joint pairs (feet, knees, hands) and the mean joint speed (motion "
+        "energy), in the data's units; shift = (generated mean - real mean) / real std: legs that collapse "
+        "together show as a negative feet / knees shift, too little motion as a negative energy shift. The real "
+        "test vs train row is the scale of a difference between two groups of real subjects.")
 
 
 def _recognition(run: RunFiles, d: Doc, compare: Sequence[RunFiles]) -> None:

@@ -110,7 +110,11 @@ def settings_rows(run: RunFiles) -> list[list[str]]:
         ["Loop", f"{loop.get('epochs')} epochs in windows of {loop.get('window')}, "
                  + (f"{loop['samples_per_epoch']} samples" if loop.get("samples_per_epoch") else
                     "one sample per real training sample")
-                 + f" per epoch, critic updated {loop.get('critic_update_epochs')} epochs per round"],
+                 + (" per epoch, an independent critic (the pre-trained one, never updated) scores"
+                    if loop.get("critic_mode") == "independent" else
+                    f" per epoch, critic updated {loop.get('critic_update_epochs')} epochs per round")
+                 + (f", per-class filter (fallback: top {loop.get('filter_fallback_fraction')} of a class)"
+                    if loop.get("filter") == "per_class" else "")],
         ["Generator", f"pre-trained {cfg.get('pretrain_generator_epochs')} epochs; "
                       f"{gen.get('cvae', {}).get('num_layers')} layers, d_model {gen.get('cvae', {}).get('d_model')}"],
         ["Critic", f"{critic.get('model')} ({critic.get('size')}), ≤ {critic.get('epochs')} epochs, "
