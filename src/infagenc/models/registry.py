@@ -14,6 +14,7 @@ from typing import Any, Callable
 from ..skeleton.layouts import Layout, resolve_layout
 from .base import Recognizer
 from .msg3d import MSG3D, MSG3DConfig
+from .posture import PostureConfig, PostureFusion, PostureNet
 from .sizes import SIZES
 from .stgcn import STGCN, STGCNConfig
 
@@ -22,6 +23,8 @@ __all__ = ["RECOGNIZERS", "SIZES", "build_recognizer", "build_from_spec", "recog
 RECOGNIZERS: dict[str, tuple[type[Recognizer], type]] = {
     "stgcn": (STGCN, STGCNConfig),
     "msg3d": (MSG3D, MSG3DConfig),
+    "posture": (PostureNet, PostureConfig),  # single frames (T = 1): models/posture.py
+    "posture_fusion": (PostureFusion, PostureConfig),  # 2D + 3D keypoints of an image, late fusion
 }
 
 

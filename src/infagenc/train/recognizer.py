@@ -291,6 +291,9 @@ class RecognizerTrainer(Trainer):
                     logits = self.model.head(self.model.head_drop(feats))
                 loss = weighted_ce(logits.float(), y, weights[idx] if weights is not None else None,
                                    cfg.label_smoothing)
+                aux = getattr(self.model, "auxiliary_loss", None)  # a model's own term (e.g. a coarse head's)
+                if aux is not None:
+                    loss = loss + aux(y, weights[idx] if weights is not None else None, cfg.label_smoothing)
                 if domain:
                     progress = (self.epoch - self.stage_start + b / len(batches)) / max(self.stage_epochs, 1)
                     extra, parts = self.domain.loss(feats.float(), y, syn_dev[idx], progress)

@@ -1,0 +1,310 @@
+"""Infant postures on SyRIP with the single-frame posture models: the floor, the flat posture
+model on 2D keypoints, on 3D keypoints, the late fusion of both, and the hierarchical head
+(lying / upright over the 4 postures); every setting chosen on held-out training images.
+
+    OMP_NUM_THREADS=1 python benchmarks/postures.py                  # every run (resumable)
+    OMP_NUM_THREADS=1 python benchmarks/postures.py --runs floor-2d,posture-2d --seeds 0,1,2
+    python benchmarks/postures.py --table-only                       # the table from the results
+
+Protocol (``../shared/data/syrip``; one sample per image, T = 1, 4 postures):
+
+* data: ``2d_gt/train200.json`` trains, ``2d_gt/validate500.json`` is the **test** set, looked
+  at once per seed after every choice is made. 2D: COCO-17 keypoints, those not labelled filled
+  with the mean of the image's labelled ones, nose at the origin, mean bone length 1 (as
+  ``benchmarks/recipe.py --protocol syrip``). 3D: the hand-corrected 14-joint keypoints
+  (``3d/correct_3D.npy``, the ground-truth counterpart of the 2D ground truth), joined to the
+  COCO images by the reader's name map, neck at the origin, mean bone length 1. Fused:
+  :func:`infagenc.data.fusion.fuse_keypoints` of the two preprocessed sets (by image name);
+* the floor: logistic regression on the standardised flattened joints
+  (``infagenc.train.classical``; deterministic), on 2D (the reference floor of recipe.md) and on
+  the fused set;
+* deep runs: ``RecognizerConfig(model="posture" | "posture_fusion")`` (``models/posture.py``:
+  MLP 256-128, dropout 0.3; ``posture-gcn-2d``: two graph convolutions of 32 channels first),
+  Adam lr 1e-3, batch 16, weight decay 5e-4, label smoothing 0.1, a 2-epoch warm-up, and the
+  posture augmentation of the recipe: in-plane rotation +-17 deg, scale +-0.1 per axis, a
+  left/right mirror with probability 0.5 (``AugmentConfig.moderate(mirror=0.5)``, postures are
+  mirror-symmetric), jitter 0.01, the set repeated 5x per epoch. For 3D and fused data the
+  rotation is about the camera axis z with no tilt (the SyRIP 3D keypoints are in camera
+  coordinates, so this is the same image-plane rotation for both parts);
+* hierarchical runs (``hier-*``): the same model with the head of
+  ``examples/hierarchies/syrip.toml`` (coarse lying = Prone, Supine; upright = Sitting,
+  Standing; fine head on the features and the coarse logits; loss = fine CE + 1.0 x coarse CE);
+* selection: 20% of the training images held out (``holdout_subjects(train, 0.2, seed=0)``:
+  40 images, the same for every run); one model (seed 0) per run is trained on the other 160
+  and its validation (fine) accuracy read after each of ``EPOCHS``; the count with the best
+  validation accuracy (earliest on ties) is used;
+* final: trained on all 200 training images with the chosen epochs, seeds 0-2, tested once:
+  overall, per-class and mean class accuracy; coarse accuracy (lying / upright) from the fine
+  prediction for every run and from the coarse head for the hierarchical ones. Intervals:
+  Student's t over the seeds; 'minus floor' pairs every seed with the (deterministic) 2D floor.
+
+Results: ``results/postures/<run>.json`` (every seed, with its wall time, torch threads and
+the 1/5/15-minute load averages when it finished; a seed already there is skipped) and
+``results/postures.md``; ``results/postures/environment.json`` holds the machine, threads and
+``uptime`` at the start and the end of every command run.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from infagenc.data.fusion import fuse_keypoints
+from infagenc.data.preprocess import Preprocess
+from infagenc.data.readers import read
+from infagenc.data.readers.syrip3d import read_syrip3d
+from infagenc.data.splits import holdout_subjects
+from infagenc.jsonio import read_json, write_json
+from infagenc.metrics.stats import Summary
+from infagenc.train.augment import AugmentConfig
+from infagenc.train.classical import ClassicalRecognizer
+from infagenc.train.hierarchy import hierarchy_report, load_hierarchy, reports_from_predictions
+from infagenc.train.recognizer import RecognizerConfig, RecognizerTrainer, new_recognizer
+from infagenc.workflows.tune import validation_accuracies
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results"
+OUT = RESULTS / "postures"
+HIERARCHY = HERE.parent / "examples" / "hierarchies" / "syrip.toml"
+COMMAND = "OMP_NUM_THREADS=1 python benchmarks/postures.py"
+PREP_2D = Preprocess(root="per_frame", normalize_scale=True, unlabelled="fill")
+PREP_3D = Preprocess(root="per_frame", normalize_scale=True)
+EPOCHS = (10, 20, 40, 80, 160)
+VAL_FRACTION = 0.2
+# run -> (data, model ("floor" = logistic regression), model options, hierarchical head)
+RUNS = {
+    "floor-2d": ("2d", "floor", {}, False),
+    "floor-fused": ("fused", "floor", {}, False),
+    "posture-2d": ("2d", "posture", {}, False),
+    "posture-gcn-2d": ("2d", "posture", {"kind": "gcn"}, False),
+    "posture-3d": ("3d", "posture", {}, False),
+    "fusion": ("fused", "posture_fusion", {}, False),
+    "hier-2d": ("2d", "posture", {}, True),
+    "hier-fusion": ("fused", "posture_fusion", {}, True),
+}
+DATA_NOTE = {"2d": "2D (COCO-17)", "3d": "3D (infant-14)", "fused": "2D + 3D"}
+
+
+def load_avg() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+def uptime() -> str:
+    r = subprocess.run(["uptime"], capture_output=True, text=True)
+    return r.stdout.strip()
+
+
+def git_head() -> str | None:
+    r = subprocess.run(["git", "rev-parse", "HEAD"], cwd=HERE.parent, capture_output=True, text=True)
+    return r.stdout.strip() if r.returncode == 0 else None
+
+
+@lru_cache(maxsize=1)
+def load_sets(data: Path) -> dict:
+    """{"2d" | "3d" | "fused": (train, test)}, preprocessed (see the module docstring)."""
+    folder = data / "syrip"
+    train_json, test_json = folder / "2d_gt" / "train200.json", folder / "2d_gt" / "validate500.json"
+    tr2 = read(train_json, "coco")
+    te2 = read(test_json, "coco", class_names=tr2.class_names)
+    tr3 = read_syrip3d(folder / "3d", poses="correct_3D.npy", labels=str(train_json), class_names=tr2.class_names)
+    te3 = read_syrip3d(folder / "3d", poses="correct_3D.npy", labels=str(test_json), class_names=tr2.class_names)
+    sets = {"2d": (PREP_2D(tr2), PREP_2D(te2)), "3d": (PREP_3D(tr3), PREP_3D(te3))}
+    sets["fused"] = tuple(fuse_keypoints(a, b) for a, b in zip(sets["2d"], sets["3d"]))
+    return sets
+
+
+def run_config(data_key: str, model: str, options: dict, hier: bool, class_names) -> RecognizerConfig:
+    aug = AugmentConfig.moderate(mirror=0.5, jitter=0.01, repeat=5)
+    if data_key != "2d":  # image-plane rotation of camera-frame 3D keypoints: about z, no tilt
+        aug = replace(aug, up_axis="z", tilt_deg=0.0)
+    opts = dict(options)
+    if hier:
+        opts.update(load_hierarchy(HIERARCHY).model_options(class_names, coarse_weight=1.0))
+    return RecognizerConfig(model=model, size="slim", lr=1e-3, batch_size=16, weight_decay=5e-4,
+                            label_smoothing=0.1, warmup_epochs=2, augment=aug, model_options=opts)
+
+
+def _record(rep, seconds: float) -> dict:
+    fine = rep.fine
+    return {"accuracy": fine.overall, "mean_class_accuracy": fine.mean_class_accuracy,
+            "per_class": {c: float(a) for c, a in zip(fine.class_names, fine.per_class)},
+            "coarse_accuracy": rep.coarse.overall, "coarse_from_fine": rep.coarse_from_fine.overall,
+            "coarse_head": None if rep.coarse_head is None else rep.coarse_head.overall,
+            "coarse_per_class": {c: float(a) for c, a in zip(rep.coarse.class_names, rep.coarse.per_class)},
+            "agreement": rep.agreement, "seconds": round(seconds, 2), "load_avg": load_avg(),
+            "torch_threads": torch.get_num_threads()}
+
+
+def floor_run(name: str, data: Path) -> dict:
+    data_key = RUNS[name][0]
+    train, test = load_sets(data)[data_key]
+    t0 = time.perf_counter()
+    pred = ClassicalRecognizer("linear").fit(train).predict(test).pred
+    rep = reports_from_predictions(load_hierarchy(HIERARCHY), test, pred)
+    res = {"data": data_key, "model": "floor (logistic regression)", "seeds": {"-": _record(rep, time.perf_counter() - t0)}}
+    write_json(OUT / f"{name}.json", res)
+    print(f"{name}: test {100 * rep.fine.overall:.1f}", flush=True)
+    return res
+
+
+def select(entry: dict, cfg: RecognizerConfig, train) -> None:
+    """Epochs chosen on the held-out training images (the test set untouched)."""
+    fit, val = holdout_subjects(train, VAL_FRACTION, seed=0)
+    t0 = time.perf_counter()
+    accs = validation_accuracies(replace(cfg, seed=0), fit, val, EPOCHS)
+    best = max(EPOCHS, key=lambda e: (accs[e]["val_acc"], -e))
+    entry.update(validation={str(e): accs[e]["val_acc"] for e in EPOCHS}, chosen_epochs=best,
+                 val_samples=len(val), val_names=sorted(val.names.tolist()), selection_train_samples=len(fit),
+                 selection_seconds=round(time.perf_counter() - t0, 1), selection_load_avg=load_avg())
+
+
+def deep_run(name: str, data: Path, seeds) -> dict:
+    data_key, model, options, hier = RUNS[name]
+    train, test = load_sets(data)[data_key]
+    cfg = run_config(data_key, model, options, hier, train.class_names)
+    path = OUT / f"{name}.json"
+    res = read_json(path, {})
+    if res.get("config") not in (None, cfg.to_dict()):
+        raise SystemExit(f"{path}: made with another configuration; move it away to rerun {name}")
+    res.update(data=data_key, model=model, config=cfg.to_dict())
+    res.setdefault("seeds", {})
+    if "chosen_epochs" not in res:
+        select(res, cfg, train)
+        write_json(path, res)
+        print(f"{name}: validation {res['validation']} -> {res['chosen_epochs']} epochs", flush=True)
+    hierarchy = load_hierarchy(HIERARCHY)
+    for s in seeds:
+        if str(s) in res["seeds"]:
+            continue
+        rc = replace(cfg, seed=s, epochs=res["chosen_epochs"])
+        t0 = time.perf_counter()
+        trainer = RecognizerTrainer(new_recognizer(rc, train.layout, train.channels, train.num_classes), rc)
+        trainer.fit(train, None, progress=False)
+        rep = hierarchy_report(trainer.model, test, hierarchy)
+        res["seeds"][str(s)] = _record(rep, time.perf_counter() - t0)
+        write_json(path, res)
+        print(f"{name} seed {s}: test {100 * rep.fine.overall:.1f}, coarse {100 * rep.coarse.overall:.1f} "
+              f"({time.perf_counter() - t0:.0f} s)", flush=True)
+    return res
+
+
+# ------------------------------------------------------------------------ tables
+def _pm(values) -> str:
+    s = Summary.from_values([100 * v for v in values])
+    return f"{s.mean:.1f} ± {s.ci95_t:.1f}" if len(values) > 1 else f"{s.mean:.1f}"
+
+
+def _reference_rows() -> list[str]:
+    """ST-GCN slim / MS-G3D slim with the recipe on SyRIP 2D (benchmarks/recipe.py), for comparison."""
+    out = []
+    for stem in ("stgcn-slim", "msg3d-slim"):
+        entry = read_json(RESULTS / "recipe" / "syrip" / f"{stem}.json", {}).get("recipe", {})
+        seeds = entry.get("seeds", {})
+        if seeds:
+            accs = [seeds[s]["accuracy"] for s in sorted(seeds, key=int)]
+            mca = [seeds[s]["mean_class_accuracy"] for s in sorted(seeds, key=int)]
+            out.append(f"| ref: {stem} recipe (recipe.md) | 2D (COCO-17) | {entry['chosen_epochs']} | – | "
+                       f"{', '.join(f'{100 * a:.1f}' for a in accs)} | {_pm(accs)} | – | {_pm(mca)} | – | – | – |")
+    return out
+
+
+def _row(name: str, res: dict, floor: dict | None) -> str:
+    seeds = res["seeds"]
+    order = sorted(seeds, key=lambda s: int(s) if s.isdigit() else -1)
+    acc = [seeds[s]["accuracy"] for s in order]
+    floor_acc = floor["seeds"]["-"]["accuracy"] if floor else None
+    diff = _pm([a - floor_acc for a in acc]) if floor_acc is not None and name != "floor-2d" else "–"
+    heads = [seeds[s]["coarse_head"] for s in order if seeds[s]["coarse_head"] is not None]
+    epochs = res.get("chosen_epochs", "–")
+    val = f"{100 * res['validation'][str(epochs)]:.1f}" if "validation" in res else "–"
+    sec = np.mean([seeds[s]["seconds"] for s in order])
+    return (f"| {name} | {DATA_NOTE[res['data']]} | {epochs} | {val} | {', '.join(f'{100 * a:.1f}' for a in acc)} | "
+            f"{_pm(acc)} | {diff} | {_pm([seeds[s]['mean_class_accuracy'] for s in order])} | "
+            f"{_pm([seeds[s]['coarse_from_fine'] for s in order])} | {_pm(heads) if heads else '–'} | {sec:.0f} |")
+
+
+def table() -> str:
+    env = read_json(OUT / "environment.json", {})
+    results = {n: read_json(OUT / f"{n}.json") for n in RUNS if (OUT / f"{n}.json").exists()}
+    results = {n: r for n, r in results.items() if r.get("seeds")}
+    floor = results.get("floor-2d")
+    lines = ["# Infant postures: single-frame posture models, 2D + 3D fusion, hierarchical head", "",
+             f"Command: `{COMMAND}`; protocol in its docstring. SyRIP train200 -> validate500 (the test set, "
+             "looked at once per seed); epochs chosen on 40 held-out training images. Machine: "
+             f"{env.get('machine', '?')}, {env.get('cores', '?')} cores, torch {env.get('torch', '?')}, "
+             f"{env.get('torch_threads', '?')} torch thread(s) per process (OMP_NUM_THREADS={env.get('OMP_NUM_THREADS')}); "
+             "other jobs shared the 2 cores (`uptime` of each command below): the seconds are wall times under "
+             "that load. Accuracy in %, mean ± "
+             "t-interval (95%, Student's t over the seeds); 'minus floor': each seed minus the 2D floor (paired). "
+             "Coarse = lying (Prone, Supine) vs upright (Sitting, Standing): 'from fine' maps the fine prediction "
+             "to its coarse class (every model), 'coarse head' is the hierarchical head's own coarse output.", "",
+             "| run | data | epochs (chosen on val) | val acc | test acc per seed | mean ± t95 | minus floor (t95) | "
+             "mean class acc | coarse acc, from fine | coarse acc, coarse head | s / seed |",
+             "|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|"]
+    lines += [_row(n, r, floor) for n, r in results.items()]
+    lines += _reference_rows()
+    lines += ["", "Per class (test accuracy %, mean over the seeds; test images per class: Prone 195, Supine 108, "
+              "Sitting 142, Standing 55; training images: 90 / 69 / 35 / 6):", ""]
+    classes = list(next(iter(results.values()))["seeds"].values())[0]["per_class"] if results else []
+    lines += ["| class | " + " | ".join(results) + " |", "|---|" + "---:|" * len(results)]
+    for c in classes:
+        vals = [np.nanmean([v["per_class"][c] for v in r["seeds"].values()]) for r in results.values()]
+        lines.append(f"| {c} | " + " | ".join(f"{100 * v:.1f}" for v in vals) + " |")
+    lines += ["", "Coarse per class (the model's own coarse answer: coarse head for hier-*, else from fine):", "",
+              "| coarse class | " + " | ".join(results) + " |", "|---|" + "---:|" * len(results)]
+    coarse = list(next(iter(results.values()))["seeds"].values())[0]["coarse_per_class"] if results else []
+    for c in coarse:
+        vals = [np.nanmean([v["coarse_per_class"][c] for v in r["seeds"].values()]) for r in results.values()]
+        lines.append(f"| {c} | " + " | ".join(f"{100 * v:.1f}" for v in vals) + " |")
+    lines += ["", "Commands run (`uptime` at their start and end):", ""]
+    lines += [f"* `--runs {c['runs']} --seeds {c['seeds']}` ({c['seconds']:.0f} s, commit {str(c['git_head'])[:7]}): "
+              f"`{c['uptime_start']}` -> `{c['uptime_end']}`" for c in env.get("invocations", [])]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--data", type=Path, default=HERE.parent.parent / "shared" / "data",
+                    help="the folder with syrip/ (default ../shared/data)")
+    ap.add_argument("--runs", default=",".join(RUNS), help=f"comma-separated, of: {', '.join(RUNS)}")
+    ap.add_argument("--seeds", default="0,1,2")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--table-only", action="store_true")
+    a = ap.parse_args(argv)
+    if not a.table_only:
+        unknown = [r for r in a.runs.split(",") if r not in RUNS]
+        if unknown:
+            print(f"unknown runs {unknown}; known: {', '.join(RUNS)}", file=sys.stderr)
+            return 2
+        if not (a.data / "syrip").is_dir():
+            print(f"{a.data / 'syrip'}: the SyRIP data folder is not there (pass --data)", file=sys.stderr)
+            return 2
+        torch.set_num_threads(a.threads)
+        env = read_json(OUT / "environment.json", {})
+        env.update(machine=platform.machine(), cores=os.cpu_count(), torch=torch.__version__,
+                   torch_threads=torch.get_num_threads(), OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS"))
+        call = {"runs": a.runs, "seeds": a.seeds, "git_head": git_head(), "uptime_start": uptime()}
+        seeds = [int(s) for s in a.seeds.split(",") if s]
+        t0 = time.perf_counter()
+        for name in a.runs.split(","):
+            floor_run(name, a.data) if RUNS[name][1] == "floor" else deep_run(name, a.data, seeds)
+        call.update(uptime_end=uptime(), seconds=round(time.perf_counter() - t0, 1))
+        env["invocations"] = env.get("invocations", []) + [call]
+        write_json(OUT / "environment.json", env)
+    text = table()
+    (RESULTS / "postures.md").write_text(text, encoding="utf-8")
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
