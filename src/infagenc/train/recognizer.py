@@ -7,11 +7,9 @@
   seeded ``rng`` for shuffling and dropout, the epoch counter); ``fit`` stops early once a
   target accuracy is reached (the paper stops its critic at 85% so that it stays a fair
   judge); ``state_dict`` / ``save`` capture everything needed to resume exactly.
-* :func:`predict` - batched inference under ``torch.inference_mode``: probabilities,
-  pooled features (the f(.) of InfAGenC's selection step) and predictions.
-* :func:`evaluate` - a :class:`~infagenc.metrics.recognition.RecognitionReport`.
-* :func:`save_recognizer` / :func:`load_recognizer` - plain state dict + JSON metadata
-  (the model's description), loaded with ``weights_only=True``.
+* :func:`predict`, :func:`evaluate`, :class:`Predictions`, :func:`save_recognizer` /
+  :func:`load_recognizer` (/ ``_with_meta``): inference, evaluation and plain checkpoints,
+  defined in :mod:`infagenc.train.inference` and re-exported here.
 
 What ``infagenc recognizer train|eval`` do (run folders, preprocessing, reports) is in
 :mod:`infagenc.workflows.recognizer`.
@@ -46,14 +44,15 @@ from tqdm.auto import tqdm
 
 from ..config import config_from_dict
 from ..data.motionset import MotionSet
-from ..metrics.recognition import RecognitionReport
 from ..models.base import Recognizer
 from ..models.registry import build_from_spec, build_recognizer
 from ..skeleton.layouts import Layout
 from .augment import AugmentConfig, augment_batch, check_rep
-from .batching import TensorSet, batch_indices, to_tensors
-from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from .device import PRECISIONS, autocast, resolve_device
+from .batching import TensorSet, to_tensors
+from .checkpoint import CheckpointError, load_checkpoint
+from .device import PRECISIONS, autocast
+from .inference import (Predictions, _batches, _infer, evaluate, load_recognizer, load_recognizer_with_meta,
+                        predict, save_recognizer)
 from .realsyn import CLASS_BALANCE, DomainTerms, RealSynConfig, loss_weights, mixed_batches, weighted_ce
 from .schedule import SCHEDULES, lr_at
 from .trainer import Trainer, seeded_rng
@@ -174,40 +173,6 @@ def new_recognizer(cfg: RecognizerConfig, layout: Layout | str, in_channels: int
     """A fresh model whose initial weights depend only on ``cfg.seed`` (global RNG untouched)."""
     with seeded_rng(cfg.seed):
         return build_recognizer(cfg.model, layout, in_channels, num_classes, cfg.size, **cfg.model_options)
-
-
-def _model_device(model: torch.nn.Module) -> torch.device:
-    return next(model.parameters()).device
-
-
-def _batches(n: int, batch_size: int, rng: torch.Generator | None) -> list[torch.Tensor]:
-    """Index batches, shuffled with ``rng`` (in order without it)."""
-    out = list(batch_indices(n, batch_size, shuffle=rng is not None, generator=rng))
-    if len(out) > 1 and len(out[-1]) == 1:
-        out[-2:] = [torch.cat(out[-2:])]
-    return out
-
-
-def _infer(model: Recognizer, ts: TensorSet, batch_size: int, device: torch.device, precision: str,
-           progress: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
-    """(logits, features) of a whole set, fp32 on the CPU, in eval mode (mode restored)."""
-    was_training = model.training
-    model.eval()
-    logits, feats = [], []
-    try:
-        with torch.inference_mode(), autocast(device, precision):
-            for idx in tqdm(_batches(len(ts), batch_size, None), desc="inference", leave=False,
-                            disable=not progress):
-                x, lengths, _ = ts.batch(idx)
-                f = model.features(x.to(device), lengths.to(device))
-                logits.append(model.head(f).float().cpu())
-                feats.append(f.float().cpu())
-    finally:
-        model.train(was_training)
-    if not logits:
-        k, d = model.num_classes, model.feature_dim
-        return torch.zeros(0, k), torch.zeros(0, d)
-    return torch.cat(logits), torch.cat(feats)
 
 
 class RecognizerTrainer(Trainer):
@@ -425,74 +390,3 @@ class RecognizerTrainer(Trainer):
         trainer = cls(model, RecognizerConfig.from_dict(meta["config"]), device)
         trainer.load_state_dict({**cls.training_state(ck, path), "data_info": meta.get("data", {})})
         return trainer
-
-
-# ---------------------------------------------------------------------- inference
-@dataclass
-class Predictions:
-    """Outputs of :func:`predict` for N samples: probabilities (N, K), pooled features
-    (N, D), predicted class (N,), and the given labels (N,; -1 where unlabelled)."""
-
-    probs: np.ndarray
-    features: np.ndarray
-    pred: np.ndarray
-    labels: np.ndarray
-
-    @property
-    def confidence(self) -> np.ndarray:
-        """Softmax probability of the predicted class."""
-        return self.probs.max(axis=1) if len(self.probs) else np.zeros(0, np.float32)
-
-
-def predict(model: Recognizer, data: MotionSet | TensorSet, batch_size: int = 64,
-            device: str | torch.device | None = None, precision: str = "fp32",
-            progress: bool = False) -> Predictions:
-    """Batched inference (eval mode, ``torch.inference_mode``); the model is moved to
-    ``device`` when one is given, else run where it is."""
-    if device is not None:
-        model.to(resolve_device(device))
-    dev = _model_device(model)
-    if isinstance(data, MotionSet):
-        ts = to_tensors(data)
-    else:
-        ts = data
-    logits, feats = _infer(model, ts, batch_size, dev, precision, progress)
-    probs = torch.softmax(logits, dim=1)
-    return Predictions(probs.numpy(), feats.numpy(), logits.argmax(1).numpy(), ts.labels.cpu().numpy())
-
-
-def evaluate(model: Recognizer, ms: MotionSet, batch_size: int = 64, device: str | torch.device | None = None,
-             precision: str = "fp32", split: str = "test", progress: bool = False) -> RecognitionReport:
-    """Accuracy tables of ``model`` on a labelled set (``split`` names the set in the report)."""
-    if not ms.labelled:
-        raise ValueError("evaluation needs a labelled set")
-    if ms.num_classes != model.num_classes:
-        raise ValueError(f"the set has {ms.num_classes} classes, the model {model.num_classes}")
-    p = predict(model, ms, batch_size, device, precision, progress)
-    return RecognitionReport.from_arrays(ms.labels, p.pred, ms.class_names, ms.subjects, split=split)
-
-
-# -------------------------------------------------------------------- checkpoints
-def save_recognizer(path: str | Path, model: Recognizer, meta: dict | None = None) -> Path:
-    """Weights + the model's description (and any JSON-able ``meta``)."""
-    return save_checkpoint(path, model.state_dict(), {"recognizer": model.spec(), **(meta or {})})
-
-
-def load_recognizer_with_meta(path: str | Path, device: str | torch.device | None = "cpu"
-                              ) -> tuple[Recognizer, dict]:
-    """Rebuild a recognizer from a checkpoint written by :func:`save_recognizer` or
-    :meth:`RecognizerTrainer.save` (eval mode), with the checkpoint's metadata."""
-    ck = load_checkpoint(path)
-    spec = ck["meta"].get("recognizer")
-    if not isinstance(spec, dict):
-        raise CheckpointError(f"{path}: not a recognizer checkpoint (no 'recognizer' description)")
-    try:
-        model = build_from_spec(spec)
-        model.load_state_dict(ck["state_dict"])
-    except (ValueError, RuntimeError) as e:
-        raise CheckpointError(f"{path}: cannot rebuild the recognizer: {str(e).splitlines()[0]}") from None
-    return model.to(resolve_device(device)).eval(), ck["meta"]
-
-
-def load_recognizer(path: str | Path, device: str | torch.device | None = "cpu") -> Recognizer:
-    return load_recognizer_with_meta(path, device)[0]
