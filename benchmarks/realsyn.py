@@ -106,13 +106,15 @@ def run(protocol: str, model: str, seeds, progress: bool) -> dict:
     res.setdefault("floor", floors(train, syn, test))
     cands = candidate_configs(cfg, GuardConfig())
     if "guard" not in res:
-        g = choose_synthetic(replace(cfg, seed=0), train, syn, GuardConfig(), progress=progress, log=print)
+        g = choose_synthetic(replace(cfg, seed=0), train, syn, GuardConfig(), progress=progress,
+                             log=lambda m: print(m, flush=True))
         res["guard"] = {**g.to_dict(), "load_avg": recipe.load_avg()}
         write_json(path, res)
     runs = res.setdefault("runs", {})
-    for cand, rc in cands.items():
-        data = train if cand == "real" else MotionSet.concat([train, syn])
-        for s in seeds:
+    both = MotionSet.concat([train, syn])
+    for s in seeds:  # seed-major: an interrupted command leaves every candidate with the same seeds
+        for cand, rc in cands.items():
+            data = train if cand == "real" else both
             done = runs.setdefault(cand, {})
             if str(s) in done:
                 continue
