@@ -55,7 +55,7 @@ SUMMARY = {
 def test_summary_is_a_few_lines_with_the_t_interval_and_n():
     text = format_run_summary(SUMMARY)
     lines = text.splitlines()
-    assert len(lines) <= 10 and "{" not in text
+    assert len(lines) <= 14 and "{" not in text
     t = 12.706205 * _seeds([0.8, 0.9])["std"] / math.sqrt(2)  # n = 2 seeds: Student's t, not 1.96
     real = next(ln for ln in lines if ln.strip().startswith("Real "))
     assert f"85.0 ± {100 * t:.1f} (t, n=2)" in real and "85.0 ± 63.5 (t, n=2)" in real
@@ -154,3 +154,57 @@ def test_run_prints_the_summary_and_json_behind_a_flag(tmp_path, capsys):
     got = json.loads(capsys.readouterr().out)
     assert got["test_accuracy"]["real"]["mean"] == summary["real"]["overall"]["mean"]
     assert got["run_dir"] == str(tmp_path / "run") and got["wall_seconds"] >= 0
+
+
+def _per_seed(values) -> dict:
+    return {**_set(values), "per_seed": [{"seed": s, "overall": x} for s, x in zip((0, 1, 2), values)]}
+
+
+def test_the_verdict_names_generated_accuracy_against_chance_the_pool_and_the_paired_gain():
+    rec = {**SUMMARY["recognition"], "real": _per_seed([0.80, 0.90, 0.70]), "real_syn": _per_seed([0.90, 0.95, 0.70])}
+    text = format_run_summary({**SUMMARY, "recognition": rec, "selection": "distance"})
+    lines = text.splitlines()
+    v = lines.index("Verdict:")
+    assert lines[v + 1] == ("  generated samples are recognised as their class 62% of the time (chance 25%), by a "
+                            "recognizer trained on real data only")
+    assert lines[v + 2] == "  recycled pool: 18 samples, 4 of 4 classes (kick 4, wave 3, roll 5, reach 6)"
+    d = np.array([0.10, 0.05, 0.0])  # Real+Syn minus Real, paired by seed
+    half = 4.302653 * d.std(ddof=1) / math.sqrt(3)
+    assert lines[v + 3] == (f"  Real+Syn vs Real: +5.0 points (95% t-interval {100 * (d.mean() - half):+.1f} to "
+                            f"{100 * (d.mean() + half):+.1f}, paired over n=3 seeds): no difference shown at this n")
+    assert v < next(i for i, ln in enumerate(lines) if ln.startswith("Run folder"))
+
+
+def test_the_verdict_says_better_worse_or_no_interval():
+    def gain_line(real, real_syn):
+        rec = {"real": _per_seed(real), "real_syn": _per_seed(real_syn)}
+        text = format_run_summary({"run_dir": "r", "excluded": [], "recognition": rec, "generation": None})
+        return next(ln for ln in text.splitlines() if ln.startswith("  Real+Syn vs Real"))
+
+    assert gain_line([0.5, 0.6, 0.55], [0.7, 0.78, 0.76]).endswith(": Real+Syn is better")
+    assert gain_line([0.7, 0.78, 0.76], [0.5, 0.6, 0.55]).endswith(": Real+Syn is worse")
+    assert gain_line([0.5], [0.6]) == ("  Real+Syn vs Real: +10.0 points (n=1 seed: no interval; more final.seeds "
+                                       "tell gain from noise)")
+    assert gain_line([0.5, 0.6], [0.55, 0.65]) == ("  Real+Syn vs Real: +5.0 points (the same difference in each of "
+                                                   "n=2 seeds: no spread to measure): Real+Syn is better in every seed")
+
+
+def test_the_verdict_of_a_baseline_and_of_a_run_at_chance_warns():
+    gen = {"vs_test": {"R": 20, "generated": {"accuracy": _metric(0.25, 0.02)}}}
+    counts = {"kick": 9, "wave": 0, "roll": 3, "reach": 0}
+    text = format_run_summary({**SUMMARY, "generation": gen, "synthetic_counts": counts, "selection": "none"})
+    assert "  generated samples are recognised as their class 25% of the time (chance 25%)" in text
+    assert ("  synthetic set (sampled from the final generator, no recycling): 12 samples, 2 of 4 classes (kick 9, "
+            "wave 0, roll 3, reach 0)") in text
+    warnings = [ln for ln in text.splitlines() if ln.startswith("warning: ")]
+    assert warnings[:2] == ["warning: class wave got no synthetic samples", "warning: class reach got no synthetic samples"]
+    assert any("generated accuracy at chance" in w for w in warnings)
+
+
+def test_json_results_hold_the_paired_gain():
+    from infagenc.cli.run import short_results
+
+    rec = {"real": _per_seed([0.8, 0.9]), "real_syn": _per_seed([0.9, 0.9])}
+    got = short_results({"run_dir": "r", "recognition": rec})["real_syn_minus_real"]
+    assert got["n"] == 2 and got["mean"] == pytest.approx(0.05)
+    assert got["ci95_t"] == pytest.approx(12.706205 * np.std([0.1, 0.0], ddof=1) / math.sqrt(2), rel=1e-5)

@@ -1,8 +1,16 @@
 """Options shared by the run-like commands (run, demo), and config resolution:
-defaults < base (e.g. the demo config) < --config file < explicit flags."""
+defaults < base (e.g. the demo config) < --config file < explicit flags.
+
+Threads: when neither ``--threads`` nor the config sets ``execution.threads``, the run takes
+as many torch threads as cores are free now (:func:`free_cores`: the cores this process may
+use minus the 1-minute load average, rounded, at least 1), and says so on stderr with how
+to change it: torch's own default (one thread per core) is slower when other jobs hold
+cores (benchmarks/README.md, "Whole pipeline")."""
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 
 from ..config import merge_dicts, read_config_file
 
@@ -20,9 +28,38 @@ def add_run_overrides(p: argparse.ArgumentParser) -> None:
                    help="fp32 (default) or bf16 autocast (fast on GPUs and on CPUs with native bf16; "
                         "much slower on CPUs without it: see benchmarks/README.md)")
     p.add_argument("--name", help="run name recorded in the provenance of synthetic samples")
-    p.add_argument("--threads", type=int, help="CPU threads for torch (default: one per core); 1 is faster "
-                                              "when other jobs share the cores")
+    p.add_argument("--threads", type=int, help="CPU threads for torch (default: the cores free at the start, i.e. "
+                                              "the usable cores minus the 1-minute load average, at least 1)")
+    p.add_argument("--pretrained-from", metavar="RUN_DIR",
+                   help="start from the pre-trained critic and generator of another run folder with the same data "
+                        "and pre-training config (copied; e.g. for the --selection random / none ablations)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def free_cores() -> tuple[int, int, float | None]:
+    """(cores this process may use, cores free now, 1-minute load average or None where the
+    platform has none): free = usable cores minus the load average, rounded, in [1, usable]."""
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        usable = os.cpu_count() or 1
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return usable, usable, None
+    return usable, max(1, min(usable, int(usable - load + 0.5))), load
+
+
+def _auto_threads(d: dict) -> dict:
+    """``execution.threads`` set to the free cores when the config leaves it unset (see the
+    module notes); one line on stderr says what was chosen."""
+    ex = d.get("execution") if isinstance(d.get("execution"), dict) else {}
+    if ex.get("threads") is not None:
+        return d
+    usable, free, load = free_cores()
+    seen = f"{free} of {usable} cores free (1-minute load {load:.1f})" if load is not None else f"{usable} cores"
+    print(f"infagenc: {free} torch thread(s): {seen}; set --threads N to change", file=sys.stderr, flush=True)
+    return {**d, "execution": {**ex, "threads": free}}
 
 
 def resolve_run_config(args: argparse.Namespace, overrides: dict, base: dict | None = None):
@@ -47,4 +84,4 @@ def resolve_run_config(args: argparse.Namespace, overrides: dict, base: dict | N
     if args.threads:
         flags.setdefault("execution", {})["threads"] = args.threads
     d = merge_dicts(merge_dicts(migrate(d), migrate(overrides)), flags)
-    return RunConfig.from_dict(d)
+    return RunConfig.from_dict(_auto_threads(d))

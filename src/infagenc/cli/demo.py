@@ -29,7 +29,7 @@ def _demo(args: argparse.Namespace) -> int:
 
     cfg = resolve_run_config(args, {}, base=demo_config())
     t0 = time.perf_counter()
-    summary = run(cfg, Path(args.out), progress=not args.no_progress)
+    summary = run(cfg, Path(args.out), progress=not args.no_progress, pretrained_from=args.pretrained_from)
     from ..viz.report import build_report
 
     report = str(build_report(Path(args.out), progress=not args.no_progress))

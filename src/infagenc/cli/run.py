@@ -19,7 +19,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "generation metrics. Everything goes into the run folder (--out); running the same "
                     "command again resumes an interrupted run. Prints a short summary: the test accuracy per "
                     "training set beside the floor, the generated samples' metrics, warnings, where the run "
-                    "folder is, the wall time (--json: the results as JSON instead).")
+                    "folder is, the wall time (--json: the results as JSON instead). --pretrained-from RUN_DIR "
+                    "starts from another run's pre-trained critic and generator (the ablations need one "
+                    "pre-training).")
     p.add_argument("--data", required=True, help="dataset path (any format `infagenc data inspect` reads)")
     p.add_argument("--format", help="dataset format (default: detected)")
     p.add_argument("--config", help="TOML or JSON file with config overrides (see README: configuration)")
@@ -43,7 +45,7 @@ def _run(args: argparse.Namespace) -> int:
         overrides["data"]["format"] = args.format
     cfg = resolve_run_config(args, overrides)
     t0 = time.perf_counter()
-    summary = run(cfg, Path(args.out), progress=not args.no_progress)
+    summary = run(cfg, Path(args.out), progress=not args.no_progress, pretrained_from=args.pretrained_from)
     print_summary(summary, args.json, wall=time.perf_counter() - t0)
     return 0
 
@@ -65,7 +67,8 @@ def print_summary(summary: dict, as_json: bool, *, wall: float, report: str | No
 
 def short_results(summary: dict) -> dict:
     """The results of a run's summary as plain JSON: accuracy per training set and of the
-    floor, the generated samples' metrics against the real test set."""
+    floor, Real+Syn minus Real paired by seed, the generated samples' metrics against the real
+    test set."""
     rec = summary.get("recognition") or {}
     out = {"run_dir": summary.get("run_dir"), "excluded_samples": len(summary.get("excluded") or [])}
     if "stopped_after_rounds" in summary:
@@ -76,6 +79,11 @@ def short_results(summary: dict) -> dict:
     if floor:  # the trivial floor's accuracy per training set, not its per-class tables
         out["floor"] = {"model": floor["model"], **{k: v.get("overall", v.get("skipped"))
                                                     for k, v in floor.items() if k != "model"}}
+    from ..viz.summary import paired_gain
+
+    gain = paired_gain(rec.get("real"), rec.get("real_syn"))
+    if gain is not None:  # mean of the per-seed differences, Student's t 95% interval, n seeds
+        out["real_syn_minus_real"] = gain
     gen = summary.get("generation")
     if gen:
         g = gen["vs_test"]["generated"]

@@ -4,6 +4,7 @@ subjects. Each phase resumes: the critic from its finished checkpoint, the gener
 checkpoint written every ``chunk`` epochs."""
 from __future__ import annotations
 
+import sys
 import time
 
 import torch
@@ -16,7 +17,7 @@ from ..train.recognizer import RecognizerTrainer, new_recognizer
 from .config import RunConfig
 from .data import Splits
 
-__all__ = ["pretrain_critic", "pretrain_generator", "checked_generator"]
+__all__ = ["pretrain_critic", "pretrain_generator", "checked_generator", "critic_stop_line"]
 
 
 def pretrain_critic(f: RunFolder, cfg: RunConfig, sp: Splits, device: torch.device,
@@ -31,9 +32,28 @@ def pretrain_critic(f: RunFolder, cfg: RunConfig, sp: Splits, device: torch.devi
     hist = trainer.fit(sp.train, sp.val, progress=progress)
     trainer.save(path, meta={"preprocess": cfg.data.preprocess().to_dict()})
     f.write_json(f.pretrain_log_path("critic"), {"history": hist, "seconds": time.perf_counter() - t0})
-    f.log(f"critic pre-trained: {len(hist)} epochs, last {hist[-1]}")
+    line = critic_stop_line(hist, cfg.critic.epochs, cfg.critic.target_accuracy)
+    if progress:
+        tqdm.write(line, file=sys.stderr)  # beside the bars, never in the summary on stdout
+    f.log(f"{line}; last epoch {hist[-1]}" if hist else line)
     f.mark_done("pretrain_critic")
     return trainer
+
+
+def critic_stop_line(hist: list[dict], epochs: int, target: float | None) -> str:
+    """Why the critic's pre-training ended where it did (its bar stops short of ``epochs`` when
+    the target accuracy is reached: a fair judge, not a perfect one)."""
+    if not hist:
+        return "critic pre-trained: 0 epochs"
+    last = hist[-1]
+    if "stopped" in last:  # e.g. "acc 0.863 >= target 0.85"
+        on = "validation" if "val_acc" in last["stopped"] else "training"
+        return (f"critic pre-training stopped after {len(hist)} of {epochs} epochs: target accuracy reached on the "
+                f"{on} set ({last['stopped']})")
+    if target is None:
+        return f"critic pre-trained: {len(hist)} of {epochs} epochs (no target accuracy set)"
+    return (f"critic pre-trained: {len(hist)} of {epochs} epochs, target accuracy {target} not reached "
+            f"(the last epoch is kept)")
 
 
 def checked_generator(trainer: GeneratorTrainer, cfg: RunConfig, sp: Splits, path) -> GeneratorTrainer:

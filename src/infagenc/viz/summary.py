@@ -9,6 +9,13 @@ Choices:
 
 * Results over run seeds show Student's t interval and n (``88.8 ± 11.0 (t, n=2)``, see
   :func:`~infagenc.viz.tables.format_seeds`); the floor is deterministic, one value.
+* The verdict (``Verdict:``, a few plain sentences after the tables): how often the evaluator
+  (trained on real data only) recognises the generated samples as their class, against
+  chance (1 / number of classes); how many synthetic samples each class got (the recycled
+  pool, or with ``selection = none`` the set sampled from the final generator); the gain of
+  Real+Syn over Real as the mean of the per-seed differences (paired by seed: both sets are
+  tested on the same subjects with the same seeds) with Student's t interval and n, and
+  whether that interval excludes 0.
 * Warnings (one line each, ``warning: ...``): a class that got no synthetic samples; a
   training set that was not trained; the generated samples' evaluator accuracy at chance
   (the lower end of its interval at or below 1 / number of classes: the evaluator cannot
@@ -21,10 +28,11 @@ from pathlib import Path
 from typing import Mapping
 
 from ..data.motionset import MotionSet
+from ..metrics.stats import t95
 from .runinfo import RunFiles
 from .tables import display_sets, format_pm, format_seeds, result_sets
 
-__all__ = ["format_run_summary", "run_facts"]
+__all__ = ["format_run_summary", "run_facts", "paired_gain"]
 
 _MAX_EXCLUDED = 10
 
@@ -42,6 +50,7 @@ def run_facts(run_dir: str | Path) -> dict:
     final = run.config.get("final", {})
     rec = final.get("recognizer", {})
     return {"class_names": names, "synthetic_counts": counts,
+            "selection": (run.config.get("loop") or {}).get("selection"),
             "recognizer": f"{rec.get('model')} ({rec.get('size')})" if rec.get("model") else None,
             "floor_model": final.get("floor")}
 
@@ -99,6 +108,70 @@ def _chance_warning(gen: Mapping | None, classes: int | None) -> list[str]:
             f"{format_pm(acc, 100.0)}%, chance is {100 * chance:.1f}% for {classes} classes"]
 
 
+def _class_count(summary: Mapping) -> int | None:
+    names = summary.get("class_names")
+    real = ((summary.get("recognition") or {}).get("real") or {})
+    return len(names) if names else len(real.get("per_class") or {}) or None
+
+
+def _generated_verdict(gen: Mapping | None, classes: int | None) -> list[str]:
+    acc = ((gen or {}).get("vs_test") or {}).get("generated", {}).get("accuracy")
+    if not isinstance(acc, Mapping) or not _finite(acc.get("mean")):
+        return []
+    chance = f" (chance {100 / classes:.0f}%)" if classes else ""
+    return [f"  generated samples are recognised as their class {100 * acc['mean']:.0f}% of the time{chance}, "
+            f"by a recognizer trained on real data only"]
+
+
+def _pool_verdict(counts: Mapping | None, selection: str | None) -> list[str]:
+    if not counts:
+        return []
+    what = "synthetic set (sampled from the final generator, no recycling)" if selection == "none" else \
+        "recycled pool"
+    have = sum(1 for n in counts.values() if n > 0)
+    return [f"  {what}: {sum(counts.values())} samples, {have} of {len(counts)} classes "
+            f"({', '.join(f'{c} {n}' for c, n in counts.items())})"]
+
+
+def paired_gain(a: Mapping | None, b: Mapping | None) -> dict | None:
+    """Mean and Student's t 95% interval of ``b - a`` over the seeds both results hold
+    (``per_seed``: ``{"seed", "overall"}``), paired by seed; None without a common seed."""
+    def by_seed(r):
+        return {p.get("seed"): p.get("overall") for p in (r or {}).get("per_seed") or [] if _finite(p.get("overall"))}
+
+    pa, pb = by_seed(a), by_seed(b)
+    d = [pb[s] - pa[s] for s in sorted(set(pa) & set(pb), key=str)]
+    if not d:
+        return None
+    n, mean = len(d), sum(d) / len(d)
+    std = math.sqrt(sum((x - mean) ** 2 for x in d) / (n - 1)) if n > 1 else math.nan
+    return {"mean": mean, "ci95_t": t95(n) * std / math.sqrt(n) if n > 1 else math.nan, "n": n}
+
+
+def _gain_verdict(rec: Mapping) -> list[str]:
+    g = paired_gain(rec.get("real"), rec.get("real_syn"))
+    if g is None:
+        return []
+    head = f"  Real+Syn vs Real: {100 * g['mean']:+.1f} points"
+    if not _finite(g["ci95_t"]):
+        return [f"{head} (n={g['n']} seed: no interval; more final.seeds tell gain from noise)"]
+    if g["ci95_t"] <= 1e-12:
+        word = "better" if g["mean"] > 0 else "worse" if g["mean"] < 0 else "the same"
+        return [f"{head} (the same difference in each of n={g['n']} seeds: no spread to measure): "
+                f"Real+Syn is {word} in every seed"]
+    lo, hi = g["mean"] - g["ci95_t"], g["mean"] + g["ci95_t"]
+    word = ("Real+Syn is better" if lo > 0 else "Real+Syn is worse" if hi < 0 else
+            "no difference shown at this n")
+    return [f"{head} (95% t-interval {100 * lo:+.1f} to {100 * hi:+.1f}, paired over n={g['n']} seeds): {word}"]
+
+
+def _verdict(summary: Mapping) -> list[str]:
+    lines = _generated_verdict(summary.get("generation"), _class_count(summary))
+    lines += _pool_verdict(summary.get("synthetic_counts"), summary.get("selection"))
+    lines += _gain_verdict(summary.get("recognition") or {})
+    return ["Verdict:"] + lines if lines else []
+
+
 def _warnings(summary: Mapping) -> list[str]:
     rec = summary.get("recognition") or {}
     names = dict(result_sets(rec))
@@ -106,9 +179,7 @@ def _warnings(summary: Mapping) -> list[str]:
            for k, label in names.items() if "skipped" in rec[k]]
     counts = summary.get("synthetic_counts") or {}
     out += [f"warning: class {c} got no synthetic samples" for c, n in counts.items() if n == 0]
-    classes = summary.get("class_names")
-    classes = len(classes) if classes else len((rec.get("real") or {}).get("per_class") or {}) or None
-    out += _chance_warning(summary.get("generation"), classes)
+    out += _chance_warning(summary.get("generation"), _class_count(summary))
     floor = rec.get("floor") or {}
     below = [label for k, label in names.items()
              if k in floor and _finite((rec[k].get("overall") or {}).get("mean"))
@@ -158,6 +229,7 @@ def format_run_summary(summary: Mapping) -> str:
     else:
         lines += _table(summary.get("recognition") or {}, summary.get("recognizer"))
         lines += _generation(summary.get("generation"))
+        lines += _verdict(summary)
         lines += _warnings(summary)
     lines += _where(summary)
     return "\n".join(lines)
