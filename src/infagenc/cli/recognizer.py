@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 from ..data.motionset import MotionSet
 from ..data.preprocess import RESAMPLE_MODES, ROOT_MODES, UNLABELLED_MODES, Preprocess
@@ -15,7 +16,8 @@ from ..models.registry import RECOGNIZERS
 from ..models.sizes import SIZES
 from ..runfolder import TRAIN_SETS
 from ..train.classical import RECOGNIZER_NAMES
-from ..train.device import PRECISIONS
+from ..train import distributed
+from ..train.device import PRECISION_MODES
 from ..train.recognizer import RecognizerConfig
 from ..workflows.recognizer import config_with_overrides, eval_run, train_run
 from ..workflows.tune import tune_run
@@ -45,15 +47,27 @@ def _preprocess(args: argparse.Namespace) -> Preprocess:
 
 
 def _train(args: argparse.Namespace) -> int:
+    """Under ``torchrun`` every process runs this; they join one process group here."""
     flags = {k: getattr(args, k) for k in ("model", "size", "epochs", "batch_size", "lr", "weight_decay",
-                                           "target_accuracy", "seed", "device", "precision")}
+                                           "target_accuracy", "seed", "device", "precision", "sync_bn")}
     cfg = config_with_overrides(args.config, flags)
     prep = _preprocess(args)
     syn = MotionSet.load(args.synthetic) if args.synthetic else None
-    summary = train_run(_read(args), cfg, args.out, test_subjects=_subjects(args.test_subjects),
-                        val_subjects=_subjects(args.val_subjects), preprocess=prep, data_source=args.data,
-                        progress=not args.no_progress, synthetic=syn, synthetic_mode=args.synthetic_mode)
-    print(json.dumps(summary, indent=2))
+    distributed.init_from_env(cfg.device)
+    main = distributed.is_main()
+    try:
+        if main:
+            ex = distributed.execution_info(cfg.device, cfg.precision, cfg.sync_bn)
+            print(f"execution: world size {ex['world_size']}" + (f" ({ex['backend']})" if ex["backend"] else "")
+                  + f", device {ex['device']}, precision {ex['precision']}" + (", sync_bn" if ex["sync_bn"] else ""),
+                  file=sys.stderr)
+        summary = train_run(_read(args), cfg, args.out, test_subjects=_subjects(args.test_subjects),
+                            val_subjects=_subjects(args.val_subjects), preprocess=prep, data_source=args.data,
+                            progress=not args.no_progress, synthetic=syn, synthetic_mode=args.synthetic_mode)
+    finally:
+        distributed.cleanup()
+    if main:  # rank 0 (or the only process)
+        print(json.dumps(summary, indent=2))
     return 0
 
 
@@ -92,8 +106,9 @@ def _common(p: argparse.ArgumentParser, over_file: bool = False) -> None:
                    help="format of --data (default: detected from the path)")
     p.add_argument("--device", default=None if over_file else "auto",
                    help="auto (CUDA when present), cpu, cuda, cuda:1 ... (default auto)")
-    p.add_argument("--precision", choices=PRECISIONS, default=None if over_file else "fp32",
-                   help="bf16 = autocast (default fp32)")
+    p.add_argument("--precision", choices=PRECISION_MODES, default=None if over_file else "fp32",
+                   help="bf16 = autocast; auto = bf16 where native (CUDA capability >= 8.0), else fp32 "
+                        "(default fp32)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
@@ -144,7 +159,9 @@ def register(subparsers) -> None:
                        description="Train a recognizer; writes config.json, recognizer.pt (linear / knn: "
                                    "recognizer.npz), history.json, report.json / report.md and confusion.png "
                                    "into --out. linear = logistic regression, knn = nearest neighbours, on the "
-                                   "standardised positions of fixed-length sequences (give --frames).")
+                                   "standardised positions of fixed-length sequences (give --frames). Several "
+                                   "processes: torchrun --nproc_per_node N -m infagenc recognizer train ... "
+                                   "(--batch-size is the global batch, split over the ranks; rank 0 writes).")
     t.add_argument("--data", required=True, help="labelled data set: .npz or any readable format (file or folder)")
     t.add_argument("--config", default=None, metavar="FILE",
                    help="TOML / JSON file of recognizer settings (e.g. chosen.toml of `recognizer tune`); "
@@ -166,6 +183,8 @@ def register(subparsers) -> None:
                         "technique on subject folds of the training subjects and train the best (Real kept "
                         "when validation cannot tell them apart; table in OUT/guard.json)")
     t.add_argument("--seed", type=int, default=None, help=f"default {d.seed}")
+    t.add_argument("--sync-bn", action="store_true", default=None,
+                   help="under torchrun: batch norm over the global batch (default: per-rank statistics)")
     t.add_argument("--out", required=True, help="output folder")
     _common(t, over_file=True)
     t.set_defaults(func=_train)

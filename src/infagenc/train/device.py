@@ -1,16 +1,28 @@
-"""Devices and precision shared by every training loop (seeding: :mod:`infagenc.train.trainer`)."""
+"""Devices and precision shared by every training loop (seeding: :mod:`infagenc.train.trainer`).
+
+* :func:`resolve_device` - ``auto`` takes CUDA when present, else the CPU.
+* :func:`resolve_precision` - ``auto`` takes ``bf16`` autocast only where it is native (CUDA
+  devices of compute capability >= 8.0: Ampere and later), else ``fp32`` (always on the CPU);
+  ``fp32`` / ``bf16`` are taken as given.
+* :func:`enable_tf32` - TF32 tensor-core matmuls / convolutions for the fp32 parts on CUDA
+  (a process-wide torch setting; the application layer calls it, not the trainers).
+* :func:`autocast` - the mixed-precision context of a precision.
+"""
 from __future__ import annotations
 
 import contextlib
 
 import torch
 
-__all__ = ["resolve_device", "autocast", "PRECISIONS"]
+__all__ = ["resolve_device", "resolve_precision", "bf16_native", "enable_tf32", "autocast", "PRECISIONS",
+           "PRECISION_MODES"]
 
 # ``bf16`` autocast pays off on GPUs and on CPUs with native bf16 (AVX512-BF16, AMX); on a CPU
 # without it (e.g. AVX2 only) bf16 is emulated and much slower than fp32 (measured:
 # benchmarks/README.md, "Speed").
 PRECISIONS = ("fp32", "bf16")
+# what a recognizer config / command line may ask for: ``auto`` is resolved per device
+PRECISION_MODES = ("auto", *PRECISIONS)
 
 
 def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
@@ -23,10 +35,33 @@ def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
     return dev
 
 
+def bf16_native(device: torch.device) -> bool:
+    """Whether ``device`` computes bf16 natively (a CUDA device of capability >= 8.0)."""
+    return device.type == "cuda" and torch.cuda.get_device_capability(device)[0] >= 8
+
+
+def resolve_precision(device: torch.device, precision: str = "auto") -> str:
+    """``auto`` -> ``bf16`` where native (:func:`bf16_native`), else ``fp32``; others unchanged."""
+    if precision not in PRECISION_MODES:
+        raise ValueError(f"precision must be one of {PRECISION_MODES}, got {precision!r}")
+    if precision != "auto":
+        return precision
+    return "bf16" if bf16_native(device) else "fp32"
+
+
+def enable_tf32(device: torch.device) -> bool:
+    """Allow TF32 matmuls and cuDNN convolutions when ``device`` is CUDA; returns whether it did."""
+    if device.type != "cuda":
+        return False
+    torch.backends.cuda.matmul.allow_tf32 = True
+    torch.backends.cudnn.allow_tf32 = True
+    return True
+
+
 def autocast(device: torch.device, precision: str = "fp32"):
-    """Mixed-precision context: ``bf16`` uses torch autocast on CPU or CUDA; ``fp32`` does nothing."""
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    """Mixed-precision context: ``bf16`` uses torch autocast on CPU or CUDA; ``fp32`` does nothing
+    (``auto`` is resolved first, see :func:`resolve_precision`)."""
+    precision = resolve_precision(device, precision)
     if precision == "fp32":
         return contextlib.nullcontext()
     return torch.autocast(device_type=device.type, dtype=torch.bfloat16)

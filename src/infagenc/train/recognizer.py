@@ -27,6 +27,15 @@ The learning rate is a function of the epoch counter, so resuming needs no sched
 A final batch of a single sample is merged into the previous batch (batch norm cannot
 train on one single-frame sample).
 
+Several processes (``torchrun``, :mod:`infagenc.train.distributed`): every rank draws the same
+global batches from the same ``rng`` and trains on its contiguous slice through
+DistributedDataParallel, its loss scaled so that the averaged gradient is the global batch
+mean's (an uneven last batch too); augmentation is drawn for the whole global batch on every
+rank, so each sample is transformed as in one process. Not exact against one process: float
+sums in another order; dropout (each rank seeds it with the epoch seed + rank); batch-norm
+statistics, which are per rank (rank 0's running statistics kept) unless ``sync_bn``.
+DANN / LMMD (batch-level terms) are refused over several ranks.
+
 Precision: ``bf16`` autocast pays off on GPUs and on CPUs with native bf16; elsewhere it is
 emulated and much slower than fp32 (see :data:`~infagenc.train.device.PRECISIONS`).
 """
@@ -50,7 +59,9 @@ from ..skeleton.layouts import Layout
 from .augment import AugmentConfig, augment_batch, check_rep
 from .batching import TensorSet, to_tensors
 from .checkpoint import CheckpointError, load_checkpoint
-from .device import PRECISIONS, autocast
+from .device import PRECISION_MODES, autocast, resolve_precision
+from .distributed import all_sum, broadcast_tensor, convert_sync_batchnorm, is_active, is_main, rank, shard_slice
+from .distributed import sync_buffers, world_size
 from .inference import (Predictions, _batches, _infer, evaluate, load_recognizer, load_recognizer_with_meta,
                         predict, save_recognizer)
 from .realsyn import CLASS_BALANCE, DomainTerms, RealSynConfig, loss_weights, mixed_batches, weighted_ce
@@ -84,7 +95,8 @@ class RecognizerConfig:
       ``{"partition": "spatial_original"}`` or ``{"head_dropout": 0.5}``: dropout on the
       pooled features before the linear head, 0 by default).
     * ``epochs`` (50), ``batch_size`` (16), ``eval_batch_size`` (64), ``seed`` (0: initial
-      weights, shuffling, dropout, augmentation), ``device``, ``precision``.
+      weights, shuffling, dropout, augmentation), ``device``, ``precision`` (``fp32``, ``bf16``
+      or ``auto``: bf16 autocast where native, see :func:`~infagenc.train.device.resolve_precision`).
     * ``lr`` (1e-3): the base learning rate; ``schedule`` (``constant`` | ``cosine``) and
       ``warmup_epochs`` (0) make it a function of the epoch (:mod:`infagenc.train.schedule`:
       linear warm-up to ``lr`` over ``warmup_epochs``, then constant, or a cosine decay
@@ -111,6 +123,9 @@ class RecognizerConfig:
     * ``target_accuracy`` (None): stop once the validation accuracy (the training accuracy
       without a validation set) reaches it. The model kept is always the last epoch's: no
       epoch is ever chosen by a test set.
+    * ``sync_bn`` (False): in a multi-process run (torchrun), batch norm over the global batch
+      (:func:`~infagenc.train.distributed.convert_sync_batchnorm`) instead of each rank's
+      slice; no effect in one process.
     """
 
     model: str = "stgcn"
@@ -132,10 +147,11 @@ class RecognizerConfig:
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     class_balance: str = "none"
     realsyn: RealSynConfig = field(default_factory=RealSynConfig)
+    sync_bn: bool = False
 
     def __post_init__(self) -> None:
-        if self.precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
+        if self.precision not in PRECISION_MODES:
+            raise ValueError(f"precision must be one of {PRECISION_MODES}, got {self.precision!r}")
         if self.target_accuracy is not None and not 0 < self.target_accuracy <= 1:
             raise ValueError(f"target_accuracy must lie in (0, 1], got {self.target_accuracy}")
         if self.epochs < 0 or self.batch_size < 1 or self.eval_batch_size < 1:
@@ -175,6 +191,18 @@ def new_recognizer(cfg: RecognizerConfig, layout: Layout | str, in_channels: int
         return build_recognizer(cfg.model, layout, in_channels, num_classes, cfg.size, **cfg.model_options)
 
 
+class _TrainForward(torch.nn.Module):
+    """A recognizer's training forward, (features, logits), as one module for DDP."""
+
+    def __init__(self, model: Recognizer) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        feats = self.model.features(x, lengths)
+        return feats, self.model.head(self.model.head_drop(feats))
+
+
 class RecognizerTrainer(Trainer):
     """Fits a recognizer with Adam (or AdamW) and cross-entropy (see module docstring)."""
 
@@ -184,6 +212,10 @@ class RecognizerTrainer(Trainer):
         super().__init__(model, device if device is not None else cfg.device, lr=cfg.lr,
                          weight_decay=cfg.weight_decay, seed=cfg.seed)
         self.cfg = cfg
+        self.precision = resolve_precision(self.device, cfg.precision)
+        if cfg.sync_bn and is_active():
+            self.model = convert_sync_batchnorm(self.model, self.device)
+        self._ddp: torch.nn.Module | None = None  # the DDP-wrapped forward, built on the first batch
         self.domain = DomainTerms(cfg.realsyn, model.feature_dim, model.num_classes, self.device, cfg.seed)
         self.optimizer = self._new_optimizer()
         self.data_info: dict = {}
@@ -218,42 +250,36 @@ class RecognizerTrainer(Trainer):
         augmented as ``cfg.augment`` says; returns the mean loss and accuracy on the batches
         as trained (augmented, dropout on), and ``lr`` when a schedule varies it. ``rep`` (the
         data's representation) defaults to that of the set :meth:`fit` last saw; ``is_syn``
-        (N,) marks synthetic samples for ``cfg.realsyn`` (None: all real)."""
+        (N,) marks synthetic samples for ``cfg.realsyn`` (None: all real). In a process group
+        each rank trains on its slice of every global batch (see the module docstring)."""
         if len(ts) == 0:
             raise ValueError("cannot train on an empty set")
         if int(ts.labels.min()) < 0 or int(ts.labels.max()) >= self.model.num_classes:
             raise ValueError(f"labels must lie in 0..{self.model.num_classes - 1}")
-        cfg, n = self.cfg, len(ts)
+        cfg, n, world = self.cfg, len(ts), world_size()
         syn = is_syn.cpu().bool() if is_syn is not None and bool(is_syn.any()) else None
         mixed = syn is not None and not bool(syn.all())
+        domain = mixed and cfg.realsyn.needs_both
+        if domain and world > 1:
+            raise ValueError("realsyn DANN / LMMD (batch-level domain terms) train in one process only, not "
+                             f"over {world} ranks")
         lr = self._lr()
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         dropout_seed = self.epoch_seed()
-        if mixed and cfg.realsyn.separate_batches:
-            ratio = cfg.realsyn.syn_ratio if cfg.realsyn.syn_ratio is not None else float(syn.float().mean())
-            everyone = torch.arange(n)
-            batches = mixed_batches(everyone[~syn], everyone[syn], cfg.batch_size, ratio, cfg.augment.repeat,
-                                    self.rng)
-        else:
-            batches = _batches(n * cfg.augment.repeat, cfg.batch_size, self.rng)
+        batches = self._epoch_batches(n, syn, mixed)
         gen = self._epoch_augmenter(rep)  # drawn after the order: without augmentation nothing changes
         w = loss_weights(ts.labels.cpu().numpy(), syn.numpy() if syn is not None else np.zeros(n, bool),
                          self.model.num_classes, cfg.realsyn.syn_weight, cfg.class_balance)
         weights = torch.as_tensor(w, device=self.device) if w is not None else None
-        domain = mixed and cfg.realsyn.needs_both
         syn_dev = syn.to(self.device) if syn is not None else None
         self.model.train()
         total_loss, correct, seen, parts_sum = 0.0, 0, 0, {}
-        with seeded_rng(dropout_seed):
+        with seeded_rng(dropout_seed + rank()):  # rank 0 (one process): the epoch's seed itself
             for b, idx in enumerate(batches):
-                idx = idx % n
-                x, lengths, y = (t.to(self.device) for t in ts.batch(idx))
-                if gen is not None:
-                    x = augment_batch(x, lengths, cfg.augment, gen, self.model.layout)
-                with autocast(self.device, cfg.precision):
-                    feats = self.model.features(x, lengths)
-                    logits = self.model.head(self.model.head_drop(feats))
+                n_global = len(idx)
+                idx, x, lengths, y = self._rank_batch(ts, idx % n, gen)
+                feats, logits = self._forward(x, lengths)
                 loss = weighted_ce(logits.float(), y, weights[idx] if weights is not None else None,
                                    cfg.label_smoothing)
                 aux = getattr(self.model, "auxiliary_loss", None)  # a model's own term (e.g. a coarse head's)
@@ -266,16 +292,64 @@ class RecognizerTrainer(Trainer):
                     for k, v in parts.items():
                         parts_sum[k] = parts_sum.get(k, 0.0) + v * len(idx)
                 self.optimizer.zero_grad(set_to_none=True)
-                loss.backward()
+                # DDP averages the ranks' gradients: scaled so that they are the global batch mean's
+                (loss * (len(idx) * world / n_global) if world > 1 else loss).backward()
                 self.optimizer.step()
                 total_loss += float(loss.detach()) * len(idx)
                 correct += int((logits.argmax(1) == y).sum())
                 seen += len(idx)
+        if world > 1:
+            total_loss, correct, seen = all_sum([total_loss, correct, seen])
+            sync_buffers(self.model)  # per-rank batch-norm running statistics: rank 0's everywhere
         self.epoch += 1
         out = {"loss": total_loss / seen, "acc": correct / seen, **{k: v / seen for k, v in parts_sum.items()}}
         if cfg.schedule != "constant" or cfg.warmup_epochs:
             out["lr"] = lr
         return out
+
+    def _epoch_batches(self, n: int, syn: torch.Tensor | None, mixed: bool) -> list[torch.Tensor]:
+        """The epoch's global index batches (the same on every rank: drawn from ``rng``); in a
+        group, a last batch smaller than the world size joins the previous one (no empty slice)."""
+        cfg, world = self.cfg, world_size()
+        if cfg.batch_size < world:
+            raise ValueError(f"batch_size {cfg.batch_size} is smaller than the {world} ranks; give a global "
+                             f"batch of at least one sample per rank")
+        if mixed and cfg.realsyn.separate_batches:
+            ratio = cfg.realsyn.syn_ratio if cfg.realsyn.syn_ratio is not None else float(syn.float().mean())
+            everyone = torch.arange(n)
+            batches = mixed_batches(everyone[~syn], everyone[syn], cfg.batch_size, ratio, cfg.augment.repeat,
+                                    self.rng)
+        else:
+            batches = _batches(n * cfg.augment.repeat, cfg.batch_size, self.rng)
+        if world > 1 and len(batches) > 1 and len(batches[-1]) < world:
+            batches[-2:] = [torch.cat(batches[-2:])]
+        return batches
+
+    def _rank_batch(self, ts: TensorSet, idx: torch.Tensor, gen: torch.Generator | None
+                    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(indices, x, lengths, labels) of this rank's slice of the global batch ``idx`` (all of it
+        in one process); with augmentation the whole batch is augmented on every rank, then
+        sliced, so that each sample gets the transform it gets in one process."""
+        if gen is None:
+            idx = idx[shard_slice(len(idx))] if world_size() > 1 else idx
+            x, lengths, y = (t.to(self.device) for t in ts.batch(idx))
+            return idx, x, lengths, y
+        x, lengths, y = (t.to(self.device) for t in ts.batch(idx))
+        x = augment_batch(x, lengths, self.cfg.augment, gen, self.model.layout)
+        if world_size() == 1:
+            return idx, x, lengths, y
+        part = shard_slice(len(idx))
+        return idx[part], x[part], lengths[part], y[part]
+
+    def _forward(self, x: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(features, logits) of a training batch; in a group through DistributedDataParallel."""
+        with autocast(self.device, self.precision):
+            if not is_active():
+                feats = self.model.features(x, lengths)
+                return feats, self.model.head(self.model.head_drop(feats))
+            if self._ddp is None:
+                self._ddp = self.data_parallel(_TrainForward(self.model))
+            return self._ddp(x, lengths)
 
     def _lr(self) -> float:
         """The learning rate of the current epoch within its stage."""
@@ -283,9 +357,17 @@ class RecognizerTrainer(Trainer):
         return lr_at(self.epoch - self.stage_start, c.lr, c.schedule, self.stage_epochs, c.warmup_epochs)
 
     def validate(self, ts: TensorSet) -> dict[str, float]:
-        logits, _ = _infer(self.model, ts, self.cfg.eval_batch_size, self.device, self.cfg.precision)
-        y = ts.labels.cpu()
-        return {"val_loss": float(F.cross_entropy(logits, y)), "val_acc": float((logits.argmax(1) == y).float().mean())}
+        """Validation loss and accuracy; in a group computed on rank 0 and broadcast (every rank
+        then takes the same early-stopping decision)."""
+        if is_main():
+            logits, _ = _infer(self.model, ts, self.cfg.eval_batch_size, self.device, self.precision)
+            y = ts.labels.cpu()
+            res = torch.tensor([float(F.cross_entropy(logits, y)), float((logits.argmax(1) == y).float().mean())],
+                               dtype=torch.float64)
+        else:
+            res = torch.zeros(2, dtype=torch.float64)
+        res = broadcast_tensor(res)
+        return {"val_loss": float(res[0]), "val_acc": float(res[1])}
 
     def fit(self, train: MotionSet, val: MotionSet | None = None, epochs: int | None = None,
             progress: bool = True) -> list[dict]:
@@ -331,7 +413,7 @@ class RecognizerTrainer(Trainer):
         key = "val_acc" if vs is not None else "acc"
         out: list[dict] = []
         desc = f"{self.model.name} epochs" + (f" ({stage})" if stage else "")
-        bar = tqdm(range(n_epochs), desc=desc, disable=not progress)
+        bar = tqdm(range(n_epochs), desc=desc, disable=not progress or not is_main())
         for _ in bar:
             t0 = time.perf_counter()
             rec: dict[str, Any] = {"epoch": self.epoch + 1, **self.train_epoch(tr, is_syn=is_syn)}

@@ -4,6 +4,10 @@
   ``torch.Generator`` (``rng``) for shuffling and per-epoch seeds, the epoch counter and the
   history; ``state_dict`` / ``load_state_dict`` and the checkpoint's training state hold
   everything needed to resume exactly.
+* In a process group (``torchrun``, :mod:`infagenc.train.distributed`) the device is this
+  rank's (``cuda:LOCAL_RANK`` for ``cuda`` / ``auto`` on CUDA) and :meth:`Trainer.data_parallel`
+  wraps a module in :class:`~torch.nn.parallel.DistributedDataParallel`; a single process
+  gets its device and the module unchanged.
 * :func:`seeded_rng` forks torch's global RNG (CPU and every CUDA device) and seeds it, so
   dropout, initial weights and reparameterisation noise come from an explicit seed while the
   callers' RNG state is left untouched.
@@ -22,7 +26,7 @@ from typing import Iterator
 import torch
 
 from .checkpoint import CheckpointError, save_checkpoint
-from .device import resolve_device
+from .distributed import is_active, rank_device
 
 __all__ = ["Trainer", "seeded_rng", "cuda_devices", "LEGACY_STATE_KEYS"]
 
@@ -62,13 +66,28 @@ class Trainer:
 
     def __init__(self, model: torch.nn.Module, device: str | torch.device | None, *, lr: float,
                  weight_decay: float = 0.0, seed: int = 0) -> None:
-        self.device = resolve_device(device)
+        self.device = rank_device(device)
         self.model = model.to(self.device)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=lr, weight_decay=weight_decay)
         self.rng = torch.Generator()
         self.rng.manual_seed(int(seed))
         self.epoch = 0
         self.history: list[dict] = []
+
+    def data_parallel(self, module: torch.nn.Module) -> torch.nn.Module:
+        """``module`` under DistributedDataParallel in a process group (gradients averaged over
+        the ranks; buffers left to the caller: no broadcast per forward), else ``module``."""
+        if not is_active():
+            return module
+        import inspect
+
+        from torch.nn.parallel import DistributedDataParallel as DDP
+
+        ids = [self.device.index] if self.device.type == "cuda" else None
+        # newer torch names the per-forward buffer broadcast forward_sync_buffers
+        key = "forward_sync_buffers" if "forward_sync_buffers" in inspect.signature(DDP).parameters \
+            else "broadcast_buffers"
+        return DDP(module, device_ids=ids, **{key: False})
 
     def epoch_seed(self) -> int:
         """A seed for the global RNG during one epoch (dropout, noise), drawn from ``rng``."""

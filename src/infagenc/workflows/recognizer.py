@@ -12,6 +12,15 @@ same two functions: ``train_run`` fits them instead of training epochs and saves
 ``recognizer.npz`` (no pickle) instead of ``recognizer.pt``; ``eval_run`` takes either file
 (a ``.npz`` is read as a classical checkpoint).
 
+Several processes (``torchrun --nproc_per_node N -m infagenc recognizer train ...``, the
+process group joined by the command: :func:`infagenc.train.distributed.init_from_env`): every
+rank reads, preprocesses and splits the data alike and trains its slice of each global batch
+(:class:`~infagenc.train.recognizer.RecognizerTrainer`); rank 0 alone writes the run folder
+(config.json, guard.json, the checkpoint, history and report) and evaluates, the other ranks
+wait at a barrier. A classical recognizer is fitted by rank 0 alone. ``config.json`` records
+what ran under ``execution`` (world size, backend, rank 0's device, the resolved precision,
+TF32, synchronised batch norm); on CUDA, TF32 matmuls are switched on for the run.
+
 The checkpoint's metadata holds ``Preprocess.to_dict()`` under ``"preprocess"``; checkpoints
 written before that held ``{"frames": F, "root": None | str}`` there, which
 :meth:`Preprocess.from_dict` reads too (its old order, root before length, gives the same
@@ -30,6 +39,8 @@ from ..data.splits import split_by_subjects
 from ..jsonio import write_json
 from ..models.base import Recognizer
 from ..train.guard import GuardConfig, choose_synthetic
+from ..train.device import enable_tf32
+from ..train.distributed import barrier, execution_info, is_main, rank, rank_device
 from ..train.realsyn import RealSynConfig
 from ..train.classical import ClassicalRecognizer, is_classical, is_classical_checkpoint, load_classical_with_meta
 from ..train.recognizer import (RecognizerConfig, RecognizerTrainer, evaluate, load_recognizer_with_meta,
@@ -77,6 +88,9 @@ def train_run(ms: MotionSet, cfg: RecognizerConfig, out_dir: str | Path, *,
     training set, named ``train`` in the report). Returns a summary dict.
     """
     out = Path(out_dir)
+    main = is_main()
+    if not is_classical(cfg.model):
+        enable_tf32(rank_device(cfg.device))
     prep = preprocess if preprocess is not None else Preprocess()
     ms, notes = prep.apply(ms, data_source or None)
     train, test = split_by_subjects(ms, list(test_subjects)) if test_subjects else (ms, None)
@@ -87,17 +101,32 @@ def train_run(ms: MotionSet, cfg: RecognizerConfig, out_dir: str | Path, *,
                 "preprocess_notes": notes, "test_subjects": _subjects(test), "val_subjects": _subjects(val),
                 "train_subjects": _subjects(train),
                 "samples": {"train": len(train), "val": 0 if val is None else len(val),
-                            "test": 0 if test is None else len(test)}}
+                            "test": 0 if test is None else len(test)},
+                "execution": execution_info(cfg.device, cfg.precision, cfg.sync_bn)}
     if synthetic is not None:
         train, cfg = _with_synthetic(train, prep(synthetic), cfg, synthetic_mode, guard, out, progress)
         resolved.update(recognizer=cfg.to_dict(), synthetic_mode=synthetic_mode,
                         samples={**resolved["samples"], "train": len(train),
                                  "synthetic": int(train.is_synthetic.sum())})
-    write_json(out / "config.json", resolved)
+    if main:
+        write_json(out / "config.json", resolved)
     if is_classical(cfg.model):
-        return _train_classical(cfg, train, val, test, out, prep)
+        summary = _train_classical(cfg, train, val, test, out, prep) if main else {"rank": rank()}
+        barrier()
+        return summary
     trainer = RecognizerTrainer(new_recognizer(cfg, ms.layout, ms.channels, ms.num_classes), cfg)
-    trainer.fit(train, val, progress=progress)
+    trainer.fit(train, val, progress=progress and main)
+    if not main:
+        barrier()  # rank 0 saves, evaluates and reports
+        return {"rank": rank(), "epochs": trainer.epoch}
+    summary = _save_and_report(trainer, cfg, out, prep, train, test)
+    barrier()
+    return summary
+
+
+def _save_and_report(trainer: RecognizerTrainer, cfg: RecognizerConfig, out: Path, prep: Preprocess,
+                     train: MotionSet, test: MotionSet | None) -> dict:
+    """Checkpoint, history and the report of the test set (else of the training set)."""
     ckpt = trainer.save(out / CHECKPOINT_NAME, meta={"preprocess": prep.to_dict()})
     write_json(out / "history.json", trainer.history)
     split, eval_set = ("test", test) if test is not None else ("train", train)
@@ -122,9 +151,10 @@ def _with_synthetic(train: MotionSet, syn: MotionSet, cfg: RecognizerConfig, mod
     syn = syn.relabel(train.class_names)
     if mode == "given":
         return MotionSet.concat([train, syn]), cfg
-    res = choose_synthetic(cfg, train, syn, guard, progress=progress)
-    write_json(out / "guard.json", res.to_dict())
-    print(f"synthetic guard: {res.reason}")
+    res = choose_synthetic(cfg, train, syn, guard, progress=progress and is_main())
+    if is_main():
+        write_json(out / "guard.json", res.to_dict())
+        print(f"synthetic guard: {res.reason}")
     if not res.uses_synthetic:
         return train, cfg
     fields = {k: v for k, v in res.configs[res.chosen].items() if k != "technique"}
