@@ -232,6 +232,24 @@ def _row(name: str, res: dict, floor: dict | None) -> str:
             f"{_pm([seeds[s]['coarse_from_fine'] for s in order])} | {_pm(heads) if heads else '–'} | {sec:.0f} |")
 
 
+PAIRS = (("fusion", "posture-2d"), ("posture-3d", "posture-2d"), ("hier-2d", "posture-2d"),
+         ("hier-fusion", "fusion"), ("posture-gcn-2d", "posture-2d"))
+
+
+def _paired_rows(results: dict) -> list[str]:
+    """Per-seed differences (same seeds, same data draws) between runs, with t-intervals."""
+    out = ["", "Paired differences (percentage points, seed by seed; the model's own coarse answer):", "",
+           "| comparison | fine acc | mean class acc | coarse acc |", "|---|---:|---:|---:|"]
+    for a, b in PAIRS:
+        if a not in results or b not in results:
+            continue
+        seeds = sorted(set(results[a]["seeds"]) & set(results[b]["seeds"]), key=int)
+        cells = [_pm([results[a]["seeds"][s][k] - results[b]["seeds"][s][k] for s in seeds])
+                 for k in ("accuracy", "mean_class_accuracy", "coarse_accuracy")]
+        out.append(f"| {a} minus {b} | " + " | ".join(cells) + " |")
+    return out
+
+
 def table() -> str:
     env = read_json(OUT / "environment.json", {})
     results = {n: read_json(OUT / f"{n}.json") for n in RUNS if (OUT / f"{n}.json").exists()}
@@ -247,6 +265,15 @@ def table() -> str:
              "t-interval (95%, Student's t over the seeds); 'minus floor': each seed minus the 2D floor (paired). "
              "Coarse = lying (Prone, Supine) vs upright (Sitting, Standing): 'from fine' maps the fine prediction "
              "to its coarse class (every model), 'coarse head' is the hierarchical head's own coarse output.", "",
+             "Models (`src/infagenc/models/posture.py`): `posture` encodes each frame alone: the input batch norm, "
+             "the flattened joints, an MLP 256-128 (BatchNorm, ReLU, dropout 0.3); `posture-gcn-2d` puts two graph "
+             "convolutions (32 channels, row-normalised adjacency with self loops) before it. `posture_fusion` "
+             "(runs `fusion`, `hier-fusion`) reads one set per image on the fused layout `coco17+infant14` "
+             "(`src/infagenc/data/fusion.py`: 31 joints, `2d:*` then `3d:*`, xyz, the 2D z = 0; joined by image name) "
+             "and gives each part its own such encoder (2D: x, y only; 3D: x, y, z), features concatenated "
+             "(256-d). The hierarchical head (`hier-*`, `examples/hierarchies/syrip.toml`): coarse = Linear(f), "
+             "fine = Linear([f, coarse logits]); loss = fine CE + 1.0 x coarse CE. The floor on the fused set is "
+             "logistic regression on all 31 x 3 values.", "",
              "| run | data | epochs (chosen on val) | val acc | test acc per seed | mean ± t95 | minus floor (t95) | "
              "mean class acc | coarse acc, from fine | coarse acc, coarse head | s / seed |",
              "|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|"]
@@ -265,6 +292,7 @@ def table() -> str:
     for c in coarse:
         vals = [np.nanmean([v["coarse_per_class"][c] for v in r["seeds"].values()]) for r in results.values()]
         lines.append(f"| {c} | " + " | ".join(f"{100 * v:.1f}" for v in vals) + " |")
+    lines += _paired_rows(results)
     lines += ["", "Commands run (`uptime` at their start and end):", ""]
     lines += [f"* `--runs {c['runs']} --seeds {c['seeds']}` ({c['seconds']:.0f} s, commit {str(c['git_head'])[:7]}): "
               f"`{c['uptime_start']}` -> `{c['uptime_end']}`" for c in env.get("invocations", [])]

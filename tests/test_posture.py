@@ -108,6 +108,15 @@ def test_auxiliary_loss_hand_computed():
     assert m.head.last_coarse is None  # inference keeps nothing
 
 
+def test_a_model_mid_training_can_be_copied():
+    # the kept coarse logits belong to an autograd graph (not deep-copyable): copies leave them out
+    m = make(coarse_of=(0, 0, 1, 1), coarse_names=("lying", "upright")).train()
+    m(torch.randn(4, 1, 17, 2))
+    c = copy.deepcopy(m)
+    assert c.head.last_coarse is None and m.head.last_coarse is not None
+    torch.testing.assert_close(c.state_dict()["head.coarse.weight"], m.state_dict()["head.coarse.weight"])
+
+
 def test_flat_model_adds_nothing():
     m = make().train()
     m(torch.randn(4, 1, 17, 2))
@@ -174,8 +183,8 @@ def test_trainer_adds_exactly_the_coarse_term():
     rec = RecognizerTrainer(model, cfg).fit(ms, progress=False)[0]
     ts = to_tensors(ms)
     x, lengths, y = ts.batch(torch.arange(len(ms)))
-    f = before.features(x, lengths)
-    coarse, fine = before.head.both(f)
+    with torch.no_grad():
+        coarse, fine = before.head.both(before.features(x, lengths))
     expected = F.cross_entropy(fine, y) + 0.7 * F.cross_entropy(coarse, torch.tensor([0, 0, 1, 1])[y])
     assert rec["loss"] == pytest.approx(float(expected), rel=1e-5)
     assert rec["loss"] > float(F.cross_entropy(fine, y)) + 0.1  # the term is there

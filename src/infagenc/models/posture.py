@@ -192,6 +192,12 @@ class HierarchicalHead(nn.Module):
         self.register_buffer("coarse_of", torch.as_tensor(coarse_of, dtype=torch.long))
         self.last_coarse: torch.Tensor | None = None
 
+    def __getstate__(self) -> dict:
+        """Copies and pickles leave out the kept coarse logits (one training batch's, not weights)."""
+        state = dict(super().__getstate__())
+        state["last_coarse"] = None
+        return state
+
     def both(self, f: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(coarse logits, fine logits)."""
         c = self.coarse(f)
