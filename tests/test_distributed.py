@@ -96,6 +96,10 @@ def _worker(rank: int, port: int, folder: str) -> None:
     res = {"info": D.info().to_dict(), "shard": D.shard(torch.arange(5)).tolist(), **_runs(ms)}
     cfg = RecognizerConfig(model="stgcn", size="slim", epochs=1, batch_size=4, seed=0, device="cpu", sync_bn=True)
     res["summary"] = train_run(ms, cfg, os.path.join(folder, "run"), progress=False)
+    try:
+        _trainer(ms, batch_size=1).fit(ms, progress=False)
+    except ValueError as e:
+        res["refused"] = str(e)
     torch.save(res, os.path.join(folder, f"rank{rank}.pt"))
     D.cleanup()
 
@@ -229,6 +233,7 @@ def test_two_ranks_train_the_one_process_weights_within_tolerance(two_ranks):
 
 def test_rank_0_alone_writes_the_run_folder(two_ranks):
     ranks, _, folder = two_ranks
+    assert all("smaller than the 2 ranks" in r.get("refused", "") for r in ranks)  # batch 1 over 2 ranks
     assert ranks[1]["summary"] == {"rank": 1, "epochs": 1}
     assert ranks[0]["summary"]["epochs"] == 1 and (folder / "run" / "recognizer.pt").is_file()
     ex = json.loads((folder / "run" / "config.json").read_text())["execution"]

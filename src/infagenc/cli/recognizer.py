@@ -64,8 +64,10 @@ def _train(args: argparse.Namespace) -> int:
         summary = train_run(_read(args), cfg, args.out, test_subjects=_subjects(args.test_subjects),
                             val_subjects=_subjects(args.val_subjects), preprocess=prep, data_source=args.data,
                             progress=not args.no_progress, synthetic=syn, synthetic_mode=args.synthetic_mode)
-    finally:
-        distributed.cleanup()
+    except BaseException:
+        distributed.cleanup(wait=False)  # torchrun then stops the other ranks
+        raise
+    distributed.cleanup()
     if main:  # rank 0 (or the only process)
         print(json.dumps(summary, indent=2))
     return 0

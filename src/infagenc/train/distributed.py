@@ -114,11 +114,13 @@ def init_from_env(device: str | torch.device | None = "auto", timeout_s: float =
     return info()
 
 
-def cleanup() -> None:
-    """Leave the group :func:`init_from_env` joined (after a last barrier); no-op otherwise."""
+def cleanup(wait: bool = True) -> None:
+    """Leave the group :func:`init_from_env` joined (after a last barrier unless ``wait`` is
+    False: a failing rank must not wait for the others); no-op otherwise."""
     global _OWNED, _BN_GROUP
     if _OWNED and dist.is_initialized():
-        barrier()
+        if wait:
+            barrier()
         dist.destroy_process_group()
     _OWNED, _BN_GROUP = False, None
 
