@@ -36,7 +36,10 @@ def test_a_second_process_on_the_same_run_folder_is_refused(tmp_path):
 def test_cli_errors_are_one_line_and_debug_shows_the_traceback(tmp_path, capsys):
     rc = main(["run", "--data", str(tmp_path / "missing.npz"), "--out", str(tmp_path / "out")])
     err = capsys.readouterr().err.strip()
-    assert rc == 2 and err.count("\n") == 0 and err.startswith("infagenc: error:") and "missing.npz" in err
+    lines = err.splitlines()  # progress lines ("infagenc: phase 1 of 6 ...") may precede the error
+    errors = [ln for ln in lines if ln.startswith("infagenc: error:")]
+    assert rc == 2 and len(errors) == 1 and lines[-1] == errors[0] and "missing.npz" in errors[0]
+    assert all(ln.startswith("infagenc: ") for ln in lines)
     assert "Traceback" not in err
     assert not (tmp_path / "out" / "config.json").exists()  # a failed start blocks no corrected command
     from infagenc.data.errors import DataError
