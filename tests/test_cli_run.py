@@ -88,11 +88,15 @@ def test_summary_of_untrained_sets_one_seed_and_a_stopped_run():
            "real_syn": {"skipped": "no synthetic samples were selected"},
            "floor": {"model": "linear", "real": {"overall": 0.5, "per_class": {}}}}
     text = format_run_summary({"run_dir": "r", "excluded": ["a.npz: sample 's1': NaN/Inf values"],
-                               "recognition": rec, "generation": None, "wall_time": 3.0})
+                               "recognition": rec, "generation": None, "wall_time": 3.0,
+                               "class_names": ["kick", "wave", "roll", "reach"]})
     real = next(ln for ln in text.splitlines() if ln.strip().startswith("Real "))
     assert "25.0 (n=1)" in real and "±" not in real  # one seed: no interval
     assert "warning: Syn was not trained: no synthetic samples were selected" in text
     assert "below the floor (linear) on Real" in text
+    assert ("warning: the recognizer is at chance on Real (chance 25.0% for 4 classes): it learned nothing that "
+            "holds on the test subjects (too few epochs?)") in text
+    assert "at chance on" not in format_run_summary(SUMMARY)
     assert text.startswith("left out 1 sample(s) of the input") and "a.npz: sample 's1'" in text
     stopped = format_run_summary({"run_dir": "r", "excluded": [], "stopped_after_rounds": 2, "wall_time": 1.0})
     assert "Stopped after 2 loop round(s)" in stopped and "Test accuracy" not in stopped

@@ -34,20 +34,34 @@ def test_threads_default_to_the_free_cores(monkeypatch, capsys, load, free):
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
     monkeypatch.setattr(os, "getloadavg", lambda: (load, 0.0, 0.0))
     assert _common.free_cores() == (2, free, load)
-    cfg = _common.resolve_run_config(_args(), {})
+    cfg, note = _common.resolve_run_config(_args(), {})
     assert cfg.execution.threads == free
-    err = capsys.readouterr().err
-    assert f"{free} torch thread(s): {free} of 2 cores free (1-minute load {load:.1f}); set --threads N" in err
-    assert _common.resolve_run_config(_args(threads=3), {}).execution.threads == 3  # a flag wins, silently
-    assert capsys.readouterr().err == ""
+    assert note == f"{free} torch thread(s): {free} of 2 cores free (1-minute load {load:.1f}); set --threads N to change"
+    assert capsys.readouterr().err == ""  # said once the data are read (see below), not before
+    cfg, note = _common.resolve_run_config(_args(threads=3), {})
+    assert cfg.execution.threads == 3 and note is None  # a flag wins, silently
 
 
 def test_threads_from_a_config_file_are_kept(monkeypatch, tmp_path, capsys):
     monkeypatch.setattr(os, "getloadavg", lambda: (0.0, 0.0, 0.0))
     f = tmp_path / "c.json"
     f.write_text(json.dumps({"execution": {"threads": 1}}))
-    assert _common.resolve_run_config(_args(config=str(f)), {}).execution.threads == 1
-    assert capsys.readouterr().err == ""
+    cfg, note = _common.resolve_run_config(_args(config=str(f)), {})
+    assert cfg.execution.threads == 1 and note is None
+
+
+def test_a_run_refused_for_its_input_prints_only_the_error(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.0, 0.0, 0.0))
+    assert main(["run", "--data", str(tmp_path / "missing.npz"), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("infagenc: error:") and "missing.npz" in err
+
+
+def test_zero_threads_is_a_one_line_error(tmp_path, capsys):
+    assert main(["demo", "--threads", "0", "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "execution.threads must be >= 1 or unset, got 0" in err
+    assert not (tmp_path / "r").exists()
 
 
 def test_without_a_load_average_every_usable_core(monkeypatch):
@@ -82,16 +96,23 @@ def test_phase_costs_follow_the_config():
     assert off["evaluation"] == 0.0
 
 
+@pytest.mark.slow  # a tiny run of the pipeline (seconds)
 def test_a_run_prints_its_phases_and_restores_the_threads(tmp_path, capsys):
     before = torch.get_num_threads()
-    cfg = RunConfig.from_dict(merge_dicts(MINI, {"execution": {"threads": before + 1}}))
-    run(cfg, tmp_path / "r", progress=True)
-    assert torch.get_num_threads() == before
-    err = [ln for ln in capsys.readouterr().err.replace("\r", "\n").splitlines() if ln.startswith("infagenc: phase")]
-    assert [ln.split(":")[1].strip() for ln in err] == [f"phase {k} of 6" for k in range(1, 7)]
-    assert "data; 0:00 elapsed" in err[0] and "left" not in err[0]  # nothing to estimate from yet
-    assert all("elapsed, about " in ln and " left (estimate" in ln for ln in err[1:])
-    assert "critic pre-training" in err[1] and "final recognition" in err[4]
+    torch.set_num_threads(before + 1)  # the caller's setting; the run itself takes one thread
+    try:
+        run(RunConfig.from_dict(merge_dicts(MINI, {"execution": {"threads": 1}})), tmp_path / "r", progress=True,
+            note="3 torch thread(s): chosen")
+        assert torch.get_num_threads() == before + 1
+    finally:
+        torch.set_num_threads(before)
+    err = [ln for ln in capsys.readouterr().err.replace("\r", "\n").splitlines() if ln.startswith("infagenc: ")]
+    assert err[0] == "infagenc: 3 torch thread(s): chosen"  # once the data are read, before the phases
+    err = err[1:]
+    assert [ln.split(":")[1].strip() for ln in err] == [f"phase {k} of 6" for k in range(2, 7)]
+    assert all("elapsed, about " in ln and " left (estimate" in ln for ln in err)
+    assert "critic pre-training" in err[0] and "final recognition" in err[3]
+    assert ", rough)" in err[0] and ", rough)" not in err[-1]  # the model alone, then scaled by measured speed
     log = (tmp_path / "r" / "run.log").read_text()
     assert "critic pre-trained: 2 of 2 epochs" in log or "critic pre-training stopped after" in log
 
@@ -107,6 +128,7 @@ def source_run(tmp_path_factory):
     return root
 
 
+@pytest.mark.slow  # a tiny run of the pipeline (seconds)
 def test_pretrained_from_another_run_does_not_retrain_and_gives_the_same_results(source_run, tmp_path,
                                                                                 monkeypatch):
     trained = tmp_path / "random_trained"
@@ -140,6 +162,7 @@ def test_pretrained_from_another_run_does_not_retrain_and_gives_the_same_results
         json.loads((trained / "recognition" / "summary.json").read_text())
 
 
+@pytest.mark.slow  # a tiny run of the pipeline (seconds)
 def test_pretrained_from_refuses_another_pretraining_config(source_run, tmp_path, capsys):
     with pytest.raises(ValueError, match=r"pre-training config differs \(critic\.epochs, critic\.lr\)"):
         run(_cfg(critic={"epochs": 3, "lr": 1e-3}), tmp_path / "a", progress=False, pretrained_from=source_run)
@@ -152,7 +175,7 @@ def test_pretrained_from_refuses_another_pretraining_config(source_run, tmp_path
     cfg = tmp_path / "c.json"
     # MINI over the demo config (the paper's generator lr again), but 3 generator epochs instead of 2
     # (MINI's partial critic table has no target accuracy: RecognizerConfig's None, not the run's 0.85)
-    cfg.write_text(json.dumps({**MINI, "critic": {**MINI["critic"], "target_accuracy": None},
+    cfg.write_text(json.dumps({**MINI, "critic": {**MINI["critic"], "target_accuracy": None, "schedule": "constant"},
                                "generator": {**MINI["generator"], "lr": 1e-4}, "pretrain_generator_epochs": 3}))
     argv = ["demo", "--config", str(cfg), "--out", str(tmp_path / "e"), "--no-progress", "--threads", "1",
             "--pretrained-from", str(source_run)]
@@ -163,6 +186,7 @@ def test_pretrained_from_refuses_another_pretraining_config(source_run, tmp_path
     assert "not a run folder" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # a tiny run of the pipeline (seconds)
 def test_pretrained_from_an_unfinished_run_is_refused(source_run, tmp_path):
     early = tmp_path / "early"
     early.mkdir()

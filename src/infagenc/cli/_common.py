@@ -3,14 +3,13 @@ defaults < base (e.g. the demo config) < --config file < explicit flags.
 
 Threads: when neither ``--threads`` nor the config sets ``execution.threads``, the run takes
 as many torch threads as cores are free now (:func:`free_cores`: the cores this process may
-use minus the 1-minute load average, rounded, at least 1), and says so on stderr with how
-to change it: torch's own default (one thread per core) is slower when other jobs hold
+use minus the 1-minute load average, rounded, at least 1), and says so on stderr (with the
+run's first progress line, once the data are read) with how to change it: torch's own default (one thread per core) is slower when other jobs hold
 cores (benchmarks/README.md, "Whole pipeline")."""
 from __future__ import annotations
 
 import argparse
 import os
-import sys
 
 from ..config import merge_dicts, read_config_file
 
@@ -33,7 +32,8 @@ def add_run_overrides(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pretrained-from", metavar="RUN_DIR",
                    help="start from the pre-trained critic and generator of another run folder with the same data "
                         "and pre-training config (copied; e.g. for the --selection random / none ablations)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--no-progress", action="store_true",
+                   help="no progress bars and no per-phase progress lines (the summary still ends the run)")
 
 
 def free_cores() -> tuple[int, int, float | None]:
@@ -50,19 +50,19 @@ def free_cores() -> tuple[int, int, float | None]:
     return usable, max(1, min(usable, int(usable - load + 0.5))), load
 
 
-def _auto_threads(d: dict) -> dict:
+def _auto_threads(d: dict) -> tuple[dict, str | None]:
     """``execution.threads`` set to the free cores when the config leaves it unset (see the
-    module notes); one line on stderr says what was chosen."""
+    module notes), and the line that says what was chosen (None when the config chose)."""
     ex = d.get("execution") if isinstance(d.get("execution"), dict) else {}
     if ex.get("threads") is not None:
-        return d
+        return d, None
     usable, free, load = free_cores()
     seen = f"{free} of {usable} cores free (1-minute load {load:.1f})" if load is not None else f"{usable} cores"
-    print(f"infagenc: {free} torch thread(s): {seen}; set --threads N to change", file=sys.stderr, flush=True)
-    return {**d, "execution": {**ex, "threads": free}}
+    return {**d, "execution": {**ex, "threads": free}}, f"{free} torch thread(s): {seen}; set --threads N to change"
 
 
 def resolve_run_config(args: argparse.Namespace, overrides: dict, base: dict | None = None):
+    """The run's config, and the line saying how its threads were chosen (None when given)."""
     from ..loop.config import RunConfig, migrate
 
     d = dict(base or {})
@@ -81,7 +81,8 @@ def resolve_run_config(args: argparse.Namespace, overrides: dict, base: dict | N
         flags.setdefault("execution", {})["precision"] = args.precision
     if args.name:
         flags["name"] = args.name
-    if args.threads:
+    if args.threads is not None:
         flags.setdefault("execution", {})["threads"] = args.threads
     d = merge_dicts(merge_dicts(migrate(d), migrate(overrides)), flags)
-    return RunConfig.from_dict(_auto_threads(d))
+    d, note = _auto_threads(d)
+    return RunConfig.from_dict(d), note

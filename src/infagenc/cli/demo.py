@@ -27,9 +27,10 @@ def _demo(args: argparse.Namespace) -> int:
     from ..loop.config import demo_config
     from ..loop.runner import run
 
-    cfg = resolve_run_config(args, {}, base=demo_config())
+    cfg, note = resolve_run_config(args, {}, base=demo_config())
     t0 = time.perf_counter()
-    summary = run(cfg, Path(args.out), progress=not args.no_progress, pretrained_from=args.pretrained_from)
+    summary = run(cfg, Path(args.out), progress=not args.no_progress, pretrained_from=args.pretrained_from,
+                  note=note)
     from ..viz.report import build_report
 
     report = str(build_report(Path(args.out), progress=not args.no_progress))

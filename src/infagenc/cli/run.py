@@ -43,9 +43,10 @@ def _run(args: argparse.Namespace) -> int:
     overrides = {"data": {"path": args.data}}
     if args.format:
         overrides["data"]["format"] = args.format
-    cfg = resolve_run_config(args, overrides)
+    cfg, note = resolve_run_config(args, overrides)
     t0 = time.perf_counter()
-    summary = run(cfg, Path(args.out), progress=not args.no_progress, pretrained_from=args.pretrained_from)
+    summary = run(cfg, Path(args.out), progress=not args.no_progress, pretrained_from=args.pretrained_from,
+                  note=note)
     print_summary(summary, args.json, wall=time.perf_counter() - t0)
     return 0
 

@@ -175,10 +175,14 @@ def _clock(seconds: float) -> str:
 class _Progress:
     """The overall progress line printed (stderr) when a phase starts: phase k of n, the time
     elapsed, and the time left: the cost model of the phases left, times the ratio of measured
-    to modelled seconds of the phases run so far in this session (1 before any)."""
+    to modelled seconds of the phases run so far in this session (1 before any).
 
-    def __init__(self, enabled: bool, phases: tuple[str, ...]):
-        self.enabled, self.phases = enabled, phases
+    Nothing is printed before the data are read (phase 1): a run refused for its input ends
+    with the one line of its error. ``note`` (e.g. the torch threads the command chose) is
+    printed then too, with or without progress lines."""
+
+    def __init__(self, enabled: bool, phases: tuple[str, ...], note: str | None = None):
+        self.enabled, self.phases, self.note = enabled, phases, note
         self.t0, self.costs = time.perf_counter(), {}
         self.spent_model = self.spent_real = 0.0
         self.current: tuple[str, float, bool] | None = None
@@ -193,15 +197,20 @@ class _Progress:
                 self.spent_model += self.costs[name]
                 self.spent_real += now - began
         self.current = (phase, now, _done(folder, phase))
+        if phase == self.phases[0]:
+            return
+        if self.note:  # shown with or without progress lines
+            print(f"infagenc: {self.note}", file=sys.stderr, flush=True)
+            self.note = None
         if not self.enabled:
             return
         k = self.phases.index(phase) + 1
         left = ""
         if self.costs:
             todo = [p for p in self.phases[k - 1:] if not _done(folder, p)]
-            scale = self.spent_real / self.spent_model if self.spent_model > 1.0 else 1.0
+            scale = self.spent_real / self.spent_model if self.spent_model > 0 else 1.0
             rest = scale * sum(self.costs.get(p, 0.0) for p in todo)
-            left = f", about {_clock(rest)} left (estimate{'' if self.spent_model > 1.0 else ', rough'})"
+            left = f", about {_clock(rest)} left (estimate{'' if self.spent_model > 0 else ', rough'})"
         print(f"infagenc: phase {k} of {len(self.phases)}: {dict(PHASES)[phase]}; {_clock(now - self.t0)} elapsed"
               f"{left}", file=sys.stderr, flush=True)
 
@@ -259,7 +268,8 @@ def _same_training_data(src: RunFolder, sp, source) -> None:
 
 # --------------------------------------------------------------------- the run
 def run(cfg: RunConfig, run_dir: str | Path, *, progress: bool = True,
-        stop_after_rounds: int | None = None, pretrained_from: str | Path | None = None) -> dict:
+        stop_after_rounds: int | None = None, pretrained_from: str | Path | None = None,
+        note: str | None = None) -> dict:
     """Run (or resume) the whole pipeline in ``run_dir``; returns a summary dict.
 
     ``stop_after_rounds`` stops the loop after that many rounds (as an interruption
@@ -267,7 +277,9 @@ def run(cfg: RunConfig, run_dir: str | Path, *, progress: bool = True,
     a run folder whose pre-trained critic and generator this run starts from
     (:func:`adopt_pretrained`). One process per run folder: a second one is refused
     (:class:`~infagenc.runfolder.RunFolderBusy`). ``execution.threads`` sets torch's CPU
-    threads for the run; the caller's setting is restored afterwards.
+    threads for the run; the caller's setting is restored afterwards. ``note``: a line shown
+    once the data are read (with ``progress``, before the first progress line), e.g. how the
+    command chose the threads.
     """
     before = torch.get_num_threads()
     if cfg.execution.threads is not None:
@@ -276,21 +288,25 @@ def run(cfg: RunConfig, run_dir: str | Path, *, progress: bool = True,
         device = resolve_device(cfg.execution.device)
         folder = RunFolder(run_dir)
         with folder.locked():
-            return _phases(cfg.effective(str(device)), folder, device, progress, stop_after_rounds, pretrained_from)
+            return _phases(cfg.effective(str(device)), folder, device, _Progress(progress, _phase_names(cfg), note),
+                           stop_after_rounds, pretrained_from)
     finally:
         torch.set_num_threads(before)
 
 
-def _phases(cfg: RunConfig, folder: RunFolder, device, progress: bool, stop_after_rounds: int | None,
+def _phase_names(cfg: RunConfig) -> tuple[str, ...]:
+    return tuple(p for p, _ in PHASES if p != "evaluation" or cfg.evaluation.enabled)
+
+
+def _phases(cfg: RunConfig, folder: RunFolder, device, bar: _Progress, stop_after_rounds: int | None,
             pretrained_from) -> dict:
+    progress = bar.enabled
     _check_resume(folder, cfg)
     folder.write_json(folder.environment_path, environment(device, precision=cfg.execution.precision,
                                                            threads_requested=cfg.execution.threads))
     t_start = time.perf_counter()
     folder.log(f"run {cfg.name!r} in {folder.root} on {device}")
     timed = _Timing(folder)
-    names = tuple(p for p, _ in PHASES if p != "evaluation" or cfg.evaluation.enabled)
-    bar = _Progress(progress, names)
 
     bar.start("data", folder)
     sp = timed("data", data_phase, folder, cfg, progress)

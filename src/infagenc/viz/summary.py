@@ -19,7 +19,8 @@ Choices:
 * Warnings (one line each, ``warning: ...``): a class that got no synthetic samples; a
   training set that was not trained; the generated samples' evaluator accuracy at chance
   (the lower end of its interval at or below 1 / number of classes: the evaluator cannot
-  tell the generated classes apart); a recognizer below the floor.
+  tell the generated classes apart); a recognizer at chance on the test subjects (its mean
+  within 2 points of 1 / number of classes); a recognizer below the floor.
 """
 from __future__ import annotations
 
@@ -172,6 +173,20 @@ def _verdict(summary: Mapping) -> list[str]:
     return ["Verdict:"] + lines if lines else []
 
 
+def _recognizers_at_chance(rec: Mapping, names: Mapping, classes: int | None) -> list[str]:
+    """Training sets whose recognizer's mean test accuracy is within 2 points of chance or
+    below (a mean, not an interval's end: with 2 or 3 seeds the t-interval is too wide)."""
+    if not classes:
+        return []
+    chance = 1.0 / classes
+    at = [label for k, label in names.items()
+          if _finite((rec[k].get("overall") or {}).get("mean")) and rec[k]["overall"]["mean"] <= chance + 0.02]
+    if not at:
+        return []
+    return [f"warning: the recognizer is at chance on {', '.join(at)} (chance {100 * chance:.1f}% for {classes} "
+            f"classes): it learned nothing that holds on the test subjects (too few epochs?)"]
+
+
 def _warnings(summary: Mapping) -> list[str]:
     rec = summary.get("recognition") or {}
     names = dict(result_sets(rec))
@@ -180,6 +195,7 @@ def _warnings(summary: Mapping) -> list[str]:
     counts = summary.get("synthetic_counts") or {}
     out += [f"warning: class {c} got no synthetic samples" for c, n in counts.items() if n == 0]
     out += _chance_warning(summary.get("generation"), _class_count(summary))
+    out += _recognizers_at_chance(rec, names, _class_count(summary))
     floor = rec.get("floor") or {}
     below = [label for k, label in names.items()
              if k in floor and _finite((rec[k].get("overall") or {}).get("mean"))
