@@ -317,8 +317,9 @@ def migrate(d: dict | None) -> dict:
 
 
 def demo_config() -> dict:
-    """Overrides that make a CPU-friendly run on the built-in demo data (about 5 minutes on an
-    idle 2-core machine; ``benchmarks/pipeline_speed.py`` measures it) in which the generator
+    """Overrides that make a CPU-friendly run on the built-in demo data (6.5 minutes on one
+    thread, about 4.5 on two idle cores by an estimate; ``benchmarks/pipeline_speed.py``
+    measures it) in which the generator
     demonstrably learns the four made-up classes: the Real-trained evaluator recognises its
     samples as their class far above chance, and every class is recycled into the pool.
 
