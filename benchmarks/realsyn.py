@@ -89,7 +89,7 @@ def synthetic_set(protocol: str, train: MotionSet, progress: bool) -> tuple[Moti
     return syn, info
 
 
-def run(protocol: str, model: str, seeds, progress: bool) -> dict:
+def run(protocol: str, model: str, seeds, progress: bool, only=None, guard: bool = True) -> dict:
     name, size = model.split("-")
     prep, cfg = recipe.variants(protocol, name, size)["recipe"]
     chosen = read_json(HERE / "results" / "recipe" / protocol / f"{model}.json", {}).get("recipe", {})
@@ -105,7 +105,12 @@ def run(protocol: str, model: str, seeds, progress: bool) -> dict:
     res.update(generator=gen_info, config=cfg.to_dict(), preprocess=prep.to_dict())
     res.setdefault("floor", floors(train, syn, test))
     cands = candidate_configs(cfg, GuardConfig())
-    if "guard" not in res:
+    if only:
+        unknown = sorted(set(only) - set(cands))
+        if unknown:
+            raise SystemExit(f"unknown candidate(s) {unknown}; choose from {sorted(cands)}")
+        cands = {k: v for k, v in cands.items() if k in only}
+    if guard and "guard" not in res:
         g = choose_synthetic(replace(cfg, seed=0), train, syn, GuardConfig(), progress=progress,
                              log=lambda m: print(m, flush=True))
         res["guard"] = {**g.to_dict(), "load_avg": recipe.load_avg()}
@@ -203,12 +208,16 @@ def main(argv=None) -> int:
     ap.add_argument("--protocol", choices=("utkinect", "syrip"), default="syrip")
     ap.add_argument("--model", default="stgcn-slim", choices=("stgcn-slim", "msg3d-slim", "stgcn-paper"))
     ap.add_argument("--seeds", default="0,1,2")
+    ap.add_argument("--candidates", default="",
+                    help="comma-separated subset of the guard's candidates to train (default: all)")
+    ap.add_argument("--no-guard", action="store_true", help="skip the guard (auto) on subject folds")
     ap.add_argument("--table-only", action="store_true")
     ap.add_argument("--no-progress", action="store_true")
     a = ap.parse_args(argv)
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
     if not a.table_only:
-        run(a.protocol, a.model, [int(s) for s in a.seeds.split(",")], not a.no_progress)
+        only = [c for c in a.candidates.split(",") if c]
+        run(a.protocol, a.model, [int(s) for s in a.seeds.split(",")], not a.no_progress, only, not a.no_guard)
     (HERE / "results" / "realsyn.md").write_text(tables() + "\n")
     print(tables())
     return 0
