@@ -192,8 +192,9 @@ def test_a_run_started_by_an_older_version_resumes(distance_run, tmp_path):
 
 
 @pytest.mark.slow
-def test_a_run_from_before_keep_root_resumes_only_without_it(distance_run, tmp_path):
-    """keep_root changed what a run does: a stored config without it meant keep_root = false."""
+def test_a_stored_config_without_keep_root_means_its_default(distance_run, tmp_path):
+    """A stored config without generator.keep_root resolves to the default (on), like any option
+    added since: it resumes with the default config and is refused with keep_root = false."""
     import dataclasses
     import shutil
 
@@ -204,11 +205,11 @@ def test_a_run_from_before_keep_root_resumes_only_without_it(distance_run, tmp_p
     assert stored["generator"]["keep_root"] is True
     del stored["generator"]["keep_root"]
     folder(old).config_path.write_text(json.dumps(stored))
-    with pytest.raises(ValueError, match="different config"):
-        run(tiny(), old, progress=False)
+    run(tiny(), old, progress=False)  # done already: nothing recomputed, nothing refused
     cfg = tiny()
     cfg.generator = dataclasses.replace(cfg.generator, keep_root=False)
-    run(cfg, old, progress=False)  # done already: nothing recomputed, nothing refused
+    with pytest.raises(ValueError, match="keep_root differ"):
+        run(cfg, old, progress=False)
 
 
 @pytest.mark.slow

@@ -39,10 +39,6 @@ from .rounds import Stopped, loop_phase
 __all__ = ["run", "recognize_run", "prepare_data", "load_real", "adopt_pretrained", "phase_costs"]
 
 
-# Options added since runs were first written whose default changed what a run does: a stored
-# config without them gets the value that reproduces the old behaviour, not the new default.
-_LEGACY = {("generator", "keep_root"): False}
-
 # Settings that change how fast a run goes or where it computes, not what it computes (up to
 # floating-point reduction order): a run may resume with others; the change is logged.
 # ("section", "key"); section None is the top level. generator.trans is not compared: the
@@ -70,14 +66,8 @@ def _differing_keys(a, b, prefix: str = "") -> list[str]:
 
 
 def _resolved_again(stored: dict, device: str) -> dict | None:
-    """A stored config resolved by this version (options added since get their defaults, or
-    for behaviour-changing ones (``_LEGACY``) the old behaviour's value, so a run started by
-    an older version resumes only with a config that means what it meant), made effective;
-    None if it no longer resolves."""
-    stored = json.loads(json.dumps(stored))
-    for (section, key), old in _LEGACY.items():
-        if isinstance(stored.get(section), dict):
-            stored[section].setdefault(key, old)
+    """A stored config resolved by this version (options added since get their defaults),
+    made effective; None if it no longer resolves."""
     try:
         return RunConfig.from_dict(stored).effective(device).to_dict()
     except (ValueError, TypeError):
