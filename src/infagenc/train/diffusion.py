@@ -1,9 +1,9 @@
 """Training, checkpoints and sampling of the diffusion generator (the MDM denoiser of
-:mod:`infagenc.models.mdm`), with the outside shape of :mod:`infagenc.train.generator`:
-the same :class:`~infagenc.train.generator.MotionSpec`, tensors, trainer methods
-(``from_motionset`` / ``tensors`` / ``train_epoch`` / ``evaluate`` / ``fit`` / ``save`` /
-``load``), and a sampler returning the same kind of :class:`MotionSet` as
-:func:`~infagenc.train.generator.sample_motionset`.
+:mod:`infagenc.models.mdm`), sharing with the CVAE of :mod:`infagenc.train.generator`
+everything but the model, the loss and the sampler (:mod:`infagenc.train.generative`: the
+:class:`~infagenc.train.generator.MotionSpec`, tensors, ``from_motionset`` / ``train_epoch`` /
+``evaluate`` / ``fit`` / ``save`` / ``load`` / ``sample``, torchrun); the sampler returns the same
+kind of :class:`MotionSet` as :func:`~infagenc.train.generator.sample_motionset`.
 
 * **Noise schedule** (pure functions): :func:`cosine_betas` (Nichol & Dhariwal's cosine
   schedule, offset 0.008, betas capped at 0.999, as MDM), :func:`alphas_cumprod` and
@@ -45,22 +45,21 @@ from typing import Callable, Sequence
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from ..config import config_from_dict
 from ..data.motionset import MotionSet
-from ..data.preprocess import Preprocess, root_relative
 from ..models.mdm import MDM, MDMConfig
-from ..skeleton.kinematics import RestSkeleton, fk_from_representation, infant_rest_skeleton
-from ..skeleton.rotations import ROTATION_REPRESENTATIONS, from_matrix, to_matrix
-from .batching import TensorSet, batch_indices
-from .checkpoint import load_checkpoint
-from .device import PRECISIONS, autocast, resolve_device
-from .generator import MotionSpec, checkpoint_rest, motion_tensors
+from ..skeleton.kinematics import RestSkeleton
+from ..skeleton.rotations import ROTATION_REPRESENTATIONS
+from .batching import TensorSet
+from .device import autocast
+from .generative import (GenerativeSettings, GenerativeTrainer, checkpoint_model, decode_requests, provenance_of,
+                         request_arrays, synthetic_motionset)
 from .losses import frame_mask, position_mse, reconstruction_mse, velocity_mse
-from .trainer import Trainer, seeded_rng
+from .motionspec import MotionSpec
+from .trainer import seeded_rng
 
-__all__ = ["DiffusionConfig", "DiffusionTrainer", "cosine_betas", "alphas_cumprod", "q_sample",
+__all__ = ["DiffusionConfig", "DiffusionOptions", "DiffusionTrainer", "cosine_betas", "alphas_cumprod", "q_sample",
            "diffusion_losses", "ddim_timesteps", "ddim_sample", "guided_x0", "build_mdm", "load_diffusion",
            "sample_diffusion", "CHECKPOINT_KIND"]
 
@@ -121,10 +120,9 @@ def diffusion_losses(pred: torch.Tensor, x0: torch.Tensor, lengths: torch.Tensor
 
 # ---------------------------------------------------------------- the config
 @dataclass
-class DiffusionConfig:
-    """Everything that defines a diffusion-generator run. Defaults: the slim :class:`MDMConfig`,
-    loss weights 1 / 1 / 1 and lr 1e-4 (MDM's), batch 16 and 1100 epochs (as
-    :class:`~infagenc.train.generator.GeneratorConfig`, so the loop's schedule carries over),
+class DiffusionOptions:
+    """The diffusion generator's own settings (a run's ``[generator.diffusion]`` with
+    ``generator.model = "mdm"``): the slim :class:`MDMConfig`, loss weights 1 / 1 / 1 (MDM's),
     ``sampling_steps`` 50 DDIM steps (MDM samples with all 1000; 50 suits a CPU) and
     ``guidance`` 1.0 (no classifier-free guidance; 0 = unconditional, > 1 = stronger)."""
 
@@ -132,26 +130,14 @@ class DiffusionConfig:
     lambda_x0: float = 1.0
     lambda_pos: float = 1.0
     lambda_vel: float = 1.0
-    trans: bool = False
-    keep_root: bool = True
-    lr: float = 1e-4
-    batch_size: int = 16
-    epochs: int = 1100
     sampling_steps: int = 50
     guidance: float = 1.0
-    seed: int = 0
-    device: str = "auto"
-    precision: str = "fp32"
 
     def __post_init__(self) -> None:
         if isinstance(self.mdm, dict):
             self.mdm = MDMConfig.from_dict(self.mdm)
-        if self.precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
         if min(self.lambda_x0, self.lambda_pos, self.lambda_vel) < 0:
             raise ValueError("loss weights must be >= 0")
-        if self.batch_size < 1 or self.epochs < 0 or self.lr <= 0:
-            raise ValueError("need batch_size >= 1, epochs >= 0, lr > 0")
         if not 1 <= self.sampling_steps <= self.mdm.diffusion_steps:
             raise ValueError(f"sampling_steps must lie in 1..{self.mdm.diffusion_steps} (the diffusion steps), "
                              f"got {self.sampling_steps}")
@@ -164,8 +150,19 @@ class DiffusionConfig:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict) -> "DiffusionConfig":
+    def from_dict(cls, d: dict):
         return config_from_dict(cls, d, "diffusion config")
+
+
+@dataclass
+class DiffusionConfig(GenerativeSettings, DiffusionOptions):
+    """Everything that defines a diffusion-generator run: :class:`DiffusionOptions` and the
+    training settings shared with the CVAE (lr 1e-4 (MDM's), batch 16 and 1100 epochs, as
+    :class:`~infagenc.train.generator.GeneratorConfig`, so the loop's schedule carries over)."""
+
+    def __post_init__(self) -> None:
+        DiffusionOptions.__post_init__(self)
+        self._check_settings()
 
 
 def build_mdm(spec: MotionSpec, cfg: MDMConfig, seed: int) -> MDM:
@@ -174,23 +171,10 @@ def build_mdm(spec: MotionSpec, cfg: MDMConfig, seed: int) -> MDM:
         return MDM(len(spec.class_names), spec.num_joints, spec.channels, cfg)
 
 
-def _rest_for(spec: MotionSpec, cfg: DiffusionConfig, rest: RestSkeleton | None) -> RestSkeleton | None:
-    if spec.rep not in ROTATION_REPRESENTATIONS or (cfg.lambda_pos == 0 and cfg.lambda_vel == 0):
-        return None
-    if rest is None:
-        if spec.layout.name != "smpl24":
-            raise ValueError(f"the position and velocity losses of rotation data need a rest skeleton for layout "
-                             f"{spec.layout.name!r}: pass rest= or set lambda_pos=lambda_vel=0")
-        return infant_rest_skeleton()
-    if rest.layout.num_joints != spec.layout.num_joints or rest.layout.parents != spec.layout.parents:
-        raise ValueError(f"rest skeleton is for layout {rest.layout.name!r}, data is {spec.layout.name!r}")
-    return rest
-
-
 # ---------------------------------------------------------------- the trainer
-class DiffusionTrainer(Trainer):
-    """A :class:`~infagenc.train.trainer.Trainer` of the MDM denoiser (Adam, seeded ``rng``,
-    epochs, history); ``preprocess`` records the training data's preprocessing.
+class DiffusionTrainer(GenerativeTrainer):
+    """The :class:`~infagenc.train.generative.GenerativeTrainer` of the MDM denoiser (Adam,
+    seeded ``rng``, epochs, history); ``preprocess`` records the training data's preprocessing.
 
     Args:
         model: the denoiser (moved to ``device``).
@@ -201,153 +185,63 @@ class DiffusionTrainer(Trainer):
         device: overrides ``cfg.device``.
     """
 
+    KIND, MODEL, CONFIG, TERM = CHECKPOINT_KIND, "mdm", DiffusionConfig, "x0"
+    REST_HINT = ("the position and velocity losses of rotation data need", "lambda_pos=lambda_vel=0")
+
     def __init__(self, model: MDM, cfg: DiffusionConfig, spec: MotionSpec, rest: RestSkeleton | None = None,
                  device: str | torch.device | None = None):
-        if (model.num_classes, model.num_joints, model.channels) != (len(spec.class_names), spec.num_joints,
-                                                                     spec.channels):
-            raise ValueError("model shape does not match the motion spec")
-        if model.cfg != cfg.mdm:
-            raise ValueError("the model was built with another MDM config than cfg.mdm")
-        self.cfg, self.spec = cfg, spec
-        self.rest = _rest_for(spec, cfg, rest)
+        super().__init__(model, cfg, spec, rest, device)
         self.abar = alphas_cumprod(cosine_betas(cfg.mdm.diffusion_steps))
-        super().__init__(model, device if device is not None else cfg.device, lr=cfg.lr, seed=cfg.seed)
-        self.preprocess: Preprocess | None = None
 
     @classmethod
-    def from_motionset(cls, ms: MotionSet, cfg: DiffusionConfig, rest: RestSkeleton | None = None,
-                       device: str | torch.device | None = None) -> "DiffusionTrainer":
-        spec = MotionSpec.from_motionset(ms, cfg.trans, cfg.keep_root)
-        return cls(build_mdm(spec, cfg.mdm, cfg.seed), cfg, spec, rest, device)
+    def build_model(cls, spec: MotionSpec, cfg: DiffusionConfig) -> MDM:
+        return build_mdm(spec, cfg.mdm, cfg.seed)
 
-    def tensors(self, ms: MotionSet) -> TensorSet:
-        return motion_tensors(ms, self.spec, self.device)
+    @classmethod
+    def rebuild_model(cls, spec: MotionSpec, cfg: DiffusionConfig, state_dict: dict) -> MDM:
+        return MDM(len(spec.class_names), spec.num_joints, spec.channels, cfg.mdm)
 
-    def _positions(self):
-        if self.rest is None:
-            return None
-        v, rep, rest = self.spec.layout.num_joints, self.spec.rep, self.rest
-        return lambda frames: fk_from_representation(frames[..., :v, :], rep, rest)
+    def check_model(self, model: MDM, cfg: DiffusionConfig) -> None:
+        if model.cfg != cfg.mdm:
+            raise ValueError("the model was built with another MDM config than cfg.mdm")
 
-    def _losses(self, ts: TensorSet, idx: torch.Tensor, g: torch.Generator | None, train: bool) -> dict:
-        """Losses of one batch; ``t``, noise and class drop drawn on the CPU from ``g`` (None:
-        torch's global RNG, seeded by the caller)."""
+    @staticmethod
+    def needs_rest(spec: MotionSpec, cfg: DiffusionConfig) -> bool:
+        return spec.rep in ROTATION_REPRESENTATIONS and (cfg.lambda_pos > 0 or cfg.lambda_vel > 0)
+
+    def batch_losses(self, step, ts: TensorSet, idx: torch.Tensor, part: slice, g, train: bool) -> dict:
+        """Losses of one batch's slice ``part``; ``t``, noise and class drop drawn on the CPU for
+        the whole batch from ``g`` (None: torch's global RNG, seeded by the caller)."""
         x, lengths, labels = ts.batch(idx.to(ts.x.device))
         x = x[:, : int(lengths.max())]
         n, steps = len(idx), self.cfg.mdm.diffusion_steps
-        t = torch.randint(0, steps, (n,), generator=g)
-        eps = torch.randn(x.shape, generator=g).to(x.device)
-        drop = (torch.rand(n, generator=g) < self.cfg.mdm.cond_drop_prob) if train else None
+        t = torch.randint(0, steps, (n,), generator=g)[part]
+        eps = torch.randn(x.shape, generator=g)[part].to(x.device)
+        drop = (torch.rand(n, generator=g) < self.cfg.mdm.cond_drop_prob)[part] if train else None
+        x, lengths, labels = x[part], lengths[part], labels[part]
         real = frame_mask(lengths, x.shape[1])[:, :, None, None].to(x.dtype)
         x_t = q_sample(x, t, eps, self.abar) * real
         with autocast(self.device, self.cfg.precision):
-            pred = self.model(x_t, t.to(x.device), labels, lengths, drop=drop)
+            pred = step(x_t, t.to(x.device), labels, lengths, drop=drop)
         c = self.cfg
         return diffusion_losses(pred.float(), x, lengths, lambda_x0=c.lambda_x0, lambda_pos=c.lambda_pos,
                                 lambda_vel=c.lambda_vel, positions=self._positions())
 
-    def train_epoch(self, ts: TensorSet, progress: bool = False) -> dict[str, float]:
-        """One pass over ``ts`` (from :meth:`tensors`) in shuffled batches; returns the epoch's
-        mean losses (weighted by batch size) and appends them to ``history``."""
-        if len(ts) == 0:
-            raise ValueError("cannot train on an empty set")
-        ts = ts.to(self.device)
-        epoch_seed = self.epoch_seed()
-        self.model.train()
-        sums: dict[str, float] = {}
-        batches = batch_indices(len(ts), self.cfg.batch_size, shuffle=True, generator=self.rng)
-        with seeded_rng(epoch_seed):
-            for idx in tqdm(batches, total=math.ceil(len(ts) / self.cfg.batch_size), disable=not progress,
-                            desc=f"diffusion epoch {self.epoch + 1}", leave=False):
-                losses = self._losses(ts, idx, None, train=True)
-                self.optimizer.zero_grad(set_to_none=True)
-                losses["total"].backward()
-                self.optimizer.step()
-                for k, v in losses.items():
-                    sums[k] = sums.get(k, 0.0) + float(v.detach()) * len(idx)
-        self.epoch += 1
-        record = {"epoch": self.epoch, **{k: v / len(ts) for k, v in sums.items()}}
-        self.history.append(record)
-        return record
-
-    @torch.inference_mode()
-    def evaluate(self, ts: TensorSet, batch_size: int = 64, seed: int = 0) -> dict[str, float]:
-        """Losses in eval mode (no dropout, no class drop) with steps and noise drawn from
-        ``seed``: the same draw every call, so calls compare. Mean over samples."""
-        ts = ts.to(self.device)
-        was = self.model.training
-        self.model.eval()
-        g = torch.Generator().manual_seed(int(seed))
-        sums: dict[str, float] = {}
-        try:
-            for idx in batch_indices(len(ts), batch_size, shuffle=False):
-                for k, v in self._losses(ts, idx, g, train=False).items():
-                    sums[k] = sums.get(k, 0.0) + float(v) * len(idx)
-        finally:
-            self.model.train(was)
-        return {k: v / len(ts) for k, v in sums.items()}
-
-    def fit(self, ms: MotionSet, epochs: int | None = None, progress: bool = True, eval_every: int = 0,
-            checkpoint: str | Path | None = None, save_every: int = 0) -> list[dict]:
-        """Train ``epochs`` more epochs (default ``cfg.epochs``) on ``ms``; ``eval_every``,
-        ``checkpoint`` and ``save_every`` as :meth:`GeneratorTrainer.fit
-        <infagenc.train.generator.GeneratorTrainer.fit>`. Returns the whole history."""
-        epochs = self.cfg.epochs if epochs is None else int(epochs)
-        ts = self.tensors(ms)
-        bar = tqdm(range(epochs), disable=not progress, desc="diffusion")
-        for i in bar:
-            rec = self.train_epoch(ts)
-            if eval_every > 0 and (self.epoch % eval_every == 0 or i == epochs - 1):
-                rec.update({f"eval_{k}": v for k, v in self.evaluate(ts).items()})
-            bar.set_postfix(loss=f"{rec['total']:.4g}", x0=f"{rec['x0']:.4g}")
-            if checkpoint is not None and save_every > 0 and self.epoch % save_every == 0:
-                self.save(checkpoint)
-        if checkpoint is not None:
-            self.save(checkpoint)
-        return self.history
-
-    def meta(self) -> dict:
-        m = {"kind": CHECKPOINT_KIND, "config": self.cfg.to_dict(), "spec": self.spec.to_dict(),
-             "rest": None if self.rest is None else self.rest.to_dict(), "epoch": self.epoch,
-             "history": self.history}
-        if self.preprocess is not None:
-            m["preprocess"] = self.preprocess.to_dict()
-        return m
-
-    def save(self, path: str | Path, extra_meta: dict | None = None) -> Path:
-        """Checkpoint (plain state dicts, see :mod:`infagenc.train.checkpoint`)."""
-        return self.save_training_state(path, {**self.meta(), **(extra_meta or {})})
-
-    @classmethod
-    def load(cls, path: str | Path, device: str | torch.device | None = None) -> "DiffusionTrainer":
-        """Rebuild a trainer from a checkpoint written by :meth:`save`, ready to resume."""
-        obj = load_checkpoint(path)
-        model, spec, meta = _rebuild(obj, path)
-        state = cls.training_state(obj, path)
-        trainer = cls(model, DiffusionConfig.from_dict(meta["config"]), spec, checkpoint_rest(meta), device)
-        trainer.load_state_dict(state)
-        if meta.get("preprocess") is not None:
-            trainer.preprocess = Preprocess.from_dict(meta["preprocess"])
-        return trainer
-
-
-def _rebuild(obj: dict, path) -> tuple[MDM, MotionSpec, dict]:
-    meta = obj["meta"]
-    if meta.get("kind") != CHECKPOINT_KIND:
-        raise ValueError(f"{path}: not a diffusion-generator checkpoint (kind {meta.get('kind')!r})")
-    spec = MotionSpec.from_dict(meta["spec"])
-    cfg = DiffusionConfig.from_dict(meta["config"])
-    with torch.random.fork_rng(devices=[]):  # the initial weights are overwritten: leave the RNG alone
-        model = MDM(len(spec.class_names), spec.num_joints, spec.channels, cfg.mdm)
-    model.load_state_dict(obj["state_dict"])
-    return model, spec, meta
+    def sample(self, requests=None, per_class=None, length=60, *, seed, precision="fp32", dropout=None,
+               provenance=None, progress=False, batch_size=256) -> MotionSet:
+        """:func:`sample_diffusion` with the config's DDIM steps and guidance."""
+        if dropout:
+            raise ValueError("sampling-time dropout is a CVAE option; the diffusion generator has none "
+                             "(set it to 0 / unset it)")
+        return sample_diffusion(self.model, self.spec, requests, per_class, length, seed=seed,
+                                steps=self.cfg.sampling_steps, guidance=self.cfg.guidance, batch_size=batch_size,
+                                precision=precision, provenance=provenance, progress=progress)
 
 
 def load_diffusion(path: str | Path, device: str | torch.device | None = "auto") -> tuple[MDM, MotionSpec, dict]:
     """(denoiser in eval mode on ``device``, its :class:`MotionSpec`, the checkpoint metadata);
     ``meta["config"]["sampling_steps"]`` / ``["guidance"]`` are the run's sampling settings."""
-    model, spec, meta = _rebuild(load_checkpoint(path), path)
-    return model.to(resolve_device(device)).eval(), spec, meta
+    return checkpoint_model(path, device, DiffusionTrainer)
 
 
 # ------------------------------------------------------------------ sampling
@@ -392,40 +286,6 @@ def ddim_sample(denoise: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], x
     return x
 
 
-def _requests(spec: MotionSpec, requests, per_class: int | None, length: int) -> tuple[np.ndarray, np.ndarray]:
-    if (requests is None) == (per_class is None):
-        raise ValueError("give either requests=[(class, length), ...] or per_class=N")
-    if requests is None:
-        if per_class < 0 or length < 1:
-            raise ValueError("need per_class >= 0 and length >= 1")
-        labels = np.repeat(np.arange(len(spec.class_names)), per_class)
-        lengths = np.full(len(labels), length)
-    else:
-        pairs = np.asarray(list(requests), dtype=np.int64).reshape(-1, 2)
-        labels, lengths = pairs[:, 0], pairs[:, 1]
-    k = len(spec.class_names)
-    if len(labels) and (labels.min() < 0 or labels.max() >= k):
-        raise ValueError(f"class indices must lie in 0..{k - 1}")
-    if len(lengths) and lengths.min() < 1:
-        raise ValueError("lengths must be >= 1")
-    return labels.astype(np.int64), lengths.astype(np.int64)
-
-
-def _motionset(out: np.ndarray, labels: np.ndarray, lengths: np.ndarray, spec: MotionSpec, prov: dict,
-               seed: int) -> MotionSet:
-    n, trans = len(labels), None
-    if spec.trans:
-        trans = out[:, :, -1, :3].copy()
-        out = out[:, :, :-1]
-    tag = "syn" + (f"-{prov['run']}" if prov["run"] else "") + (f"-e{prov['epoch']}" if prov["epoch"] >= 0 else "") \
-        + (f"-r{prov['round']}" if prov["round"] >= 0 else "") + f"-s{int(seed)}"
-    names = [f"{tag}-{i:06d}-{spec.class_names[c]}" for i, c in enumerate(labels)]
-    ms = MotionSet(out, lengths, labels, spec.class_names, ["synthetic"] * n, names, spec.layout, spec.rep,
-                   source=["synthetic"] * n, run=[str(prov["run"])] * n, epoch=int(prov["epoch"]),
-                   round=int(prov["round"]), seed=int(seed), trans=trans, fps=spec.fps)
-    return root_relative(ms, spec.root) if spec.root != "none" and n else ms
-
-
 def sample_diffusion(model: MDM, spec: MotionSpec, requests: Sequence[tuple[int, int]] | None = None,
                      per_class: int | None = None, length: int = 60, *, seed: int, steps: int = 50,
                      guidance: float = 1.0, batch_size: int = 256, precision: str = "fp32",
@@ -442,35 +302,19 @@ def sample_diffusion(model: MDM, spec: MotionSpec, requests: Sequence[tuple[int,
     ``batch_size`` or the device (up to floating point)."""
     if guidance < 0:
         raise ValueError(f"guidance must be >= 0, got {guidance}")
-    labels, lengths = _requests(spec, requests, per_class, length)
-    prov = {"run": "", "epoch": -1, "round": -1, **(provenance or {})}
-    unknown = set(prov) - {"run", "epoch", "round"}
-    if unknown:
-        raise ValueError(f"unknown provenance keys {sorted(unknown)}; use run, epoch, round")
+    labels, lengths = request_arrays(spec, requests, per_class, length)
+    provenance_of(provenance)  # bad keys fail before any work
     n, t_max = len(labels), int(lengths.max()) if len(labels) else 1
     abar = alphas_cumprod(cosine_betas(model.cfg.diffusion_steps))
     ddim_timesteps(len(abar), steps)  # a bad step count fails before any work
     dev = next(model.parameters()).device
     noise = torch.randn((n, t_max, spec.num_joints, spec.channels), generator=torch.Generator().manual_seed(int(seed)))
-    out = np.zeros(noise.shape, np.float32)
-    was = model.training
-    model.eval()
-    try:
-        with torch.inference_mode():
-            for idx in tqdm(list(batch_indices(n, batch_size, shuffle=False)), disable=not progress,
-                            desc="sampling"):
-                lab = torch.as_tensor(labels[idx.numpy()], device=dev)
-                lens = torch.as_tensor(lengths[idx.numpy()], device=dev)
-                real = frame_mask(lens, int(lens.max()))[:, :, None, None]
-                x_T = noise[idx, : int(lens.max())].to(dev) * real
-                with autocast(dev, precision):
-                    y = ddim_sample(lambda x, t: guided_x0(model, x, t, lab, lens, guidance), x_T, abar, steps)
-                y = y.float()
-                if spec.rep == "rot6d":
-                    v = spec.layout.num_joints
-                    y[..., :v, :] = from_matrix(to_matrix(y[..., :v, :], "rot6d"), "rot6d")
-                    y = y * real
-                out[idx.numpy(), : y.shape[1]] = y.cpu().numpy()
-    finally:
-        model.train(was)
-    return _motionset(out, labels, lengths, spec, prov, seed)
+
+    def decode(idx, lab, lens):
+        real = frame_mask(lens, int(lens.max()))[:, :, None, None]
+        x_T = noise[idx, : int(lens.max())].to(dev) * real
+        with autocast(dev, precision):
+            return ddim_sample(lambda x, t: guided_x0(model, x, t, lab, lens, guidance), x_T, abar, steps)
+
+    out = decode_requests(model, spec, labels, lengths, batch_size, decode, progress)
+    return synthetic_motionset(out, labels, lengths, spec, provenance, seed)

@@ -15,7 +15,8 @@ initialised and every function here is a no-op for a single process, so the ordi
 * :func:`shard` - this rank's contiguous slice of a global batch: every rank draws the
   same seeded batch order, so the union of the ranks' slices is the 1-process batch.
 * :func:`all_sum`, :func:`broadcast_tensor` - reductions of epoch statistics and rank 0's
-  validation results; :func:`sync_buffers` - rank 0's buffers (batch-norm running
+  validation results; :func:`gather_rows` - the rows of a sharded computation (generated
+  samples, critic scores) from every rank, on every rank; :func:`sync_buffers` - rank 0's buffers (batch-norm running
   statistics) on every rank.
 * :func:`convert_sync_batchnorm` - batch norm over the global batch instead of each rank's
   slice: :class:`torch.nn.SyncBatchNorm` on CUDA; on CPU (where torch's SyncBatchNorm
@@ -34,6 +35,7 @@ import datetime
 import os
 from dataclasses import asdict, dataclass
 
+import numpy as np
 import torch
 from torch import distributed as dist
 from torch import nn
@@ -41,8 +43,8 @@ from torch import nn
 from .device import resolve_device, resolve_precision
 
 __all__ = ["DistInfo", "init_from_env", "cleanup", "info", "is_active", "is_main", "rank", "world_size",
-           "barrier", "shard", "shard_slice", "part_of", "execution_info", "rank_device", "all_sum", "broadcast_tensor", "sync_buffers",
-           "CpuSyncBatchNorm", "convert_sync_batchnorm"]
+           "barrier", "shard", "shard_slice", "part_of", "execution_info", "rank_device", "all_sum", "broadcast_tensor",
+           "sync_buffers", "gather_rows", "CpuSyncBatchNorm", "convert_sync_batchnorm"]
 
 ENV_VARS = ("RANK", "WORLD_SIZE", "LOCAL_RANK")
 
@@ -291,3 +293,20 @@ def _convert_cpu(module: nn.Module) -> nn.Module:
         if new is not child:
             setattr(module, name, new)
     return module
+
+
+def gather_rows(part: np.ndarray, n: int) -> np.ndarray:
+    """The ``n`` rows of which this rank holds its :func:`shard_slice` ``part`` (rows in rank
+    order), on every rank; ``part`` itself for one process."""
+    if not is_active():
+        return part
+    w, me = world_size(), rank()
+    sizes = [part_of(n, w, r).stop - part_of(n, w, r).start for r in range(w)]
+    if len(part) != sizes[me]:
+        raise ValueError(f"rank {me} holds {len(part)} rows, its part of {n} is {sizes[me]}")
+    dev = _collective_device()
+    buf = torch.zeros((max(sizes),) + part.shape[1:], dtype=torch.from_numpy(part[:0].copy()).dtype, device=dev)
+    buf[: len(part)] = torch.from_numpy(np.ascontiguousarray(part)).to(dev)
+    out = [torch.empty_like(buf) for _ in range(w)]
+    dist.all_gather(out, buf)
+    return np.concatenate([o[:s].cpu().numpy() for o, s in zip(out, sizes)], axis=0)

@@ -50,32 +50,34 @@ Choices made where the paper is silent:
 * **Sampling around real samples** (posterior / exemplar sampling) is in
   :mod:`infagenc.train.exemplar`; it decodes through :func:`decode_motionset` as
   :func:`sample_motionset` does.
+* **What is shared with the diffusion generator** (epochs, checkpoints, resume, history, the
+  sampled set's names and provenance, torchrun) is in :mod:`infagenc.train.generative`.
+  ``GeneratorConfig.model = "mdm"`` names the diffusion generator instead (a run's
+  ``[generator]`` section; its settings in ``[generator.diffusion]``, the training settings
+  lr / batch / epochs / seed shared): :func:`~infagenc.train.generative.new_trainer` builds it.
 """
 from __future__ import annotations
 
 import contextlib
-import math
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
 
 from ..config import config_from_dict
 from ..data.motionset import MotionSet
-from ..data.preprocess import Preprocess, root_relative
 from ..models.cvae import CVAE, CVAEConfig
-from ..skeleton.kinematics import RestSkeleton, fk_from_representation, infant_rest_skeleton
-from ..skeleton.rotations import ROTATION_REPRESENTATIONS, from_matrix, to_matrix
-from .batching import TensorSet, batch_indices
-from .checkpoint import load_checkpoint
-from .device import PRECISIONS, autocast, resolve_device
+from ..skeleton.rotations import ROTATION_REPRESENTATIONS
+from .batching import TensorSet
+from .device import autocast
+from .diffusion import DiffusionConfig, DiffusionOptions
+from .generative import (GENERATOR_MODELS, GenerativeSettings, GenerativeTrainer, checkpoint_model, checkpoint_rest,
+                         decode_requests, provenance_of, request_arrays, synthetic_motionset)
 from .losses import KL_REDUCTIONS, generator_losses
 from .motionspec import MotionSpec, motion_tensors
-from .trainer import Trainer, seeded_rng
+from .trainer import seeded_rng
 
 __all__ = ["GeneratorConfig", "MotionSpec", "GeneratorTrainer", "build_generator", "motion_tensors",
            "load_generator", "checkpoint_rest", "sample_motionset", "decode_motionset", "CHECKPOINT_KIND"]
@@ -84,10 +86,13 @@ CHECKPOINT_KIND = "infagenc.generator"
 
 
 @dataclass
-class GeneratorConfig:
+class GeneratorConfig(GenerativeSettings):
     """Everything that defines a generator training run. Defaults are the paper's where it
     gives them (loss weights 1.0 / 0.001 / 1.0, lr 1e-4, batch 16, CVAE paper size);
-    ``epochs`` 1100 is the generator pre-training length of the paper's schedule."""
+    ``epochs`` 1100 is the generator pre-training length of the paper's schedule.
+
+    ``model``: ``"cvae"`` (this module's) or ``"mdm"``: the diffusion generator with the
+    settings of ``diffusion`` and this config's training settings (:meth:`diffusion_config`)."""
 
     cvae: CVAEConfig = field(default_factory=CVAEConfig)
     lambda_rec: float = 1.0
@@ -97,32 +102,34 @@ class GeneratorConfig:
     kl_reduction: str = "mean"
     lambda_cls: float = 0.0  # auxiliary classification loss on the decoded output; 0 = off (no head)
     cls_label_smoothing: float = 0.1
-    trans: bool = False
-    keep_root: bool = True
-    lr: float = 1e-4
-    batch_size: int = 16
-    epochs: int = 1100
-    seed: int = 0
-    device: str = "auto"
-    precision: str = "fp32"
+    model: str = "cvae"
+    diffusion: DiffusionOptions = field(default_factory=DiffusionOptions)
 
     def __post_init__(self) -> None:
         if isinstance(self.cvae, dict):
             self.cvae = CVAEConfig.from_dict(self.cvae)
+        if isinstance(self.diffusion, dict):
+            self.diffusion = config_from_dict(DiffusionOptions, self.diffusion, "generator.diffusion")
+        self._check_settings()
+        if self.model not in GENERATOR_MODELS:
+            raise ValueError(f"model must be one of {GENERATOR_MODELS}, got {self.model!r}")
         if self.kl_reduction not in KL_REDUCTIONS:
             raise ValueError(f"kl_reduction must be one of {KL_REDUCTIONS}, got {self.kl_reduction!r}")
-        if self.precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
         if min(self.lambda_rec, self.lambda_pos, self.lambda_vel, self.lambda_kl, self.lambda_cls) < 0:
             raise ValueError("loss weights must be >= 0")
         if not 0.0 <= self.cls_label_smoothing < 1.0:
             raise ValueError(f"cls_label_smoothing must lie in [0, 1), got {self.cls_label_smoothing}")
-        if self.batch_size < 1 or self.epochs < 0 or self.lr <= 0:
-            raise ValueError("need batch_size >= 1, epochs >= 0, lr > 0")
+
+    def diffusion_config(self) -> DiffusionConfig:
+        """The diffusion generator's config: ``diffusion``'s settings with this config's
+        training settings (trans, keep_root, lr, batch size, epochs, seed, device, precision)."""
+        shared = {k: getattr(self, k) for k in GenerativeSettings.__dataclass_fields__}
+        return DiffusionConfig(**asdict(self.diffusion), **shared)
 
     def to_dict(self) -> dict:
         d = asdict(self)
         d["cvae"] = self.cvae.to_dict()
+        d["diffusion"] = self.diffusion.to_dict()
         return d
 
     @classmethod
@@ -137,23 +144,28 @@ def build_generator(spec: MotionSpec, cfg: CVAEConfig, seed: int, cls_head: bool
         return CVAE(len(spec.class_names), spec.num_joints, spec.channels, cfg, cls_head=cls_head)
 
 
-def _default_rest(spec: MotionSpec, cfg: GeneratorConfig, rest: RestSkeleton | None) -> RestSkeleton | None:
-    if spec.rep not in ROTATION_REPRESENTATIONS or cfg.lambda_pos == 0:
-        return None
-    if rest is None:
-        if spec.layout.name != "smpl24":
-            raise ValueError(f"the position loss of rotation data needs a rest skeleton for layout "
-                             f"{spec.layout.name!r}: pass rest= or set lambda_pos=0")
-        return infant_rest_skeleton()
-    if rest.layout.num_joints != spec.layout.num_joints or rest.layout.parents != spec.layout.parents:
-        raise ValueError(f"rest skeleton is for layout {rest.layout.name!r}, data is {spec.layout.name!r}")
-    return rest
+class _Step(torch.nn.Module):
+    """The CVAE's training forward with the reparameterisation noise given (drawn for the whole
+    global batch, so several ranks compute the 1-process step)."""
+
+    def __init__(self, model: CVAE):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x, labels, lengths, eps):
+        m = self.model
+        mu, logvar = m.encode(x, labels, lengths)
+        z = mu if eps is None else mu + eps.to(mu.dtype) * torch.exp(0.5 * logvar)
+        out = {"output": m.decode(z, labels, lengths, num_frames=x.shape[1]), "mu": mu, "logvar": logvar}
+        if m.cls_head is not None:
+            out["logits"] = m.cls_head(out["output"], lengths)
+        return out
 
 
-class GeneratorTrainer(Trainer):
-    """A :class:`~infagenc.train.trainer.Trainer` of the CVAE: the model on its device, the
-    Adam optimizer, the seeded ``rng``, the epoch count and the loss history; ``preprocess``
-    records the training data's preprocessing (see module docstring).
+class GeneratorTrainer(GenerativeTrainer):
+    """The :class:`~infagenc.train.generative.GenerativeTrainer` of the CVAE: the model on its
+    device, the Adam optimizer, the seeded ``rng``, the epoch count and the loss history;
+    ``preprocess`` records the training data's preprocessing (see module docstring).
 
     Args:
         model: the CVAE (moved to ``device``).
@@ -164,40 +176,40 @@ class GeneratorTrainer(Trainer):
         device: overrides ``cfg.device``.
     """
 
-    def __init__(self, model: CVAE, cfg: GeneratorConfig, spec: MotionSpec, rest: RestSkeleton | None = None,
-                 device: str | torch.device | None = None):
-        if (model.num_classes, model.num_joints, model.channels) != (len(spec.class_names), spec.num_joints,
-                                                                     spec.channels):
-            raise ValueError("model shape does not match the motion spec")
+    KIND, MODEL, CONFIG, TERM = CHECKPOINT_KIND, "cvae", GeneratorConfig, "rec"
+    REST_HINT = ("the position loss of rotation data needs", "lambda_pos=0")
+
+    @classmethod
+    def build_model(cls, spec: MotionSpec, cfg: GeneratorConfig) -> CVAE:
+        return build_generator(spec, cfg.cvae, cfg.seed, cls_head=cfg.lambda_cls > 0)
+
+    @classmethod
+    def rebuild_model(cls, spec: MotionSpec, cfg: GeneratorConfig, state_dict: dict) -> CVAE:
+        head = any(k.startswith("cls_head.") for k in state_dict)  # older checkpoints: never
+        return CVAE(len(spec.class_names), spec.num_joints, spec.channels, cfg.cvae, cls_head=head)
+
+    def check_model(self, model: CVAE, cfg: GeneratorConfig) -> None:
+        if cfg.model != "cvae":
+            raise ValueError(f"the CVAE trainer got a config of model {cfg.model!r}; build it with "
+                             f"infagenc.train.generative.new_trainer")
         if cfg.lambda_cls > 0 and model.cls_head is None:
             raise ValueError("lambda_cls > 0 needs a model with the classification head "
                              "(build_generator(..., cls_head=True))")
-        self.cfg, self.spec = cfg, spec
-        self.rest = _default_rest(spec, cfg, rest)
-        super().__init__(model, device if device is not None else cfg.device, lr=cfg.lr, seed=cfg.seed)
-        self.preprocess: Preprocess | None = None
 
-    @classmethod
-    def from_motionset(cls, ms: MotionSet, cfg: GeneratorConfig, rest: RestSkeleton | None = None,
-                       device: str | torch.device | None = None) -> "GeneratorTrainer":
-        spec = MotionSpec.from_motionset(ms, cfg.trans, cfg.keep_root)
-        return cls(build_generator(spec, cfg.cvae, cfg.seed, cls_head=cfg.lambda_cls > 0), cfg, spec, rest, device)
+    @staticmethod
+    def needs_rest(spec: MotionSpec, cfg: GeneratorConfig) -> bool:
+        return spec.rep in ROTATION_REPRESENTATIONS and cfg.lambda_pos > 0
 
-    # -------------------------------------------------------------- the data
-    def tensors(self, ms: MotionSet) -> TensorSet:
-        return motion_tensors(ms, self.spec, self.device)
+    def step_module(self) -> torch.nn.Module:
+        return _Step(self.model)
 
-    def _positions(self):
-        if self.rest is None:
-            return None
-        v, rep, rest = self.spec.layout.num_joints, self.spec.rep, self.rest
-        return lambda frames: fk_from_representation(frames[..., :v, :], rep, rest)
-
-    def _losses(self, ts: TensorSet, idx: torch.Tensor, use_mean: bool) -> tuple[dict, int]:
+    def batch_losses(self, step, ts: TensorSet, idx: torch.Tensor, part: slice, g, train: bool) -> dict:
         x, lengths, labels = ts.batch(idx.to(ts.x.device))
         x = x[:, : int(lengths.max())]  # only as many frames as the longest sequence of the batch
+        eps = torch.randn((len(idx), self.model.latent_dim), generator=g)[part].to(x.device) if train else None
+        x, lengths, labels = x[part], lengths[part], labels[part]
         with autocast(self.device, self.cfg.precision):
-            out = self.model(x, labels, lengths, use_mean=use_mean)
+            out = step(x, labels, lengths, eps)
         c = self.cfg
         losses = generator_losses(out["output"].float(), x, lengths, out["mu"].float(), out["logvar"].float(),
                                   lambda_rec=c.lambda_rec, lambda_vel=c.lambda_vel, lambda_kl=c.lambda_kl,
@@ -206,147 +218,20 @@ class GeneratorTrainer(Trainer):
         if c.lambda_cls > 0:
             losses["cls"] = F.cross_entropy(out["logits"].float(), labels, label_smoothing=c.cls_label_smoothing)
             losses["total"] = losses["total"] + c.lambda_cls * losses["cls"]
-        return losses, len(idx)
+        return losses
 
-    # ------------------------------------------------------------- training
-    def train_epoch(self, ts: TensorSet, progress: bool = False) -> dict[str, float]:
-        """One pass over ``ts`` (from :meth:`tensors`) in shuffled batches; returns the
-        epoch's mean losses (weighted by batch size) and appends them to ``history``."""
-        if len(ts) == 0:
-            raise ValueError("cannot train on an empty set")
-        ts = ts.to(self.device)
-        epoch_seed = self.epoch_seed()
-        self.model.train()
-        sums: dict[str, float] = {}
-        batches = batch_indices(len(ts), self.cfg.batch_size, shuffle=True, generator=self.rng)
-        with seeded_rng(epoch_seed):
-            for idx in tqdm(batches, total=math.ceil(len(ts) / self.cfg.batch_size), disable=not progress,
-                            desc=f"generator epoch {self.epoch + 1}", leave=False):
-                losses, n = self._losses(ts, idx, use_mean=False)
-                self.optimizer.zero_grad(set_to_none=True)
-                losses["total"].backward()
-                self.optimizer.step()
-                for k, v in losses.items():
-                    sums[k] = sums.get(k, 0.0) + float(v.detach()) * n
-        self.epoch += 1
-        record = {"epoch": self.epoch, **{k: v / len(ts) for k, v in sums.items()}}
-        self.history.append(record)
-        return record
-
-    @torch.inference_mode()
-    def evaluate(self, ts: TensorSet, batch_size: int = 64) -> dict[str, float]:
-        """Losses in eval mode with z = mu (no sampling noise, no dropout): the
-        reconstruction error of ``ts``. Mean over samples, weighted by batch size."""
-        ts = ts.to(self.device)
-        was = self.model.training
-        self.model.eval()
-        sums: dict[str, float] = {}
-        try:
-            for idx in batch_indices(len(ts), batch_size, shuffle=False):
-                losses, n = self._losses(ts, idx, use_mean=True)
-                for k, v in losses.items():
-                    sums[k] = sums.get(k, 0.0) + float(v) * n
-        finally:
-            self.model.train(was)
-        return {k: v / len(ts) for k, v in sums.items()}
-
-    def fit(self, ms: MotionSet, epochs: int | None = None, progress: bool = True, eval_every: int = 0,
-            checkpoint: str | Path | None = None, save_every: int = 0) -> list[dict]:
-        """Train ``epochs`` more epochs (default ``cfg.epochs``) on ``ms``.
-
-        ``eval_every`` > 0 adds ``eval_*`` entries (:meth:`evaluate` on ``ms``) to every
-        that-many-th epoch's record and to the last one. With ``checkpoint``, the trainer
-        is saved there every ``save_every`` epochs (if > 0) and at the end.
-        Returns the whole history (one dict per epoch, since the first).
-        """
-        epochs = self.cfg.epochs if epochs is None else int(epochs)
-        ts = self.tensors(ms)
-        bar = tqdm(range(epochs), disable=not progress, desc="generator")
-        for i in bar:
-            rec = self.train_epoch(ts)
-            if eval_every > 0 and (self.epoch % eval_every == 0 or i == epochs - 1):
-                rec.update({f"eval_{k}": v for k, v in self.evaluate(ts).items()})
-            bar.set_postfix(loss=f"{rec['total']:.4g}", rec=f"{rec['rec']:.4g}")
-            if checkpoint is not None and save_every > 0 and self.epoch % save_every == 0:
-                self.save(checkpoint)
-        if checkpoint is not None:
-            self.save(checkpoint)
-        return self.history
-
-    # --------------------------------------------------------------- state
-    def meta(self) -> dict:
-        m = {"kind": CHECKPOINT_KIND, "config": self.cfg.to_dict(), "spec": self.spec.to_dict(),
-             "rest": None if self.rest is None else self.rest.to_dict(), "epoch": self.epoch,
-             "history": self.history}
-        if self.preprocess is not None:
-            m["preprocess"] = self.preprocess.to_dict()
-        return m
-
-    def save(self, path: str | Path, extra_meta: dict | None = None) -> Path:
-        """Checkpoint (plain state dicts, see :mod:`infagenc.train.checkpoint`)."""
-        return self.save_training_state(path, {**self.meta(), **(extra_meta or {})})
-
-    @classmethod
-    def load(cls, path: str | Path, device: str | torch.device | None = None) -> "GeneratorTrainer":
-        """Rebuild a trainer from a checkpoint written by :meth:`save`, ready to resume."""
-        obj = load_checkpoint(path)
-        model, spec, meta = _rebuild(obj, path)
-        state = cls.training_state(obj, path)
-        trainer = cls(model, GeneratorConfig.from_dict(meta["config"]), spec, checkpoint_rest(meta), device)
-        trainer.load_state_dict(state)
-        if meta.get("preprocess") is not None:
-            trainer.preprocess = Preprocess.from_dict(meta["preprocess"])
-        return trainer
+    def sample(self, requests=None, per_class=None, length=60, *, seed, precision="fp32", dropout=None,
+               provenance=None, progress=False, batch_size=256) -> MotionSet:
+        return sample_motionset(self.model, self.spec, requests, per_class, length, seed=seed, precision=precision,
+                                dropout=dropout, provenance=provenance, progress=progress, batch_size=batch_size)
 
 
-def _rebuild(obj: dict, path) -> tuple[CVAE, MotionSpec, dict]:
-    meta = obj["meta"]
-    if meta.get("kind") != CHECKPOINT_KIND:
-        raise ValueError(f"{path}: not a generator checkpoint (kind {meta.get('kind')!r})")
-    spec = MotionSpec.from_dict(meta["spec"])
-    cfg = GeneratorConfig.from_dict(meta["config"])
-    head = any(k.startswith("cls_head.") for k in obj["state_dict"])  # older checkpoints: never
-    with torch.random.fork_rng(devices=[]):  # the initial weights are overwritten: leave the RNG alone
-        model = CVAE(len(spec.class_names), spec.num_joints, spec.channels, cfg.cvae, cls_head=head)
-    model.load_state_dict(obj["state_dict"])
-    return model, spec, meta
-
-
-def checkpoint_rest(meta: dict) -> RestSkeleton | None:
-    """The rest skeleton a generator checkpoint was trained with (None: no position loss)."""
-    if meta.get("rest") is None:
-        return None
-    spec = MotionSpec.from_dict(meta["spec"])
-    return RestSkeleton(spec.layout, np.asarray(meta["rest"]["joints"]), meta["rest"].get("source", ""))
-
-
-def load_generator(path: str | Path, device: str | torch.device | None = "auto") -> tuple[CVAE, MotionSpec, dict]:
+def load_generator(path, device: str | torch.device | None = "auto") -> tuple[CVAE, MotionSpec, dict]:
     """(model in eval mode on ``device``, its :class:`MotionSpec`, the checkpoint metadata)."""
-    model, spec, meta = _rebuild(load_checkpoint(path), path)
-    return model.to(resolve_device(device)).eval(), spec, meta
+    return checkpoint_model(path, device, GeneratorTrainer)
 
 
 # ----------------------------------------------------------------- sampling
-def _requests(spec: MotionSpec, requests: Sequence[tuple[int, int]] | None, per_class: int | None,
-              length: int) -> tuple[np.ndarray, np.ndarray]:
-    if (requests is None) == (per_class is None):
-        raise ValueError("give either requests=[(class, length), ...] or per_class=N")
-    if requests is None:
-        if per_class < 0 or length < 1:
-            raise ValueError("need per_class >= 0 and length >= 1")
-        labels = np.repeat(np.arange(len(spec.class_names)), per_class)
-        lengths = np.full(len(labels), length)
-    else:
-        pairs = np.asarray(list(requests), dtype=np.int64).reshape(-1, 2)
-        labels, lengths = pairs[:, 0], pairs[:, 1]
-    k = len(spec.class_names)
-    if len(labels) and (labels.min() < 0 or labels.max() >= k):
-        raise ValueError(f"class indices must lie in 0..{k - 1}")
-    if len(lengths) and lengths.min() < 1:
-        raise ValueError("lengths must be >= 1")
-    return labels.astype(np.int64), lengths.astype(np.int64)
-
-
 def sample_motionset(model: CVAE, spec: MotionSpec, requests: Sequence[tuple[int, int]] | None = None,
                      per_class: int | None = None, length: int = 60, *, seed: int, batch_size: int = 256,
                      precision: str = "fp32", dropout: float | None = None,
@@ -357,9 +242,9 @@ def sample_motionset(model: CVAE, spec: MotionSpec, requests: Sequence[tuple[int
         requests: (class index, length) pairs, in output order; or
         per_class: N samples of every class, each ``length`` frames (classes in order).
         seed: all latents come from ``torch.Generator().manual_seed(seed)`` on the CPU in
-            request order, so the result does not depend on ``batch_size`` or the device
-            (up to floating point); sampling-time ``dropout`` draws from torch's RNG seeded
-            with ``seed`` too (then it does depend on the batching).
+            request order, so the result does not depend on ``batch_size``, the device or the
+            number of ranks (up to floating point); sampling-time ``dropout`` draws from torch's
+            RNG seeded with ``seed`` too (then it does depend on the batching).
         dropout: sampling-time dropout probability in the decoder (diversity option).
         provenance: ``run`` (str), ``epoch`` and ``round`` (ints) to record per sample.
 
@@ -368,46 +253,11 @@ def sample_motionset(model: CVAE, spec: MotionSpec, requests: Sequence[tuple[int
     satisfy the training data's root constraint (``spec.root``, restored with
     :func:`~infagenc.data.preprocess.root_relative`; the decoder's raw output does not).
     """
-    labels, lengths = _requests(spec, requests, per_class, length)
+    labels, lengths = request_arrays(spec, requests, per_class, length)
     g = torch.Generator().manual_seed(int(seed))
     z_all = torch.randn((len(labels), model.latent_dim), generator=g)
     return decode_motionset(model, spec, z_all, labels, lengths, seed=seed, batch_size=batch_size,
                             precision=precision, dropout=dropout, provenance=provenance, progress=progress)
-
-
-def _provenance(provenance: dict | None) -> dict:
-    prov = {"run": "", "epoch": -1, "round": -1, **(provenance or {})}
-    unknown = set(prov) - {"run", "epoch", "round"}
-    if unknown:
-        raise ValueError(f"unknown provenance keys {sorted(unknown)}; use run, epoch, round")
-    return prov
-
-
-@torch.inference_mode()
-def _decode_all(model: CVAE, spec: MotionSpec, z_all: torch.Tensor, labels: np.ndarray, lengths: np.ndarray,
-                seed: int, batch_size: int, precision: str, dropout: float | None, progress: bool) -> np.ndarray:
-    n, t_max = len(labels), int(lengths.max()) if len(labels) else 1
-    dev = next(model.parameters()).device
-    out = np.zeros((n, t_max, spec.num_joints, spec.channels), np.float32)
-    was = model.training
-    model.eval()
-    try:
-        with seeded_rng(seed) if dropout else contextlib.nullcontext():
-            for idx in tqdm(list(batch_indices(n, batch_size, shuffle=False)), disable=not progress,
-                            desc="sampling"):
-                lab = torch.as_tensor(labels[idx.numpy()], device=dev)
-                lens = torch.as_tensor(lengths[idx.numpy()], device=dev)
-                with autocast(dev, precision):
-                    y = model.decode(z_all[idx].to(dev), lab, lens, dropout=dropout)
-                y = y.float()
-                if spec.rep == "rot6d":
-                    v = spec.layout.num_joints
-                    y[..., :v, :] = from_matrix(to_matrix(y[..., :v, :], "rot6d"), "rot6d")
-                    y = y * (torch.arange(y.shape[1], device=dev)[None, :] < lens[:, None])[..., None, None]
-                out[idx.numpy(), : y.shape[1]] = y.cpu().numpy()
-    finally:
-        model.train(was)
-    return out
 
 
 def decode_motionset(model: CVAE, spec: MotionSpec, z_all: torch.Tensor, labels: np.ndarray, lengths: np.ndarray,
@@ -420,23 +270,17 @@ def decode_motionset(model: CVAE, spec: MotionSpec, z_all: torch.Tensor, labels:
     recorded and seeds the sampling-time dropout. ``name_suffixes`` (N strings) are appended
     to the sample names."""
     labels, lengths = np.asarray(labels, np.int64).reshape(-1), np.asarray(lengths, np.int64).reshape(-1)
-    prov = _provenance(provenance)
+    provenance_of(provenance)  # bad keys fail before any work
     n = len(labels)
     if z_all.shape != (n, model.latent_dim) or lengths.shape != (n,):
         raise ValueError(f"need z (N, {model.latent_dim}) and lengths (N,) for N = {n} labels, got "
                          f"{tuple(z_all.shape)} and {lengths.shape}")
-    out = _decode_all(model, spec, z_all, labels, lengths, seed, batch_size, precision, dropout, progress)
-    trans = None
-    if spec.trans:
-        trans = out[:, :, -1, :3].copy()
-        out = out[:, :, :-1]
-    tag = "syn" + (f"-{prov['run']}" if prov["run"] else "") + (f"-e{prov['epoch']}" if prov["epoch"] >= 0 else "") \
-        + (f"-r{prov['round']}" if prov["round"] >= 0 else "") + f"-s{int(seed)}"
-    suffixes = [""] * n if name_suffixes is None else [str(x) for x in name_suffixes]
-    if len(suffixes) != n:
-        raise ValueError(f"{len(suffixes)} name suffixes for {n} samples")
-    names = [f"{tag}-{i:06d}-{spec.class_names[c]}{sfx}" for i, (c, sfx) in enumerate(zip(labels, suffixes))]
-    ms = MotionSet(out, lengths, labels, spec.class_names, ["synthetic"] * n, names, spec.layout, spec.rep,
-                   source=["synthetic"] * n, run=[str(prov["run"])] * n, epoch=int(prov["epoch"]),
-                   round=int(prov["round"]), seed=int(seed), trans=trans, fps=spec.fps)
-    return root_relative(ms, spec.root) if spec.root != "none" and n else ms
+    dev = next(model.parameters()).device
+
+    def decode(idx, lab, lens):
+        with autocast(dev, precision):
+            return model.decode(z_all[idx].to(dev), lab, lens, dropout=dropout)
+
+    with seeded_rng(seed) if dropout else contextlib.nullcontext():
+        out = decode_requests(model, spec, labels, lengths, batch_size, decode, progress)
+    return synthetic_motionset(out, labels, lengths, spec, provenance, seed, name_suffixes)
