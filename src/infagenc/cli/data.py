@@ -199,3 +199,60 @@ def register(sub) -> None:
                                      "dataset that has its bone pairs (none for a described graph: joints only).")
     pg.add_argument("layout", help="a layout name or layout file (.toml / .json)")
     pg.set_defaults(func=_cmd_graph)
+
+    pf = dsub.add_parser("fuse", help="join the 2D and 3D keypoints of the same images into one .npz",
+                         description="Read a labelled 2D set and a 3D set of the same images, preprocess each on "
+                                     "its own layout, and join them by sample name into one set on the fused "
+                                     "layout (2D joints '2d:*' with z = 0, then 3D joints '3d:*'; labels and "
+                                     "subjects from the 2D set): the input of --model posture_fusion "
+                                     "(infagenc.data.fusion). SyRIP: 2D = a COCO file (train200.json), 3D = "
+                                     "correct_3D.npy read with --option-3d labels=<that COCO file>, so both name "
+                                     "images alike.")
+    pf.add_argument("set2d", metavar="2D_SET", help="labelled 2D keypoints (file or folder, any readable format)")
+    pf.add_argument("set3d", metavar="3D_SET", help="3D keypoints of the same images")
+    pf.add_argument("--out", required=True, metavar="FUSED.npz", help="output .npz")
+    pf.add_argument("--format-2d", choices=_FORMATS, help="format of 2D_SET (default: detected)")
+    pf.add_argument("--format-3d", choices=_FORMATS, help="format of 3D_SET (default: detected)")
+    pf.add_argument("--option-2d", action="append", type=_option, default=[], metavar="KEY=VALUE",
+                    help="a reader option of 2D_SET (repeatable, as data convert -o)")
+    pf.add_argument("--option-3d", action="append", type=_option, default=[], metavar="KEY=VALUE",
+                    help="a reader option of 3D_SET, e.g. --option-3d labels=train200.json (repeatable)")
+    pf.add_argument("--root", choices=["none", "per_frame", "first_frame"], default="per_frame",
+                    help="each set's centre joint to the origin, on its own layout (default per_frame)")
+    pf.add_argument("--no-normalize-scale", dest="normalize_scale", action="store_false",
+                    help="keep each set's scale (default: mean bone length 1 per sample, on its own layout)")
+    pf.add_argument("--unlabelled", choices=["fill", "error"], default="fill",
+                    help="2D keypoints with confidence 0: fill with the mean of the image's labelled ones, or "
+                         "refuse the data (default fill)")
+    pf.add_argument("--on-missing", choices=["error", "skip"], default="error",
+                    help="a 2D sample without 3D keypoints: stop (error) or leave it out and say so (skip)")
+    pf.add_argument("--no-progress", action="store_true", help="no progress bars")
+    pf.set_defaults(func=_cmd_fuse)
+
+
+@_usage_errors
+def _cmd_fuse(args) -> int:
+    from ..data.fusion import fuse_keypoints
+    from ..data.preprocess import Preprocess
+    from ..data.readers import locate, read, reader_options
+
+    if Path(args.out).suffix != ".npz":
+        raise ValueError(f"--out {args.out}: the fused set is written as .npz (name it FUSED.npz)")
+    sets = []
+    for path, fmt, options in ((args.set2d, args.format_2d, args.option_2d), (args.set3d, args.format_3d,
+                                                                               args.option_3d)):
+        try:
+            fmt, src = (fmt, path) if fmt else locate(path)
+        except DataError as e:
+            raise _nothing_readable(e, path) or e
+        options = dict(options)
+        if "progress" in reader_options(fmt):
+            options["progress"] = not args.no_progress
+        sets.append(read(src, fmt, **options))
+    prep = Preprocess(root=args.root, normalize_scale=args.normalize_scale, unlabelled=args.unlabelled)
+    fused = fuse_keypoints(prep(sets[0]), prep(sets[1]), on_missing=args.on_missing)
+    out = fused.save(args.out)
+    left = f", {len(fused.exclusions)} sample(s) left out" if fused.exclusions else ""
+    print(f"wrote {out}: {len(fused)} images, {fused.num_joints} joints ({fused.layout.name}), "
+          f"{fused.num_classes} classes{left}; {fused.notes[-1]}")
+    return 0

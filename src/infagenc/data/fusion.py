@@ -17,7 +17,8 @@ readers name a 2D image and its 3D row by the same COCO ``file_name``); labels, 
 provenance come from the 2D set, and a label that disagrees for the same image is an error.
 A 2D sample with no 3D partner is an error (``on_missing="error"``) or left out with an
 :class:`~infagenc.data.errors.Exclusion` (``"skip"``); 3D samples with no 2D partner are
-not read (counted in ``notes``). Frames are paired one to one, so both sets must give each
+not read (counted in ``notes``); two sets with no name in common are an error either way
+(the 3D set was read without the names of the 2D one). Frames are paired one to one, so both sets must give each
 image the same number of frames (1 for SyRIP).
 
 Preprocess each set on its own layout **before** fusing (fill unlabelled keypoints, root at
@@ -75,6 +76,10 @@ def fuse_keypoints(ms2d: MotionSet, ms3d: MotionSet, *, on_missing: str = "error
     check_on_bad(on_missing)
     _check_inputs(ms2d, ms3d)
     row3d = {str(n): i for i, n in enumerate(ms3d.names)}
+    if len(ms2d) and len(ms3d) and not any(str(n) in row3d for n in ms2d.names):
+        raise DataError(f"no 2D sample name is a 3D sample name (2D e.g. {str(ms2d.names[0])!r}, 3D e.g. "
+                        f"{str(ms3d.names[0])!r}): nothing to join by image; read the 3D set so that it names "
+                        f"images as the 2D set does (SyRIP 3D: with labels=<the COCO file of the 2D set>)")
     keep, rows, excl = [], [], []
     for i, name in enumerate(ms2d.names.astype(str)):
         j = row3d.get(name)
