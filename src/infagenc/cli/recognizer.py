@@ -18,6 +18,7 @@ from ..runfolder import TRAIN_SETS
 from ..train.classical import RECOGNIZER_NAMES
 from ..train import distributed
 from ..train.device import PRECISION_MODES
+from ..train.hierarchy import evaluate_hierarchy, hierarchical_config, load_hierarchy, write_hierarchy_report
 from ..train.recognizer import RecognizerConfig
 from ..workflows.recognizer import config_with_overrides, eval_run, train_run
 from ..workflows.tune import tune_run
@@ -51,6 +52,7 @@ def _train(args: argparse.Namespace) -> int:
     flags = {k: getattr(args, k) for k in ("model", "size", "epochs", "batch_size", "lr", "weight_decay",
                                            "target_accuracy", "seed", "device", "precision", "sync_bn")}
     cfg = config_with_overrides(args.config, flags)
+    hierarchy = load_hierarchy(args.hierarchy) if args.hierarchy else None
     prep = _preprocess(args)
     syn = MotionSet.load(args.synthetic) if args.synthetic else None
     distributed.init_from_env(cfg.device)
@@ -61,7 +63,10 @@ def _train(args: argparse.Namespace) -> int:
             print(f"execution: world size {ex['world_size']}" + (f" ({ex['backend']})" if ex["backend"] else "")
                   + f", device {ex['device']}, precision {ex['precision']}" + (", sync_bn" if ex["sync_bn"] else ""),
                   file=sys.stderr)
-        summary = train_run(_read(args), cfg, args.out, test_subjects=_subjects(args.test_subjects),
+        data = _read(args)
+        if hierarchy is not None:
+            cfg = hierarchical_config(cfg, hierarchy, data.class_names)
+        summary = train_run(data, cfg, args.out, test_subjects=_subjects(args.test_subjects),
                             val_subjects=_subjects(args.val_subjects), preprocess=prep, data_source=args.data,
                             progress=not args.no_progress, synthetic=syn, synthetic_mode=args.synthetic_mode)
     except BaseException:
@@ -69,8 +74,21 @@ def _train(args: argparse.Namespace) -> int:
         raise
     distributed.cleanup()
     if main:  # rank 0 (or the only process)
+        if hierarchy is not None:
+            val = set(_subjects(args.val_subjects) or ())
+            subjects = _subjects(args.test_subjects) or sorted(set(data.subjects.tolist()) - val)
+            summary.update(_hierarchy_report(summary["checkpoint"], data, hierarchy, args.out, subjects,
+                                             summary["split"], cfg.device))
         print(json.dumps(summary, indent=2))
     return 0
+
+
+def _hierarchy_report(checkpoint, data, hierarchy, out, subjects, split, device) -> dict:
+    """Print the coarse and fine tables of ``--hierarchy``; their files and accuracies."""
+    rep = evaluate_hierarchy(checkpoint, data, hierarchy, subjects=subjects, split=split, device=device)
+    print(rep.to_markdown(subjects=False))
+    return {**write_hierarchy_report(rep, out, f"{hierarchy.source} on {split}"),
+            "fine_accuracy": rep.fine.overall, "coarse_accuracy": rep.coarse.overall}
 
 
 def _on_run(args: argparse.Namespace) -> int:
@@ -94,9 +112,14 @@ def _tune(args: argparse.Namespace) -> int:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    summary = eval_run(args.checkpoint, _read(args), args.out, subjects=_subjects(args.subjects),
+    hierarchy = load_hierarchy(args.hierarchy) if args.hierarchy else None
+    data = _read(args)
+    summary = eval_run(args.checkpoint, data, args.out, subjects=_subjects(args.subjects),
                        split=args.split, batch_size=args.batch_size, device=args.device, precision=args.precision,
                        progress=not args.no_progress)
+    if hierarchy is not None:
+        summary.update(_hierarchy_report(args.checkpoint, data, hierarchy, args.out, _subjects(args.subjects),
+                                         args.split, args.device))
     print(json.dumps(summary, indent=2))
     return 0
 
@@ -184,6 +207,11 @@ def register(subparsers) -> None:
                    help="given: train on Real+Syn as configured; auto: compare Real with Real+Syn and each "
                         "technique on subject folds of the training subjects and train the best (Real kept "
                         "when validation cannot tell them apart; table in OUT/guard.json)")
+    t.add_argument("--hierarchy", default=None, metavar="FILE",
+                   help="label hierarchy (TOML: [coarse] coarse class = [fine classes], e.g. "
+                        "examples/hierarchies/syrip.toml): the posture models' hierarchical head (coarse logits "
+                        "into the fine classifier, loss on both); prints and writes coarse and fine tables "
+                        "(hierarchy.md / hierarchy.json)")
     t.add_argument("--seed", type=int, default=None, help=f"default {d.seed}")
     t.add_argument("--sync-bn", action="store_true", default=None,
                    help="under torchrun: batch norm over the global batch (default: per-rank statistics)")
@@ -200,6 +228,9 @@ def register(subparsers) -> None:
     e.add_argument("--subjects", nargs="+", default=None, metavar="S", help="evaluate only these subjects")
     e.add_argument("--split", default="test", help="name of the evaluated set in the report (default test)")
     e.add_argument("--batch-size", type=int, default=d.eval_batch_size, help=f"default {d.eval_batch_size}")
+    e.add_argument("--hierarchy", default=None, metavar="FILE",
+                   help="label hierarchy file: also print and write coarse and fine tables (any recognizer; a "
+                        "flat one's coarse answer is its fine prediction's coarse class)")
     e.add_argument("--out", required=True, help="output folder")
     _common(e)
     e.set_defaults(func=_eval)

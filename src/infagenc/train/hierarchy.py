@@ -24,10 +24,16 @@ place is an error naming it.
   prediction is the coarse head's for a hierarchical model, and, for every model (a flat one,
   the floor through :func:`reports_from_predictions`), the fine prediction mapped to its
   coarse class, so that flat and hierarchical models compare on the same coarse labels.
+* :func:`hierarchical_config`: a :class:`~infagenc.train.recognizer.RecognizerConfig` of a
+  posture model with that head (``infagenc recognizer train --hierarchy FILE``);
+* :func:`evaluate_hierarchy`: the report of a saved recognizer (deep or classical, flat or
+  hierarchical) on a labelled set, its stored preprocessing re-applied, and
+  :func:`write_hierarchy_report` (``hierarchy.json``, ``hierarchy.md``): what ``recognizer
+  train | eval --hierarchy FILE`` print and write.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Sequence
 
@@ -36,11 +42,17 @@ import torch
 
 from ..config import ConfigError, read_config_file
 from ..data.motionset import MotionSet
+from ..data.preprocess import Preprocess
+from ..jsonio import atomic_write_text, write_json
 from ..metrics.recognition import RecognitionReport
 from ..models.base import Recognizer
-from .recognizer import predict
+from .classical import is_classical_checkpoint, load_classical_with_meta
+from .recognizer import RecognizerConfig, load_recognizer_with_meta, predict
 
-__all__ = ["Hierarchy", "HierarchyReport", "load_hierarchy", "hierarchy_report", "reports_from_predictions"]
+__all__ = ["Hierarchy", "HierarchyReport", "HIERARCHICAL_MODELS", "load_hierarchy", "hierarchy_report",
+           "reports_from_predictions", "hierarchical_config", "evaluate_hierarchy", "write_hierarchy_report"]
+
+HIERARCHICAL_MODELS = ("posture", "posture_fusion")  # the recognizers with the hierarchical head
 
 
 @dataclass(frozen=True)
@@ -135,13 +147,22 @@ class HierarchyReport:
                 "coarse_head": None if self.coarse_head is None else self.coarse_head.to_dict(),
                 "agreement": self.agreement}
 
-    def to_markdown(self) -> str:
-        parts = ["### Fine classes", "", self.fine.to_markdown(), "### Coarse classes (fine prediction mapped)", "",
-                 self.coarse_from_fine.to_markdown()]
+    def to_markdown(self, subjects: bool = True) -> str:
+        """The fine and coarse tables (overall, per class, confusion; per subject unless not
+        ``subjects``)."""
+        md = (lambda r: r.to_markdown()) if subjects else _without_subjects
+        parts = ["### Fine classes", "", md(self.fine), "### Coarse classes (fine prediction mapped)", "",
+                 md(self.coarse_from_fine)]
         if self.coarse_head is not None:
-            parts += ["### Coarse classes (coarse head)", "", self.coarse_head.to_markdown(),
+            parts += ["### Coarse classes (coarse head)", "", md(self.coarse_head),
                       f"Coarse head and mapped fine prediction agree on {100 * self.agreement:.1f}% of the samples.", ""]
         return "\n".join(parts)
+
+
+def _without_subjects(report: RecognitionReport) -> str:
+    """``report.to_markdown()`` less its per-subject table (one sample per subject for images)."""
+    blocks = report.to_markdown().split("\n\n")
+    return "\n\n".join(b for b in blocks if not b.startswith("| subject |"))
 
 
 def reports_from_predictions(hierarchy: Hierarchy, ms: MotionSet, pred: np.ndarray,
@@ -184,3 +205,43 @@ def hierarchy_report(model: Recognizer, ms: MotionSet, hierarchy: Hierarchy, bat
         finally:
             model.train(was)
     return reports_from_predictions(hierarchy, ms, p.pred, coarse_pred, split)
+
+
+def hierarchical_config(cfg: RecognizerConfig, hierarchy: Hierarchy, class_names: Sequence[str]) -> RecognizerConfig:
+    """``cfg`` with the hierarchical head of ``hierarchy`` over these data classes (its coarse
+    weight: ``cfg.model_options["coarse_weight"]``, else 1.0); posture models only."""
+    if cfg.model not in HIERARCHICAL_MODELS:
+        raise ValueError(f"{hierarchy.source}: the hierarchical head belongs to the posture models "
+                         f"({', '.join(HIERARCHICAL_MODELS)}), not {cfg.model!r}; for a flat model's coarse and fine "
+                         f"tables, evaluate its checkpoint with `infagenc recognizer eval --hierarchy FILE`")
+    weight = float(cfg.model_options.get("coarse_weight", 1.0))
+    return replace(cfg, model_options={**cfg.model_options, **hierarchy.model_options(class_names, weight)})
+
+
+def evaluate_hierarchy(checkpoint: str | Path, ms: MotionSet, hierarchy: Hierarchy, *,
+                       subjects: Sequence[str] | None = None, split: str = "test", batch_size: int = 64,
+                       device: str | None = "cpu") -> HierarchyReport:
+    """The coarse and fine report of a saved recognizer (``recognizer.pt``, or a classical
+    ``recognizer.npz``) on (the given subjects of) a labelled set; the preprocessing recorded in
+    the checkpoint is re-applied, as ``infagenc recognizer eval`` does."""
+    classical = is_classical_checkpoint(checkpoint)
+    model, meta = load_classical_with_meta(checkpoint) if classical else load_recognizer_with_meta(checkpoint, device)
+    names = list(model.class_names) if classical else meta.get("data", {}).get("class_names")
+    if names:
+        ms = ms.relabel(names)
+    if subjects:
+        ms = ms.select(subjects=list(subjects))
+        if not len(ms):
+            raise ValueError(f"no samples of subjects {list(subjects)}")
+    ms = Preprocess.from_dict(meta.get("preprocess"))(ms)
+    if classical:
+        return reports_from_predictions(hierarchy, ms, model.predict(ms).pred, split=split)
+    return hierarchy_report(model, ms, hierarchy, batch_size, split)
+
+
+def write_hierarchy_report(report: HierarchyReport, out_dir: str | Path, title: str = "") -> dict[str, str]:
+    """``hierarchy.md`` and ``hierarchy.json`` (written last) in ``out_dir``; their paths."""
+    out = Path(out_dir)
+    md = atomic_write_text(out / "hierarchy.md", (f"# {title}\n\n" if title else "") + report.to_markdown())
+    return {"hierarchy_markdown": str(md), "hierarchy_report": str(write_json(out / "hierarchy.json",
+                                                                              report.to_dict()))}
