@@ -127,6 +127,8 @@ def _cmd_convert(args) -> int:
     ms = read(src, fmt, on_bad=args.on_bad, **options)
     if args.on_bad == "error":
         _refuse_exclusions(ms, fmt)
+    if args.to == "bvh" or (args.to is None and Path(args.output).suffix.lower() == ".bvh"):
+        return _convert_bvh(ms, args)
     split = dict(args.split)
     given = {"subject_split": split or None, "scores": args.scores, "img_shape": args.img_shape,
              "to_layout": args.to_layout, "ntu": False if args.no_ntu else None}
@@ -136,6 +138,17 @@ def _cmd_convert(args) -> int:
                                          f", {len(ms.exclusions)} bad sample(s) left out")
     print(f"wrote {out}: {len(ms)} samples, {ms.num_classes} classes, {len(set(ms.subjects.tolist()))} subjects"
           + left)
+    return 0
+
+
+def _convert_bvh(ms, args) -> int:
+    from ..data.bvh import write_bvh
+    from ..skeleton.kinematics import rest_joints_from_body_model
+
+    rest = rest_joints_from_body_model(args.rest, ms.layout) if args.rest else None
+    paths = write_bvh(ms, args.output, rest=rest, scale=args.bvh_scale, source=args.input)
+    where = paths[0] if len(paths) == 1 else paths[0].parent
+    print(f"wrote {len(paths)} BVH file(s) to {where}: one per sample, channels Zrotation Yrotation Xrotation")
     return 0
 
 
@@ -171,13 +184,21 @@ def register(sub) -> None:
     pi.add_argument("--json", action="store_true", help="print the reports as JSON")
     pi.set_defaults(func=_cmd_inspect)
 
-    pc = dsub.add_parser("convert", help="any readable format -> .npz or PYSKL .pkl",
+    pc = dsub.add_parser("convert", help="any readable format -> .npz, PYSKL .pkl or BVH",
                          description="Read a dataset and write it as an infagenc .npz or a PYSKL / MMAction2 "
-                                     "annotation pickle (chosen by --to or the output suffix .npz / .pkl).")
+                                     "annotation pickle, or rotation data as BVH files (chosen by --to or the output "
+                                     "suffix .npz / .pkl / .bvh).")
     pc.add_argument("input", help="input dataset (file or folder)")
-    pc.add_argument("output", help="output file (.npz or .pkl)")
+    pc.add_argument("output", help="output file (.npz, .pkl or .bvh) or, for BVH, a folder")
     _reader_args(pc, "error")
-    pc.add_argument("--to", choices=_WRITERS, help="output format (default: from the output suffix)")
+    pc.add_argument("--to", choices=_WRITERS + ["bvh"],
+                    help="output format (default: from the output suffix); bvh: rotation data (rot6d / axis_angle) "
+                         "as one BVH file per sample, OUTPUT a .bvh file (one sample) or a folder")
+    pc.add_argument("--rest", metavar="BODY_MODEL.npz",
+                    help="BVH only: rest skeleton (bone offsets) from a body model's v_template and J_regressor "
+                         "(default: the built-in infant rest skeleton, smpl24 only)")
+    pc.add_argument("--bvh-scale", type=float, default=1.0, metavar="S",
+                    help="BVH only: multiply offsets and root positions (metres) by S, e.g. 100 for centimetres")
     pc.add_argument("--split", action="append", type=_split, default=[], metavar="NAME=SUBJ,SUBJ",
                     help="PYSKL only: a split made of these subjects (repeatable, e.g. --split xsub_train=s01,s03 "
                          "--split xsub_val=s02); default the standard NTU splits for NTU data, else one split 'all'")
