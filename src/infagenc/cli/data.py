@@ -153,6 +153,24 @@ def _convert_bvh(ms, args) -> int:
 
 
 @_usage_errors
+def _cmd_extract(args) -> int:
+    from ..data.extract import ExtractConfig, extract
+
+    cfg = ExtractConfig(layout=args.layout, on_missing=args.on_missing, max_gap=args.max_gap, on_bad=args.on_bad,
+                        max_jump=args.max_jump, fps=args.fps)
+    try:
+        ms = extract(args.input, args.labels, cfg, progress=not args.no_progress)
+    except ImportError as e:
+        print(f"infagenc: error: {e}", file=sys.stderr)
+        return 2
+    out = ms.save(args.out)
+    left = f", {len(ms.exclusions)} sample(s) left out (see infagenc data inspect)" if ms.exclusions else ""
+    print(f"wrote {out}: {len(ms)} samples, {int(ms.lengths.sum())} frames, {ms.num_classes} classes, layout "
+          f"{ms.layout.name}" + left)
+    return 0
+
+
+@_usage_errors
 def _cmd_graph(args) -> int:
     from ..skeleton.layouts import LayoutError, pyskl_graph, resolve_layout
 
@@ -212,6 +230,37 @@ def register(sub) -> None:
     pc.add_argument("--no-ntu", action="store_true",
                     help="PYSKL only: keep this set's labels and the split 'all' even for NTU action classes")
     pc.set_defaults(func=_cmd_convert)
+
+    from ..data.extract import MISSING_POLICIES  # light: mediapipe is imported only to extract
+
+    pe = dsub.add_parser("extract", help="skeletons from videos and images (BlazePose; needs the pose extra)",
+                         description="Run BlazePose (mediapipe 0.10.21, the optional pose extra, whose wheel ships the "
+                                     "models) over every frame of each video, each image and each folder of frames "
+                                     "under INPUT, keep the main person, and write a motion set (layout blazepose33 "
+                                     "or coco17, xy in pixels, per-joint visibility as conf; source file, frame rate "
+                                     "and frame indices in its notes). A frame without the main person is never "
+                                     "zero-filled: see --on-missing.")
+    pe.add_argument("input", metavar="VIDEO_OR_IMAGE_DIR", help="a video, an image, or a folder of them")
+    pe.add_argument("--labels", metavar="LABELS.csv",
+                    help="CSV with a header row and columns file,label[,subject]: file = the sample's path relative "
+                         "to INPUT (a video, an image, or a folder of frames); every sample needs a row "
+                         "(default: an unlabelled set)")
+    pe.add_argument("--out", required=True, metavar="SET.npz", help="the motion set to write")
+    pe.add_argument("--layout", choices=["blazepose33", "coco17"], default="blazepose33",
+                    help="joints to write: BlazePose's 33 landmarks, or the 17 COCO keypoints (default blazepose33)")
+    pe.add_argument("--on-missing", choices=MISSING_POLICIES, default="error",
+                    help="frames without the main person: the sample is bad and the error names them (error, the "
+                         "default), leave them out (drop), or interpolate gaps of up to --max-gap frames with "
+                         "confidence 0, dropping them at the ends (interpolate)")
+    pe.add_argument("--max-gap", type=int, default=15, metavar="N", help="longest gap --on-missing interpolate fills")
+    pe.add_argument("--on-bad", choices=["skip", "error"], default="error",
+                    help="a bad sample (undecodable video, no person at all, frames missing under --on-missing "
+                         "error): stop (error, default) or leave it out and record it (skip)")
+    pe.add_argument("--max-jump", type=float, default=1.0, metavar="B",
+                    help="tracker: a person farther than B body sizes per frame from the main one is someone else")
+    pe.add_argument("--fps", type=float, help="frame rate of folders of frames (videos give their own)")
+    pe.add_argument("--no-progress", action="store_true", help="no progress bars")
+    pe.set_defaults(func=_cmd_extract)
 
     pg = dsub.add_parser("graph", help="the PYSKL / MMAction2 graph for a layout",
                          description="Print, as JSON, the graph_cfg layout to give PYSKL / MMAction2's ST-GCN for "
