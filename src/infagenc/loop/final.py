@@ -19,7 +19,7 @@ from ..train.classical import ClassicalRecognizer
 from ..train.guard import choose_synthetic
 from ..train.realsyn import RealSynConfig
 from ..train.device import resolve_device
-from ..train.generator import GeneratorTrainer
+from ..train.generative import load_trainer
 from ..train.recognizer import RecognizerTrainer, evaluate, new_recognizer
 from ..viz.confusion import write_report
 from .config import RunConfig
@@ -39,7 +39,7 @@ def synthetic_for_final(f: RunFolder, cfg: RunConfig, sp: Splits, pool: MotionSe
         return pool
     if f.synthetic_path.exists():
         return MotionSet.load(f.synthetic_path)
-    gen = GeneratorTrainer.load(f.checkpoint("generator"), device)
+    gen = load_trainer(f.checkpoint("generator"), device)
     k = sp.train.num_classes
     total = (cfg.final.syn_per_class * k) if cfg.final.syn_per_class else len(sp.train)
     syn, dropped = draw_samples(cfg, gen, balanced_requests(k, total, cfg.data.frames), sp.train,

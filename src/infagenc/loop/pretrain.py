@@ -1,7 +1,9 @@
 """The pre-training phases of a run: the critic M (an ST-GCN, stopped at a target accuracy
 so that it stays a fair judge) and the generator G (the CVAE), both on the real training
 subjects. Each phase resumes: the critic from its finished checkpoint, the generator from a
-checkpoint written every ``chunk`` epochs."""
+checkpoint written every ``chunk`` epochs. The generator is whichever ``generator.model`` names
+(the CVAE or the diffusion model, :func:`~infagenc.train.generative.new_trainer`); the rest of
+the run does not care which."""
 from __future__ import annotations
 
 import sys
@@ -12,7 +14,7 @@ from tqdm.auto import tqdm
 
 from ..data.preprocess import root_constraint
 from ..runfolder import RunFolder
-from ..train.generator import GeneratorTrainer
+from ..train.generative import GenerativeTrainer, load_trainer, new_trainer
 from ..train.recognizer import RecognizerTrainer, new_recognizer
 from .config import RunConfig
 from .data import Splits
@@ -56,9 +58,13 @@ def critic_stop_line(hist: list[dict], epochs: int, target: float | None) -> str
             f"(the last epoch is kept)")
 
 
-def checked_generator(trainer: GeneratorTrainer, cfg: RunConfig, sp: Splits, path) -> GeneratorTrainer:
-    """A generator loaded from the run folder must restore the root constraint the config
-    asks for (``generator.keep_root``); a checkpoint copied from another run may not."""
+def checked_generator(trainer: GenerativeTrainer, cfg: RunConfig, sp: Splits, path) -> GenerativeTrainer:
+    """A generator loaded from the run folder must be the model the config names
+    (``generator.model``) and restore the root constraint it asks for (``generator.keep_root``);
+    a checkpoint copied from another run may not."""
+    if trainer.MODEL != cfg.generator.model:
+        raise ValueError(f"{path}: the checkpoint holds a {trainer.MODEL} generator, the config "
+                         f"(generator.model) asks for {cfg.generator.model}; was it copied from another run?")
     want = root_constraint(sp.train) if cfg.generator.keep_root else "none"
     if trainer.spec.root != want:
         raise ValueError(f"{path}: the generator restores root constraint {trainer.spec.root!r} on its "
@@ -68,17 +74,17 @@ def checked_generator(trainer: GeneratorTrainer, cfg: RunConfig, sp: Splits, pat
 
 
 def pretrain_generator(f: RunFolder, cfg: RunConfig, sp: Splits, device: torch.device, progress: bool,
-                       chunk: int = 50) -> GeneratorTrainer:
+                       chunk: int = 50) -> GenerativeTrainer:
     """The generator trained ``pretrain_generator_epochs`` epochs (= ``cfg.generator.epochs``
     in the effective config), checkpointed every ``chunk`` epochs so a kill loses little."""
     path = f.checkpoint("generator_pretrained")
     if f.phase_done("pretrain_generator"):
-        return checked_generator(GeneratorTrainer.load(path, device), cfg, sp, path)
+        return checked_generator(load_trainer(path, device), cfg, sp, path)
     partial = f.checkpoint("generator_pretraining")
     if partial.exists():
-        trainer = checked_generator(GeneratorTrainer.load(partial, device), cfg, sp, partial)
+        trainer = checked_generator(load_trainer(partial, device), cfg, sp, partial)
     else:
-        trainer = GeneratorTrainer.from_motionset(sp.train, cfg.generator, device=device)
+        trainer = new_trainer(sp.train, cfg.generator, device=device)
         trainer.preprocess = cfg.data.preprocess()  # stored with every generator checkpoint
     total = cfg.pretrain_generator_epochs
     t0 = time.perf_counter()

@@ -50,7 +50,7 @@ from ..data.motionset import MotionSet
 from ..runfolder import RunFolder
 from ..train.batching import to_tensors
 from ..train.exemplar import sample_exemplars
-from ..train.generator import GeneratorTrainer, sample_motionset
+from ..train.generative import GenerativeTrainer, load_trainer
 from ..train.recognizer import Predictions, RecognizerTrainer, predict
 from .config import RunConfig
 from .data import Splits, load_or_none
@@ -58,20 +58,22 @@ from .seeds import balanced_requests, derive_seed
 from .selection import best_epoch, cas, select
 
 __all__ = ["Window", "LoopState", "run_window", "recycle_round", "loop_phase", "Stopped", "draw_samples",
-           "weights_digest"]
+           "weights_digest", "check_generator_options"]
 
 
-def draw_samples(cfg: RunConfig, gen: GeneratorTrainer, requests, exemplars: MotionSet, seed: int,
+def draw_samples(cfg: RunConfig, gen: GenerativeTrainer, requests, exemplars: MotionSet, seed: int,
                  provenance: dict, progress: bool = False) -> tuple[MotionSet, int | None]:
     """The samples of ``requests`` ((class, length) pairs) as ``cfg.loop.sampling`` draws
-    them: from the prior, or around ``exemplars`` (the same count per class, lengths those
+    them: from the prior (:meth:`gen.sample <infagenc.train.generative.GenerativeTrainer.sample>`,
+    either generator), or (the CVAE) around ``exemplars`` (the same count per class, lengths those
     of the exemplars), with the source-distance filter when ``loop.exemplar_max_distance``
     is set. Returns (samples, how many the filter dropped; None without the filter)."""
     lc = cfg.loop
     common = dict(seed=seed, precision=cfg.execution.precision, dropout=lc.sample_dropout or None,
                   provenance=provenance, progress=progress)
     if lc.sampling == "prior":
-        return sample_motionset(gen.model, gen.spec, requests, **common), None
+        return gen.sample(requests, **common), None
+    check_generator_options(cfg)
     counts = np.bincount(np.asarray([c for c, _ in requests], np.int64), minlength=len(gen.spec.class_names))
     res = sample_exemplars(gen.model, gen.spec, exemplars, tau=lc.exemplar_tau, counts="balanced",
                            per_class=counts.tolist(), max_distance=lc.exemplar_max_distance, rest=gen.rest, **common)
@@ -79,6 +81,19 @@ def draw_samples(cfg: RunConfig, gen: GeneratorTrainer, requests, exemplars: Mot
         raise ValueError(f"the source-distance filter (loop.exemplar_max_distance = {lc.exemplar_max_distance:g}) "
                          f"dropped all {res.requested} samples; raise it or unset it")
     return res.samples, (res.dropped if lc.exemplar_max_distance is not None else None)
+
+
+def check_generator_options(cfg: RunConfig) -> None:
+    """Refuse loop options the configured generator does not have (one line naming the key):
+    exemplar sampling and sampling-time dropout are the CVAE's."""
+    if cfg.generator.model == "cvae":
+        return
+    if cfg.loop.sampling != "prior":
+        raise ValueError(f"loop.sampling = {cfg.loop.sampling!r} encodes real samples: it needs generator.model = "
+                         f"'cvae' (this config: {cfg.generator.model!r}); use loop.sampling = 'prior'")
+    if cfg.loop.sample_dropout:
+        raise ValueError(f"loop.sample_dropout is the CVAE decoder's; set it to 0 for generator.model = "
+                         f"{cfg.generator.model!r}")
 
 
 class Stopped(Exception):
@@ -107,7 +122,7 @@ class LoopState:
 
     cfg: RunConfig
     real: MotionSet
-    gen: GeneratorTrainer
+    gen: GenerativeTrainer
     critic: RecognizerTrainer
     pool: MotionSet | None = None
     epochs_log: list = field(default_factory=list)
@@ -245,7 +260,7 @@ def recycle_round(st: LoopState, w: Window, f: RunFolder) -> MotionSet:
     return chosen
 
 
-def _resume(f: RunFolder, cfg: RunConfig, sp: Splits, gen: GeneratorTrainer, critic: RecognizerTrainer,
+def _resume(f: RunFolder, cfg: RunConfig, sp: Splits, gen: GenerativeTrainer, critic: RecognizerTrainer,
             device) -> tuple[LoopState, int]:
     """The loop's state after its last committed round (``state.json``'s ``rounds_done``):
     that round's checkpoints and the samples selected in rounds 1..done. Anything a killed
@@ -262,7 +277,7 @@ def _resume(f: RunFolder, cfg: RunConfig, sp: Splits, gen: GeneratorTrainer, cri
     if cfg.loop.selection != "none":
         parts = [MotionSet.load(f.round_selected_path(r)) for r in range(1, done + 1)]
         pool = MotionSet.concat(parts) if parts else None
-    st = LoopState(cfg, sp.train, GeneratorTrainer.load(committed("generator"), device),
+    st = LoopState(cfg, sp.train, load_trainer(committed("generator"), device),
                    RecognizerTrainer.load(committed("critic"), device), pool=pool)
     st.epochs_log = [e for e in f.read_json(f.epochs_path, []) if e["epoch"] <= done * cfg.loop.window]
     st.rounds_log = f.read_json(f.rounds_path, [])[:done]
@@ -304,7 +319,7 @@ def _finish(f: RunFolder, st: LoopState) -> None:
     _drop_round_checkpoints(f, keep=None)
 
 
-def loop_phase(f: RunFolder, cfg: RunConfig, sp: Splits, gen: GeneratorTrainer, critic: RecognizerTrainer,
+def loop_phase(f: RunFolder, cfg: RunConfig, sp: Splits, gen: GenerativeTrainer, critic: RecognizerTrainer,
                device, progress: bool, stop_after_rounds: int | None = None) -> MotionSet | None:
     """All rounds of the loop (resuming after the last committed round); the recycled pool."""
     if f.phase_done("loop"):

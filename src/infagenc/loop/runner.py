@@ -34,7 +34,7 @@ from .data import data_phase, load_real, prepare_data
 from .evaluation import evaluate_run
 from .final import final_phase, recognize_run, synthetic_for_final
 from .pretrain import pretrain_critic, pretrain_generator
-from .rounds import Stopped, loop_phase
+from .rounds import Stopped, check_generator_options, loop_phase
 
 __all__ = ["run", "recognize_run", "prepare_data", "load_real", "adopt_pretrained", "phase_costs"]
 
@@ -140,8 +140,10 @@ def phase_costs(cfg: RunConfig, n_train: int, n_test: int) -> dict[str, float]:
     config's work, not a measurement: :class:`_Progress` rescales it by the measured speed)."""
     t = cfg.data.frames / 60
     crit, fin = _rec_weight(cfg.critic) * t, _rec_weight(cfg.final.recognizer) * t
-    cv = cfg.generator.cvae
-    gen = 0.19 * cv.num_layers * cv.d_model / 128 * t
+    g = cfg.generator
+    # the MDM denoiser: about 0.65x the CVAE's epoch at the same layers x width (train/diffusion.py)
+    cv, per = (g.diffusion.mdm, 0.19 * 0.65) if g.model == "mdm" else (g.cvae, 0.19)
+    gen = per * cv.num_layers * cv.d_model / 128 * t
     lp, grown = cfg.loop, 1.5 * n_train  # X_train grows by the recycled samples
     n_t = lp.samples_per_epoch or n_train
     loop = lp.epochs * (grown * gen + n_t * lp.score_fraction * _INFER * crit) + \
@@ -291,6 +293,7 @@ def _phase_names(cfg: RunConfig) -> tuple[str, ...]:
 def _phases(cfg: RunConfig, folder: RunFolder, device, bar: _Progress, stop_after_rounds: int | None,
             pretrained_from) -> dict:
     progress = bar.enabled
+    check_generator_options(cfg)
     _check_resume(folder, cfg)
     folder.write_json(folder.environment_path, environment(device, precision=cfg.execution.precision,
                                                            threads_requested=cfg.execution.threads))

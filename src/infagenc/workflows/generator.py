@@ -24,16 +24,16 @@ from ..data.preprocess import Preprocess
 from ..jsonio import write_json
 from ..train.checkpoint import load_checkpoint
 from ..train.diffusion import CHECKPOINT_KIND as DIFFUSION_KIND
-from ..train.diffusion import DiffusionConfig, DiffusionTrainer, load_diffusion, sample_diffusion
+from ..train.diffusion import DiffusionConfig, load_diffusion, sample_diffusion
 from ..train.exemplar import sample_exemplars
+from ..train.generative import GENERATOR_MODELS, GenerativeTrainer, load_trainer, new_trainer
 from ..train.generator import CHECKPOINT_KIND as CVAE_KIND
-from ..train.generator import (GeneratorConfig, GeneratorTrainer, MotionSpec, checkpoint_rest, load_generator,
-                               sample_motionset)
+from ..train.generator import GeneratorConfig, MotionSpec, checkpoint_rest, load_generator, sample_motionset
 
 __all__ = ["read_data", "train_run", "sample_run", "checkpoint_kind", "default_frames", "CHECKPOINT_NAME",
            "GENERATORS"]
 
-GENERATORS = ("cvae", "mdm")  # the transformer CVAE (the paper's) | an MDM-style diffusion generator
+GENERATORS = GENERATOR_MODELS  # the transformer CVAE (the paper's) | an MDM-style diffusion generator
 
 CHECKPOINT_NAME = "generator.pt"
 
@@ -62,13 +62,12 @@ def checkpoint_kind(path: str | Path) -> str:
 
 
 def _trainer(ckpt: Path, ms: MotionSet, cfg: GeneratorConfig | DiffusionConfig | None, prep: Preprocess,
-             device: str | None, log: Callable[[str], Any]) -> tuple[GeneratorTrainer | DiffusionTrainer,
-                                                                     MotionSet, bool]:
+             device: str | None, log: Callable[[str], Any]) -> tuple[GenerativeTrainer, MotionSet, bool]:
     """(trainer, preprocessed data, resumed?): the checkpoint's trainer when it exists, else a
     new one (a :class:`DiffusionConfig` makes an MDM-style diffusion generator)."""
     if ckpt.exists():
-        kind = DiffusionTrainer if checkpoint_kind(ckpt) == "mdm" else GeneratorTrainer
-        trainer = kind.load(ckpt, device=device)
+        checkpoint_kind(ckpt)  # a file that is no generator checkpoint is named as such
+        trainer = load_trainer(ckpt, device=device)
         log(f"resuming {ckpt} at epoch {trainer.epoch} (its saved config is used)")
         if trainer.preprocess is not None and trainer.preprocess != prep:
             log(f"the checkpoint's preprocessing is used: {trainer.preprocess.to_dict()}")
@@ -79,14 +78,13 @@ def _trainer(ckpt: Path, ms: MotionSet, cfg: GeneratorConfig | DiffusionConfig |
         if cfg is None:
             raise ValueError(f"{ckpt} does not exist and no generator config was given")
         ms = prep(ms)
-        kind = DiffusionTrainer if isinstance(cfg, DiffusionConfig) else GeneratorTrainer
-        trainer = kind.from_motionset(ms, cfg, device=device)
+        trainer = new_trainer(ms, cfg, device=device)
         resumed = False
     trainer.preprocess = prep
     return trainer, ms, resumed
 
 
-def train_run(ms: MotionSet, out_dir: str | Path, cfg: GeneratorConfig | None = None, *,
+def train_run(ms: MotionSet, out_dir: str | Path, cfg: GeneratorConfig | DiffusionConfig | None = None, *,
               preprocess: Preprocess | None = None, epochs: int | None = None, device: str | None = None,
               data_source: str = "", eval_every: int = 10, save_every: int = 10, progress: bool = True,
               log: Callable[[str], Any] | None = None) -> dict:
