@@ -13,7 +13,7 @@ import sys
 from .. import __version__
 
 # command-group modules, in the order `infagenc --help` lists them
-_GROUPS = ["data", "recognizer", "generator", "run", "evaluate", "report", "demo"]
+_GROUPS = ["data", "recognizer", "generator", "run", "evaluate", "report", "viz", "demo"]
 
 
 def build_parser() -> argparse.ArgumentParser:
