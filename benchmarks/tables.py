@@ -1,11 +1,13 @@
-"""Regenerate the result tables of benchmarks/README.md from benchmarks/results/*.md.
+"""Regenerate the pages made from several result files, and the result blocks of benchmarks/README.md.
 
     python benchmarks/tables.py
 
-First ``results/speed.md`` is written from the speed JSONs (recognizers, generator, loop, whole pipeline),
-which have no page of their own. Each block of README.md between ``<!-- BEGIN results/NAME.md -->`` and
-``<!-- END results/NAME.md -->`` is replaced by the current content of that file (its
-first heading dropped); everything else in README.md is left as written.
+``results/speed.md`` is written from the speed JSONs (recognizers, generator, loop, whole pipeline: the
+commands of ``benchmarks/speed/``), and ``results/generator_evidence.md`` from the frozen generator
+study's summaries; neither has a command of its own that writes it. Then each block of README.md
+between ``<!-- BEGIN results/NAME.md -->`` and ``<!-- END results/NAME.md -->`` (if any: the README
+links the result pages rather than copying them) is replaced by the current content of that file
+(its first heading dropped); everything else in README.md is left as written.
 """
 from __future__ import annotations
 
@@ -15,6 +17,11 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))  # the repository root: benchmarks.* imports
+
+from benchmarks.common import frozen_note  # noqa: E402
+
+GENERATOR_EVIDENCE_AT = "49408b1"  # the commit of the frozen generator study's results
 BLOCK = re.compile(r"(<!-- BEGIN (results/[\w.-]+\.md) -->\n)(.*?)(<!-- END \2 -->)", re.S)
 
 
@@ -89,7 +96,7 @@ def speed_markdown() -> str:
         env = pipe["environment"]
         phases = ["data", "pretrain_critic", "pretrain_generator", "loop", "final_recognition", "evaluation"]
         out += ["## Whole pipeline (`infagenc demo`)", "",
-                f"`python benchmarks/pipeline_speed.py`: the command a user types, `infagenc demo`, in a fresh "
+                f"`python benchmarks/speed/pipeline_speed.py`: the command a user types, `infagenc demo`, in a fresh "
                 f"child process (last command `{pipe['command']}`; rows of earlier commands are kept); "
                 f"{env.get('processor')}, {env.get('cpu_count')} cores. Wall and CPU minutes of the child, its "
                 "peak resident memory, and the phase split (minutes) from the run's `timing.json`; 'other' = "
@@ -128,8 +135,9 @@ def generator_markdown() -> str:
     if not rows:
         return ""
     return "\n".join([
+        frozen_note(GENERATOR_EVIDENCE_AT, "generated samples keep the data's root constraint since 4641eaa"), "",
         "# Generator evidence", "",
-        "`python benchmarks/generator_evidence.py --epochs 300 --lr 1e-3` (and `--kl-reduction sum --kl-weight "
+        "`python benchmarks/studies/generator_evidence.py --epochs 300 --lr 1e-3` (and `--kl-reduction sum --kl-weight "
         "1e-5 --tag releasedkl --only demo`): small pre-norm CVAE (2 layers, d 64), batch 16, CPU, 1 thread. "
         "Reconstruction error (MSE of the representation) on the training sequences, per training epoch and "
         "with z = mu (eval, first evaluation after 10 epochs -> last). Diversity and multimodality here are "

@@ -3,13 +3,13 @@ paper's schedule (1100 generator pre-training + 200 loop epochs) and with that s
 to a fraction, to find a schedule that fits the CPU budget and to measure what it costs in
 quality (FID, accuracy of the generated samples, Real+Syn test accuracy) against the full one.
 
-    python benchmarks/schedule.py --fractions 1 0.25 0.1 --seeds 0     # run (or resume), then the table
-    python benchmarks/schedule.py --fractions 0.25 --lr 1e-3               # a cut schedule at a higher rate
-    python benchmarks/schedule.py --fractions 0.25 --score-fraction 0.25 --eval-batch-size 16
-    python benchmarks/schedule.py --table-only
+    python benchmarks/studies/schedule.py --fractions 1 0.25 0.1 --seeds 0   # run (or resume), then the table
+    python benchmarks/studies/schedule.py --fractions 0.25 --lr 1e-3             # a cut schedule at a higher rate
+    python benchmarks/studies/schedule.py --fractions 0.25 --score-fraction 0.25 --eval-batch-size 16
+    python benchmarks/studies/schedule.py --table-only
 
 Protocol: ``benchmarks/configs/utkinect_paper.toml`` (the split, preprocessing and final
-recognizer of the UTKinect protocol; the paper's CVAE and ST-GCN critic) with distance
+recognizer the UTKinect protocol had then; the paper's CVAE and ST-GCN critic) with distance
 selection. A schedule fraction f keeps everything but the lengths: round(1100 f) pre-training
 epochs and 10 x max(1, round(20 f)) loop epochs (windows of 10, as the paper). The generator's
 learning rate stays the paper's 1e-4 unless ``--lr`` sets another (a variant of its own, fixed
@@ -26,6 +26,10 @@ the pre-trained critic (same seed, same schedule) and the Real recognizer, so di
 the full schedule are paired. Runs go to ``benchmarks/runs/schedule/<variant>_s<seed>/``
 (not committed; an interrupted run resumes), results to ``results/schedule.json`` and ``.md``.
 Nothing here reads the test subjects to choose a setting: the variants are fixed in advance.
+
+Frozen study: its committed results were made at commit c59f198 (all but the ``_kr`` variant before
+generated samples kept the root constraint; the study sets ``generator.keep_root`` itself, off
+unless ``--keep-root``); the library has changed since, so a run made now is not that run.
 """
 from __future__ import annotations
 
@@ -40,12 +44,16 @@ from infagenc.loop.config import RunConfig
 from infagenc.runfolder import RunFolder, environment
 from infagenc.loop.runner import run
 
-from loop_bench import DATA, HERE, _num, _pct, pretraining_history, reference_line, run_row, write_results
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository root: benchmarks.* imports
 
-CONFIG = HERE / "configs" / "utkinect_paper.toml"
-RUNS = HERE / "runs" / "schedule"
+from benchmarks.common import CONFIGS, DATA, RUNS as ALL_RUNS, write_results  # noqa: E402
+from benchmarks.protocols.loop_bench import (num, pct, pretraining_history, reference_line,  # noqa: E402
+                                             run_row)
+
+CONFIG = CONFIGS / "utkinect_paper.toml"
+RUNS = ALL_RUNS / "schedule"
 PAPER_PRETRAIN, PAPER_LOOP, WINDOW = 1100, 200, 10
-COMMAND = "python benchmarks/schedule.py"
+COMMAND = "python benchmarks/studies/schedule.py"
 
 
 def schedule(fraction: float) -> tuple[int, int]:
@@ -168,9 +176,9 @@ def growth_table(rows: list[dict]) -> str:
              "|---|---:|---:|---|---|---|"]
     for g in rows:
         f, la = g["first"], g["last"]
-        lines.append(f"| {g['run']} | {_num(g.get('pretrain_generator_min'), '.0f')} | {g['rounds_done']} | {f['x_train']} -> {la['x_train']} | "
-                     f"{_num(f['gen_s_per_epoch'], '.1f')} -> {_num(la['gen_s_per_epoch'], '.1f')} | "
-                     f"{_num(f['critic_update_s'], '.0f')} -> {_num(la['critic_update_s'], '.0f')} |")
+        lines.append(f"| {g['run']} | {num(g.get('pretrain_generator_min'), '.0f')} | {g['rounds_done']} | {f['x_train']} -> {la['x_train']} | "
+                     f"{num(f['gen_s_per_epoch'], '.1f')} -> {num(la['gen_s_per_epoch'], '.1f')} | "
+                     f"{num(f['critic_update_s'], '.0f')} -> {num(la['critic_update_s'], '.0f')} |")
     return "\n".join(lines)
 
 
@@ -205,20 +213,20 @@ def table(res: dict) -> str:
         a, g, pool = r["test_accuracy"], r["generation_vs_test"] or {}, r.get("pool_vs_test") or {}
         tail = (_minutes(r, "final_recognition") or 0) + (_minutes(r, "evaluation") or 0)
         total = sum(r["timing"]["phases"].values()) / 60 if r.get("timing") else None
-        pre = _num(_minutes(r, "pretrain_generator"), ".0f")
+        pre = num(_minutes(r, "pretrain_generator"), ".0f")
         if r["pretraining_from"]:  # not timed here: copied from the longer run (total excludes it)
             pre, total = f"copied from {r['pretraining_from']['run']}", None
         fid = "-" if g.get("fid") is None else f"{g['fid']:.1f} ± {r['fid_ci95'] or 0:.1f}"
         lines.append(
             f"| {r['variant']} | {r['seed']} | {r['pretrain_epochs']} + {r['loop_epochs']} | "
             f"{r['generator_lr']:g} | {r['score_fraction']:g} | {r['eval_batch_size']} | "
-            f"{'yes' if r.get('generator_root') not in (None, 'none') else 'no'} | {_pct(a.get('real'))} | "
-            f"{_pct(a.get('syn'))} | "
-            f"{_pct(a.get('real_syn'))} | {r['synthetic_samples'] or '-'} | {_num(r['cas_last_round'])} | "
-            f"{_pct(g.get('accuracy'))} | {fid} | {_num(g.get('diversity'))} | {_num(g.get('multimodality'))} | "
-            f"{_pct(pool.get('accuracy'))} | {_num(pool.get('fid'), '.1f')} | "
-            f"{_num(_minutes(r, 'pretrain_critic'), '.1f')} | {pre} | "
-            f"{_num(_minutes(r, 'loop'), '.0f')} | {_num(tail, '.0f')} | {_num(total, '.0f')} |")
+            f"{'yes' if r.get('generator_root') not in (None, 'none') else 'no'} | {pct(a.get('real'))} | "
+            f"{pct(a.get('syn'))} | "
+            f"{pct(a.get('real_syn'))} | {r['synthetic_samples'] or '-'} | {num(r['cas_last_round'])} | "
+            f"{pct(g.get('accuracy'))} | {fid} | {num(g.get('diversity'))} | {num(g.get('multimodality'))} | "
+            f"{pct(pool.get('accuracy'))} | {num(pool.get('fid'), '.1f')} | "
+            f"{num(_minutes(r, 'pretrain_critic'), '.1f')} | {pre} | "
+            f"{num(_minutes(r, 'loop'), '.0f')} | {num(tail, '.0f')} | {num(total, '.0f')} |")
     return "\n".join(lines)
 
 
@@ -251,7 +259,7 @@ def markdown(res: dict) -> str:
     return "\n\n".join([
         "# Schedule study: the loop at the paper's model sizes on UTKinect-Action3D",
         f"Command: `{res['command']}`; config `benchmarks/configs/utkinect_paper.toml`, distance selection; "
-        f"protocol in the docstring of `benchmarks/schedule.py`. Machine: {env.get('machine', '?')}, "
+        f"protocol in the docstring of `benchmarks/studies/schedule.py`. Machine: {env.get('machine', '?')}, "
         f"{env.get('cpu_count', '?')} cores, torch {env.get('torch', '?')}, no GPU; each run on 1 thread with "
         "another run on the second core. Test accuracy (%) on the even subjects (99 segments). Generation "
         "metrics against the real test set with the run's Real recognizer as evaluator, for samples drawn from the "

@@ -1,11 +1,11 @@
 """Speed of the InfAGenC loop: each epoch's time split into generator training, generation,
 scoring, selection and critic update; loop overhead relative to generator training.
 
-    python benchmarks/loop_speed.py                      # paper-size config, 1x data, fp32
-    python benchmarks/loop_speed.py --config demo        # the demo's CPU-friendly config
-    python benchmarks/loop_speed.py --scale 1 4 16       # cost growth with data size
-    python benchmarks/loop_speed.py --precision bf16
-    python benchmarks/loop_speed.py --score-fraction 0.25 --eval-batch-size 16   # the cheaper scoring
+    python benchmarks/speed/loop_speed.py                # paper-size config, 1x data, fp32
+    python benchmarks/speed/loop_speed.py --config demo  # the demo's CPU-friendly config
+    python benchmarks/speed/loop_speed.py --scale 1 4 16 # cost growth with data size
+    python benchmarks/speed/loop_speed.py --precision bf16
+    python benchmarks/speed/loop_speed.py --score-fraction 0.25 --eval-batch-size 16   # the cheaper scoring
 
 Data: the demo generator's made-up infant actions (smpl24, rot6d, 60 frames), enough
 subjects for 310 training sequences at scale 1 (the paper's InfActPrimitive size),
@@ -39,7 +39,7 @@ from infagenc.runfolder import RunFolder
 from infagenc.train.device import resolve_device
 from infagenc.data.motionset import MotionSet
 
-HERE = Path(__file__).resolve().parent
+HERE = Path(__file__).resolve().parents[1]  # benchmarks/
 RESULTS = HERE / "results" / "loop_speed.json"
 
 PAPER = {  # the paper's setting: 310 sequences, 60 frames, 24 joints rot6d, 8-layer CVAE d 256, batch 16, ST-GCN critic
@@ -135,10 +135,10 @@ def main(argv=None) -> int:
     rows = [measure(a.config, s, a.windows, a.precision, not a.no_progress, a.score_fraction, a.eval_batch_size,
                     a.critic_size) for s in a.scale]
     for r in rows:
-        r["command"] = "python benchmarks/loop_speed.py " + " ".join(sys.argv[1:] if argv is None else argv)
+        r["command"] = "python benchmarks/speed/loop_speed.py " + " ".join(sys.argv[1:] if argv is None else argv)
     old = json.loads(RESULTS.read_text()) if RESULTS.exists() else {"rows": []}
     keep = [r for r in old["rows"] if _key(r) not in {_key(x) for x in rows}]
-    out = {"command": "python benchmarks/loop_speed.py " + " ".join(sys.argv[1:] if argv is None else argv),
+    out = {"command": "python benchmarks/speed/loop_speed.py " + " ".join(sys.argv[1:] if argv is None else argv),
            "environment": environment(), "rows": keep + rows}
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(out, indent=2) + "\n")

@@ -2,13 +2,13 @@
 does to the generation metrics. The UTKinect protocols make every frame root-relative, so in
 real data the root joint is exactly 0; the generator's decoder does not enforce it (runs made
 before ``GeneratorConfig.keep_root``; since then sampling re-centres it, and the runs of
-``root_fix.py`` are listed as a check that their offset is 0). A recognizer trained
+``studies/root_fix.py`` are listed as a check that their offset is 0). A recognizer trained
 on real data normalises its input per coordinate (ST-GCN's input batch norm), and the root's
 variance there is ~0, so a small root offset in a generated sample is magnified into features
 far outside the real ones.
 
-    python benchmarks/root_offset.py                       # every finished run of the three studies
-    python benchmarks/root_offset.py --runs utkinect/distance_s0 schedule/f0.25_lr0.001_s0
+    python benchmarks/studies/root_offset.py               # every finished run of the three studies
+    python benchmarks/studies/root_offset.py --runs utkinect/distance_s0 schedule/f0.25_lr0.001_s0
 
 For each finished run (folders under ``benchmarks/runs/``) the synthetic set the final
 recognizers were trained on (the recycled pool; for the baseline its fresh samples) is measured against the real
@@ -16,12 +16,17 @@ test set with the run's own evaluator (its Real recognizer), as generated and wi
 re-centred per frame (``preprocess.root_relative``, the real data's own preprocessing), R = 20
 repeats, seed 0. Nothing is retrained; the runs' results are not changed. Writes
 ``results/root_offset.json`` and ``.md``.
+
+Frozen study: its committed results were made at commit c59f198, on run folders made before the
+root fix (``benchmarks/runs/utkinect/``, ``schedule/``, ``root_fix/``); it still measures any run
+folder given with ``--runs``.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+from pathlib import Path
 
 import numpy as np
 
@@ -31,10 +36,11 @@ from infagenc.loop.evaluation import evaluate_generation
 from infagenc.runfolder import RunFolder, environment
 from infagenc.train.recognizer import load_recognizer
 
-from loop_bench import HERE, write_results
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository root: benchmarks.* imports
 
-RUNS = HERE / "runs"
-COMMAND = "python benchmarks/root_offset.py"
+from benchmarks.common import RUNS, write_results  # noqa: E402
+
+COMMAND = "python benchmarks/studies/root_offset.py"
 
 
 def _default_runs() -> list[str]:

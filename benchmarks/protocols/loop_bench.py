@@ -1,8 +1,17 @@
-"""Shared machinery of the loop benchmarks (``utkinect_loop.py``, ``syrip_loop.py``): one
-``infagenc run`` per (mode, seed) in ``benchmarks/runs/<protocol>/<mode>_s<seed>/`` (not
-committed; an interrupted run resumes), then ``results/<protocol>_loop.json`` (every run:
-config, test accuracy of every training set, generation metrics, timings, machine) and
-``results/<protocol>_loop.md``.
+"""Shared machinery of the loop protocols (``utkinect_loop.py``, ``syrip_loop.py``): one
+``infagenc run`` per (mode, seed) in ``benchmarks/runs/<protocol>_current/<mode>_s<seed>/`` (not
+committed; an interrupted run resumes), then every other final recognizer of the protocol (e.g.
+MS-G3D beside the runs' ST-GCN) on the finished runs, then ``results/<protocol>_loop_current.json``
+(every run: config, test accuracy of every training set and of the floor, generation metrics,
+timings, machine) and ``results/<protocol>_loop_current.md``. ``--jobs N`` runs N runs at a time,
+one thread each (``benchmarks.common.run_jobs``); ``--tiny`` cuts every count to a few steps
+(:data:`TINY_RUN`) and writes runs and results under ``benchmarks/runs/tiny/`` only.
+
+The protocols are current: the final recognizers are the strong recipe of ``benchmarks/recipe.py``
+with the epochs it chose on validation subjects, and generated samples keep the data's root
+constraint (``generator.keep_root``, the default). The results made before (plain recognizers,
+before the root fix: ``results/<protocol>_loop.*``, runs in ``benchmarks/runs/<protocol>/``) stay
+as history.
 
 For a given seed the three modes share the data split, the pre-trained critic and
 generator and the Real recognizer (same derived seeds), so the Real column is the same
@@ -10,79 +19,97 @@ across modes and "Real+Syn - Real" is a paired difference. Intervals: mean ± 1.
 over run seeds (sample std), and in brackets Student's t interval (n - 1 degrees of
 freedom), the honest one for a handful of seeds.
 
-``--recognizer NAME`` trains one of the protocol's other final recognizers (e.g. MS-G3D
-beside the runs' ST-GCN) on finished runs, with the runs' own splits and synthetic sets
-(:func:`infagenc.loop.runner.recognize_run`; results in ``<run>/recognition_<model>-<size>/``).
-Its Real recognizer depends on the seed only, so it is trained in one mode's folder and
-shared by the modes of that seed (``--train-sets``).
+Another final recognizer (:func:`infagenc.loop.recognize_run`; results in
+``<run>/recognition_<model>-<size>/``) trains on the runs' own splits and synthetic sets. Its Real
+recognizer depends on the seed only, so it is trained in the first mode's folder of a seed and
+shared by the modes of that seed.
 """
 from __future__ import annotations
 
 import argparse
 import json
-import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 from infagenc.config import merge_dicts, read_config_file
 from infagenc.loop.config import RunConfig
-from infagenc.runfolder import RunFolder, environment
 from infagenc.loop.runner import recognize_run, run
+from infagenc.metrics.stats import Summary
+from infagenc.runfolder import RunFolder, environment
 from infagenc.train.checkpoint import load_checkpoint
 from infagenc.train.recognizer import RecognizerConfig
-from infagenc.metrics.stats import Summary
 
-HERE = Path(__file__).resolve().parent
-REPO = HERE.parent
-RESULTS = HERE / "results"
-DATA = REPO.parent / "shared" / "data"
+from benchmarks.common import (BENCH, CONFIGS, DATA, REPO, RESULTS, RUNS, TINY, Job, add_jobs_argument, run_jobs,
+                               write_results)
+
+HERE = BENCH  # the studies' name for benchmarks/
 MODES = ("none", "random", "distance")
 LABEL = {"none": "baseline VAE (no recycling)", "random": "random selection", "distance": "distance selection"}
+# --tiny: every count cut to a few steps (a smoke run of the whole command: minutes, numbers meaningless)
+TINY_RUN = {"pretrain_generator_epochs": 2, "critic": {"epochs": 1, "target_accuracy": False},
+            "loop": {"epochs": 2, "window": 1, "samples_per_epoch": 20},
+            "final": {"recognizer": {"epochs": 1, "warmup_epochs": 0, "augment": {"repeat": 1}}, "seeds": [0]},
+            "evaluation": {"repeats": 2, "diversity_pairs": 20, "multimodality_pairs": 5}}
+TINY_OTHER = {"epochs": 1, "warmup_epochs": 0, "augment": {"repeat": 1}}
 
 
 @dataclass(frozen=True)
 class Protocol:
-    name: str  # runs/<name>/, results/<name>_loop.*
+    name: str  # runs/<name>_current/, results/<name>_loop_current.*
     title: str
     config: Path
     intro: str  # the paragraph under the title (split, test set, what the columns are)
     data: Callable[[Path, Path], dict]  # (data root, runs folder) -> the config's "data" overrides
     default_seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
-    # other final recognizers: name -> RecognizerConfig fields (chosen on validation subjects)
+    # other final recognizers: name -> fields over the config's final.recognizer (chosen on validation)
     other_recognizers: dict = field(default_factory=dict)
     other_notes: str = ""  # how the other recognizers' settings were chosen
 
     @property
     def runs(self) -> Path:
-        return HERE / "runs" / self.name
+        return RUNS / f"{self.name}_current"
+
+    @property
+    def results_name(self) -> str:
+        return f"{self.name}_loop_current"
 
     @property
     def command(self) -> str:
-        return f"python benchmarks/{self.name}_loop.py"
+        return f"python benchmarks/protocols/{self.name}_loop.py"
+
+    def other(self, name: str, tiny: bool = False) -> RecognizerConfig:
+        """The other final recognizer ``name``: the config's final recognizer with its fields."""
+        base = read_config_file(self.config).get("final", {}).get("recognizer", {})
+        d = merge_dicts(merge_dicts(base, self.other_recognizers[name]), TINY_OTHER if tiny else {})
+        return RecognizerConfig.from_dict(d)
 
 
-def config(p: Protocol, mode: str, seed: int, data_root: Path) -> RunConfig:
+def config(p: Protocol, mode: str, seed: int, data_root: Path, tiny: bool = False) -> RunConfig:
     d = merge_dicts(read_config_file(p.config), {"name": f"{p.name}-{mode}-s{seed}", "seed": seed,
                                                  "data": p.data(data_root, p.runs), "loop": {"selection": mode}})
-    return RunConfig.from_dict(d)
+    return RunConfig.from_dict(merge_dicts(d, TINY_RUN) if tiny else d)
 
 
-def _finished_runs(p: Protocol) -> list[tuple[str, int]]:
+def runs_folder(p: Protocol, tiny: bool = False) -> Path:
+    return TINY / p.name if tiny else p.runs
+
+
+def _finished_runs(runs: Path) -> list[tuple[str, int]]:
     out = []
-    for d in sorted(p.runs.glob("*_s*")):
+    for d in sorted(runs.glob("*_s*")):
         mode, _, seed = d.name.rpartition("_s")
         if mode in MODES and seed.isdigit():
             out.append((mode, int(seed)))
     return sorted(out, key=lambda ms: (MODES.index(ms[0]), ms[1]))
 
 
-def collect(p: Protocol) -> dict:
-    """Every finished run under the protocol's runs folder."""
+def collect(p: Protocol, runs: Path | None = None) -> dict:
+    """Every finished run under the protocol's runs folder (or ``runs``)."""
+    runs = p.runs if runs is None else runs
     rows = []
-    for mode, seed in _finished_runs(p):
-        row = run_row(p.runs / f"{mode}_s{seed}")
+    for mode, seed in _finished_runs(runs):
+        row = run_row(runs / f"{mode}_s{seed}")
         if row is not None:
             rows.append({"mode": mode, "seed": seed, **row})
     return {"rows": rows}
@@ -108,8 +135,10 @@ def run_row(rd: Path) -> dict | None:
             r = json.loads(rep.read_text())
             per_class[name] = {c["class"]: c["accuracy"] for c in r["per_class"]}
     return {
-        "run_dir": str(rd.relative_to(REPO)),
-        "test_accuracy": {k: (v["overall"]["mean"] if "overall" in v else None) for k, v in rec.items()},
+        "run_dir": str(rd.resolve().relative_to(REPO)) if rd.resolve().is_relative_to(REPO) else str(rd),
+        "test_accuracy": {k: (v["overall"]["mean"] if "overall" in v else None) for k, v in rec.items()
+                          if k != "floor"},
+        "floor": {k: v["overall"] for k, v in rec.get("floor", {}).items() if isinstance(v, dict) and "overall" in v},
         "per_class": per_class,
         "synthetic_samples": rounds[-1].get("pool_size") if rounds and mode != "none" else None,
         "cas_last_round": rounds[-1]["best_cas"] if rounds else None,
@@ -196,8 +225,8 @@ def _interval(values: list[float], signed: bool = False) -> str:
 
 
 def table(res: dict) -> str:
-    lines = ["| mode | seeds | Real | Syn | Real+Syn | Real+Syn - Real (paired) | synthetic samples |",
-             "|---|---|---|---|---|---|---|"]
+    lines = ["| mode | seeds | floor (linear, Real) | Real | Syn | Real+Syn | Real+Syn - Real (paired) | "
+             "synthetic samples |", "|---|---|---|---|---|---|---|---|"]
     for mode in MODES:
         rows = [r for r in res["rows"] if r["mode"] == mode]
         if not rows:
@@ -213,7 +242,9 @@ def table(res: dict) -> str:
         diffs = [r["test_accuracy"]["real_syn"] - r["test_accuracy"]["real"] for r in rows
                  if r["test_accuracy"].get("real_syn") is not None]
         syn = [r["synthetic_samples"] for r in rows if r["synthetic_samples"] is not None]
-        lines.append(f"| {LABEL[mode]} | {', '.join(str(r['seed']) for r in rows)} | {cell('real')} | {cell('syn')} | "
+        floor = sorted({round(r["floor"]["real"], 6) for r in rows if "real" in r.get("floor", {})})
+        lines.append(f"| {LABEL[mode]} | {', '.join(str(r['seed']) for r in rows)} | "
+                     f"{', '.join(f'{100 * x:.1f}' for x in floor) or '-'} | {cell('real')} | {cell('syn')} | "
                      f"{cell('real_syn')} | {_interval(diffs, signed=True) if diffs else '-'} | "
                      f"{', '.join(map(str, syn)) if syn else '-'} |")
     return "\n".join(lines)
@@ -235,11 +266,11 @@ def mode_differences(res: dict, rec: str | None = None) -> str:
     return ("Real+Syn, one mode minus another, paired by seed: " + "; ".join(parts) + ".") if parts else ""
 
 
-def _pct(x) -> str:
+def pct(x) -> str:
     return "-" if x is None else f"{100 * x:.1f}"
 
 
-def _num(x, fmt=".2f") -> str:
+def num(x, fmt=".2f") -> str:
     return "-" if x is None else format(x, fmt)
 
 
@@ -254,10 +285,10 @@ def per_run_table(res: dict) -> str:
     for r in res["rows"]:
         a, g = r["test_accuracy"], r["generation_vs_test"] or {}
         wall = sum(r["timing"]["phases"].values()) / 60 if r.get("timing") else None  # summed over sessions
-        lines.append(f"| {r['mode']} | {r['seed']} | {_pct(a.get('real'))} | {_pct(a.get('syn'))} | "
-                     f"{_pct(a.get('real_syn'))} | {r['synthetic_samples'] if r['synthetic_samples'] else '-'} | "
-                     f"{_num(r['cas_last_round'])} | {_pct(g.get('accuracy'))} | {_num(g.get('fid'), '.1f')} | "
-                     f"{_num(g.get('diversity'))} | {_num(g.get('multimodality'))} | {_num(wall, '.0f')} |")
+        lines.append(f"| {r['mode']} | {r['seed']} | {pct(a.get('real'))} | {pct(a.get('syn'))} | "
+                     f"{pct(a.get('real_syn'))} | {r['synthetic_samples'] if r['synthetic_samples'] else '-'} | "
+                     f"{num(r['cas_last_round'])} | {pct(g.get('accuracy'))} | {num(g.get('fid'), '.1f')} | "
+                     f"{num(g.get('diversity'))} | {num(g.get('multimodality'))} | {num(wall, '.0f')} |")
     ref = reference_line(res["rows"])
     return "\n".join(lines + (["", ref] if ref else []))
 
@@ -297,8 +328,8 @@ def other_sections(p: Protocol, res: dict) -> str:
     out = ""
     for rec in other_recognizer_names(res):
         out += (f"\n\n## Final recognizer {rec}\n\nThe same runs (splits, recycled pools, baseline samples), "
-                f"final recognizer {rec} instead of the runs' own (command: `{p.command} --recognizer "
-                f"{rec.split('-')[0]}`). {p.other_notes} For one seed the modes share its Real "
+                f"final recognizer {rec} instead of the runs' own (command: `{p.command}`, which trains "
+                f"it after the runs). {p.other_notes} For one seed the modes share its Real "
                 f"recognizer.\n\n" + other_table(res, rec))
         diffs = mode_differences(res, rec)
         out += f"\n\n{diffs}" if diffs else ""
@@ -310,7 +341,7 @@ def markdown(p: Protocol, res: dict) -> str:
     return (f"# {p.title}\n\n"
             f"Command: `{res['command']}`; config `benchmarks/configs/{p.config.name}`. Machine: "
             f"{env.get('processor')}, {env.get('cpu_count')} cores, torch {env.get('torch')}, no GPU; "
-            "each run on 1 thread, with 2-4 runs or benchmarks side by side on the 2 cores. " + p.intro +
+            f"each run on 1 thread ({res.get('jobs', 1)} at a time), other jobs sharing the cores. " + p.intro +
             " Mean ± 95% interval over run seeds (1.96·std/√n; in brackets Student's t interval, n - 1 "
             "degrees of freedom; every seed in parentheses). Real: recognizer trained on the real training "
             "set; Syn: on synthetic samples only (the recycled pool, or for the baseline as many fresh "
@@ -326,43 +357,69 @@ def markdown(p: Protocol, res: dict) -> str:
             "\n\n## Per class (mean over seeds)\n\n" + per_class_table(res) + "\n")
 
 
+def run_loop(config: dict, folder: str, progress: bool = False) -> dict:
+    """One loop run (a job of :func:`main`): ``infagenc run`` of ``config`` into ``folder``."""
+    run(RunConfig.from_dict(config), Path(folder), progress=progress)
+    return {"folder": folder}
+
+
+def run_other(folder: str, recognizer: dict, train_sets: list, progress: bool = False) -> dict:
+    """Another final recognizer on a finished run (a job of :func:`main`)."""
+    recognize_run(folder, RecognizerConfig.from_dict(recognizer), train_sets=train_sets, progress=progress)
+    return {"folder": folder, "train_sets": train_sets}
+
+
+def loop_jobs(p: Protocol, modes, seeds, data_root: Path, tiny: bool) -> list[Job]:
+    runs = runs_folder(p, tiny)
+    return [Job(f"{mode}_s{seed}", run_loop, {"config": config(p, mode, seed, data_root, tiny).to_dict(),
+                                              "folder": str(runs / f"{mode}_s{seed}")})
+            for seed in seeds for mode in modes]
+
+
+def other_jobs(p: Protocol, names, modes, seeds, train_sets, tiny: bool) -> list[Job]:
+    """Per (recognizer, mode, seed): ``train_sets``, but Real only in the seed's first mode (it is
+    the same recognizer in every mode of a seed)."""
+    runs = runs_folder(p, tiny)
+    jobs = []
+    for name in names:
+        rc = p.other(name, tiny).to_dict()
+        for seed in seeds:
+            for i, mode in enumerate(modes):
+                sets = [s for s in train_sets if s != "real" or i == 0]
+                if sets:
+                    jobs.append(Job(f"{name}_{mode}_s{seed}", run_other,
+                                    {"folder": str(runs / f"{mode}_s{seed}"), "recognizer": rc, "train_sets": sets}))
+    return jobs
+
+
 def main(p: Protocol, argv=None, doc: str | None = None) -> int:
-    ap = argparse.ArgumentParser(description=doc or p.title)
+    ap = argparse.ArgumentParser(description=doc or p.title, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
     ap.add_argument("--seeds", nargs="+", type=int, default=list(p.default_seeds))
     ap.add_argument("--data-root", type=Path, default=DATA, help=f"folder holding the data (default {DATA})")
     ap.add_argument("--table-only", action="store_true", help="rebuild the results from finished runs")
     ap.add_argument("--no-progress", action="store_true")
-    ap.add_argument("--recognizer", choices=sorted(p.other_recognizers) or None,
-                    help="train this other final recognizer on the finished runs instead of running the loop")
-    ap.add_argument("--train-sets", nargs="+", choices=("real", "syn", "real_syn"),
-                    default=["real", "syn", "real_syn"], help="with --recognizer: which training sets")
+    ap.add_argument("--other", nargs="*", choices=sorted(p.other_recognizers), default=None,
+                    help="the other final recognizers to train on the finished runs (default: all of the "
+                         f"protocol's, {', '.join(sorted(p.other_recognizers)) or 'none'}; give none to skip)")
+    ap.add_argument("--train-sets", nargs="+", choices=("real", "syn", "real_syn"), default=["real", "real_syn"],
+                    help="the other recognizers' training sets (default real real_syn)")
+    ap.add_argument("--tiny", action="store_true",
+                    help="a smoke run: every count cut to a few steps; runs and results in benchmarks/runs/tiny/")
+    add_jobs_argument(ap)
     a = ap.parse_args(argv)
-    if a.recognizer and not a.table_only:
-        rc = RecognizerConfig(**p.other_recognizers[a.recognizer])
-        for seed in a.seeds:
-            for mode in a.modes:
-                t0 = time.perf_counter()
-                recognize_run(p.runs / f"{mode}_s{seed}", rc, train_sets=a.train_sets, progress=not a.no_progress)
-                print(f"{a.recognizer} on {mode} seed {seed}: {time.perf_counter() - t0:.0f} s", file=sys.stderr)
-    elif not a.table_only:
-        for seed in a.seeds:
-            for mode in a.modes:
-                t0 = time.perf_counter()
-                run(config(p, mode, seed, a.data_root), p.runs / f"{mode}_s{seed}", progress=not a.no_progress)
-                print(f"{mode} seed {seed}: {time.perf_counter() - t0:.0f} s", file=sys.stderr)
-    res = collect(p)
-    res["command"] = p.command
+    others = sorted(p.other_recognizers) if a.other is None else a.other
+    runs = runs_folder(p, a.tiny)
+    progress = not a.no_progress and a.jobs == 1
+    if not a.table_only:
+        run_jobs(loop_jobs(p, a.modes, a.seeds, a.data_root, a.tiny), runs / "jobs", a.jobs, progress=progress)
+        run_jobs(other_jobs(p, others, a.modes, a.seeds, a.train_sets, a.tiny), runs / "jobs", a.jobs,
+                 progress=progress)
+    res = collect(p, runs)
+    res["command"] = p.command + (" --tiny" if a.tiny else "")
+    res["jobs"] = a.jobs
     res["config"] = read_config_file(p.config)
+    res["other_recognizers"] = {name: p.other(name, a.tiny).to_dict() for name in others}
     res["environment"] = environment()
-    write_results(f"{p.name}_loop", res, markdown(p, res))
+    write_results(p.results_name, res, markdown(p, res), TINY if a.tiny else RESULTS)
     return 0
-
-
-def write_results(name: str, res: dict, md: str) -> None:
-    """``results/<name>.json`` and ``.md`` (the page the README's tables are copied from); the
-    page is printed too."""
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / f"{name}.json").write_text(json.dumps(res, indent=2, default=float) + "\n")
-    (RESULTS / f"{name}.md").write_text(md)
-    print(md)

@@ -1,9 +1,9 @@
 """Whole-pipeline wall time and peak memory of ``infagenc demo`` (issue 7, speed suite).
 
-    python benchmarks/pipeline_speed.py                   # the demo as a user runs it, 1x data
-    python benchmarks/pipeline_speed.py --scale 1 4       # with 4x the demo data
-    python benchmarks/pipeline_speed.py --threads 1       # one torch thread
-    python benchmarks/pipeline_speed.py --device cuda     # on a GPU (the device is recorded)
+    python benchmarks/speed/pipeline_speed.py               # the demo as a user runs it, 1x data
+    python benchmarks/speed/pipeline_speed.py --scale 1 4   # with 4x the demo data
+    python benchmarks/speed/pipeline_speed.py --threads 1   # one torch thread
+    python benchmarks/speed/pipeline_speed.py --device cuda # on a GPU (the device is recorded)
 
 Each measurement runs the command a user types, ``infagenc demo`` (data, critic and
 generator pre-training, the loop, the Real / Syn / Real+Syn recognizers, the generation
@@ -35,7 +35,7 @@ from pathlib import Path
 from infagenc.loop.config import demo_config
 from infagenc.runfolder import RunFolder, environment
 
-HERE = Path(__file__).resolve().parent
+HERE = Path(__file__).resolve().parents[1]  # benchmarks/
 RESULTS = HERE / "results" / "pipeline_speed.json"
 
 
@@ -123,7 +123,7 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-progress", action="store_true")
     a = ap.parse_args(argv)
-    command = "python benchmarks/pipeline_speed.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    command = "python benchmarks/speed/pipeline_speed.py " + " ".join(sys.argv[1:] if argv is None else argv)
     rows = []
     for s in a.scale:
         r = measure(s, a.threads, a.precision, a.device, a.seed, not a.no_progress)

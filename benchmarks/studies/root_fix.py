@@ -1,15 +1,19 @@
 """A loop protocol with generated samples kept root-relative, paired with the committed runs
 made before that fix.
 
-    python benchmarks/root_fix.py                          # UTKinect: distance seed 0 first, then the rest
-    python benchmarks/root_fix.py --modes distance --seeds 0 1
-    python benchmarks/root_fix.py --protocol syrip         # the SyRIP posture protocol
-    python benchmarks/root_fix.py --table-only [--protocol syrip]
+    python benchmarks/studies/root_fix.py --table-only [--protocol syrip]   # the tables from the run folders
+
+Frozen study: its committed results were made at commit 8a3fb2c (UTKinect) and acc1ba1 (SyRIP),
+pairing runs made before the root fix with runs made with it. The protocols now run with the fix
+(the ``keep_root = false`` pins are gone from their config files) and with the strong recipe, so
+the runs before the fix cannot be made at this commit: only ``--table-only`` works (on the run
+folders of that time, ``benchmarks/runs/<protocol>/`` and ``benchmarks/runs/root_fix*/``); to re-run
+the study, check out commit 8a3fb2c.
 
 Until ``GeneratorConfig.keep_root`` (default on) the generator's samples kept the root joint
 slightly off the origin although the data are root-relative in every frame
-(``benchmarks/root_offset.py`` measures it). This study runs a loop protocol
-(``utkinect_loop.py`` or ``syrip_loop.py``: same config file and seeds, but
+(``benchmarks/studies/root_offset.py`` measures it). This study runs a loop protocol
+(``utkinect_loop.py`` or ``syrip_loop.py`` of that commit: same config file and seeds, but
 ``generator.keep_root = true``) in ``benchmarks/runs/root_fix/<mode>_s<seed>/`` (UTKinect) or
 ``benchmarks/runs/root_fix_syrip/`` (SyRIP), and compares each run with the same (mode, seed)
 in the protocol's own runs folder (made before the fix; the protocol file's
@@ -24,18 +28,18 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
-from infagenc.loop.config import RunConfig
 from infagenc.runfolder import environment
-from infagenc.loop.runner import run
 from infagenc.metrics.stats import Summary
 
-from loop_bench import (DATA, HERE, LABEL, MODES, Protocol, config, mode_differences, pretraining_history,
-                        run_row, table as protocol_table, write_results)
-from syrip_loop import PROTOCOL as SYRIP
-from utkinect_loop import PROTOCOL as UTKINECT
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository root: benchmarks.* imports
+
+from benchmarks.common import RUNS, write_results  # noqa: E402
+from benchmarks.protocols.loop_bench import (LABEL, MODES, Protocol, mode_differences,  # noqa: E402
+                                             pretraining_history, run_row, table as protocol_table)
+from benchmarks.protocols.syrip_loop import PROTOCOL as SYRIP  # noqa: E402
+from benchmarks.protocols.utkinect_loop import PROTOCOL as UTKINECT  # noqa: E402
 
 PROTOCOLS = {"utkinect": UTKINECT, "syrip": SYRIP}
 
@@ -47,14 +51,18 @@ def results_name(p: Protocol) -> str:
 
 
 def runs_dir(p: Protocol) -> Path:
-    return HERE / "runs" / results_name(p)
+    return RUNS / results_name(p)
+
+
+def before_dir(p: Protocol) -> Path:
+    """The protocol's runs made before the fix."""
+    return RUNS / p.name
 
 
 def command(p: Protocol) -> str:
-    return "python benchmarks/root_fix.py" + ("" if p is UTKINECT else f" --protocol {p.name}")
+    return "python benchmarks/studies/root_fix.py" + ("" if p is UTKINECT else f" --protocol {p.name}")
 
 
-ORDER = [("distance", 0), ("none", 0), ("random", 0)] + [(m, s) for s in (1, 2, 3, 4) for m in MODES]
 
 
 def collect(p: Protocol) -> dict:
@@ -63,10 +71,10 @@ def collect(p: Protocol) -> dict:
         mode, _, seed = rd.name.rpartition("_s")
         if mode not in MODES or not seed.isdigit():
             continue
-        after, before = run_row(rd), run_row(p.runs / rd.name)
+        after, before = run_row(rd), run_row(before_dir(p) / rd.name)
         if after is None or before is None:
             continue
-        la, lb = pretraining_history(rd), pretraining_history(p.runs / rd.name)
+        la, lb = pretraining_history(rd), pretraining_history(before_dir(p) / rd.name)
         pairs.append({"mode": mode, "seed": int(seed), "after": after, "before": before,
                       "same_pretraining": la is not None and la == lb})
     pairs.sort(key=lambda p: (MODES.index(p["mode"]), p["seed"]))
@@ -162,25 +170,13 @@ def markdown(p: Protocol, res: dict) -> str:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--protocol", choices=sorted(PROTOCOLS), default="utkinect")
-    ap.add_argument("--modes", nargs="+", choices=MODES, default=None, help="default: all, distance seed 0 first")
-    ap.add_argument("--seeds", nargs="+", type=int, default=None, help="default: 0-4")
-    ap.add_argument("--data-root", type=Path, default=DATA, help=f"folder holding the data (default {DATA})")
-    ap.add_argument("--table-only", action="store_true", help="rebuild the results from finished runs")
-    ap.add_argument("--no-progress", action="store_true")
+    ap.add_argument("--table-only", action="store_true", help="rebuild the results from the run folders")
     a = ap.parse_args(argv)
     p = PROTOCOLS[a.protocol]
     if not a.table_only:
-        todo = [(m, s) for m, s in ORDER if (a.modes is None or m in a.modes) and (a.seeds is None or s in a.seeds)]
-        todo += [(m, s) for s in (a.seeds or []) for m in (a.modes or MODES) if (m, s) not in todo]
-        for mode, seed in todo:
-            if run_row(p.runs / f"{mode}_s{seed}") is None:
-                print(f"{mode} seed {seed}: no finished run before the fix in {p.runs}; skipped", file=sys.stderr)
-                continue
-            t0 = time.perf_counter()
-            d = config(p, mode, seed, a.data_root).to_dict()
-            d["generator"]["keep_root"] = True  # the protocol file keeps its committed runs' setting (false)
-            run(RunConfig.from_dict(d), runs_dir(p) / f"{mode}_s{seed}", progress=not a.no_progress)
-            print(f"{mode} seed {seed}: {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+        print("root_fix.py is a frozen study: the runs before the fix are not made at this commit; "
+              "--table-only rebuilds its tables, `git checkout 8a3fb2c` re-runs it", file=sys.stderr)
+        return 2
     res = collect(p)
     res["command"] = command(p)
     res["environment"] = environment()

@@ -5,8 +5,8 @@ Two numbers per setting, each the median of ``--repeats`` timed runs after one w
 ``train`` = forward + cross-entropy + backward + Adam step (train mode), ``infer`` = forward
 under ``torch.inference_mode`` (eval mode). Runs on the CPU, and on CUDA too when present.
 
-    python benchmarks/speed_recognizers.py            # all settings
-    python benchmarks/speed_recognizers.py --models stgcn --sizes paper
+    python benchmarks/speed/speed_recognizers.py            # all settings
+    python benchmarks/speed/speed_recognizers.py --models stgcn --sizes paper
 
 Writes benchmarks/results/speed_recognizers.json (machine, torch version, devices, table).
 """
@@ -26,7 +26,7 @@ from torch.nn import functional as F
 from infagenc.models.registry import RECOGNIZERS, SIZES, build_recognizer
 from infagenc.train.device import PRECISIONS, autocast
 
-OUT = Path(__file__).resolve().parent / "results" / "speed_recognizers.json"
+OUT = Path(__file__).resolve().parents[1] / "results" / "speed_recognizers.json"
 
 
 def _sync(device: torch.device) -> None:
@@ -108,7 +108,7 @@ def main() -> None:
                           f"{r['train_ms']:9.1f} {r['infer_ms']:9.1f}", flush=True)
     result = {"what": "ms per batch of 16 (T 60, V 25, xyz); train = fwd+bwd+Adam step, infer = forward; "
                       "median of repeats after a warm-up",
-              "command": "python benchmarks/speed_recognizers.py", "machine": machine(),
+              "command": "python benchmarks/speed/speed_recognizers.py", "machine": machine(),
               "repeats": args.repeats, "rows": rows}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")

@@ -4,8 +4,8 @@ size (``infagenc.models.sizes.SIZES``), fp32 and bf16; plus ms to sample a batch
 
 Not a test. Writes benchmarks/results/speed_generator.json (or --out).
 
-    python benchmarks/speed_generator.py            # this CPU
-    python benchmarks/speed_generator.py --device cuda --out benchmarks/results/speed_generator_gpu.json
+    python benchmarks/speed/speed_generator.py            # this CPU
+    python benchmarks/speed/speed_generator.py --device cuda --out benchmarks/results/speed_generator_gpu.json
 
 Reference (issue 4): the released code takes ~4.3 s per batch (it skins a full
 6890-vertex mesh per frame); a previous measurement of the paper-size model on this kind
@@ -86,7 +86,7 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=60)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
-    ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "speed_generator.json")
+    ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "results" / "speed_generator.json")
     a = ap.parse_args()
     if a.threads:
         torch.set_num_threads(a.threads)

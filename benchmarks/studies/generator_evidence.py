@@ -5,7 +5,7 @@ fixed length), and show that the reconstruction error falls and what it generate
 One command (CPU; slim pre-norm CVAE, lr 1e-3, otherwise the paper's defaults: batch 16,
 loss weights 1.0 / 0.001 / 1.0, KL "mean"):
 
-    python benchmarks/generator_evidence.py --epochs 300 --lr 1e-3
+    python benchmarks/studies/generator_evidence.py --epochs 300 --lr 1e-3
 
 (With the paper's lr 1e-4 and ACTOR's post-norm layers the slim CVAE learned only the
 per-class mean pose within 500 epochs; see ``infagenc.models.cvae.CVAEConfig``.)
@@ -24,6 +24,9 @@ Writes, per data set, under benchmarks/results/generator_evidence/<name>/:
 The checkpoint (``generator.pt``, git-ignored) sits beside them; rerunning resumes.
 Other settings, e.g. the released code's KL: ``--kl-reduction sum --kl-weight 1e-5 --tag releasedkl``.
 UTKinect is read from ``../shared/data/utkinect/joints`` (skipped, saying so, if absent).
+
+Frozen study: its committed results were made at commit 49408b1 (before generated samples kept the
+root constraint); the library has changed since, so a run made now is not that run.
 """
 from __future__ import annotations
 
@@ -44,7 +47,7 @@ from infagenc.models.sizes import SIZES
 from infagenc.train.generator import GeneratorConfig, GeneratorTrainer, sample_motionset
 from infagenc.viz import plot_curves, snapshot_grid
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def shown(path: Path) -> str:

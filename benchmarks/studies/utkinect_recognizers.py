@@ -1,9 +1,13 @@
 """Recognizers on real data: UTKinect-Action3D cross-subject (ST-GCN and MS-G3D) and SyRIP
 infant postures (ST-GCN); settings chosen on training subjects only; 3 seeds each.
 
-    python benchmarks/utkinect_recognizers.py              # everything (hours on 2 cores)
-    python benchmarks/utkinect_recognizers.py --only syrip
-    python benchmarks/utkinect_recognizers.py --table-only # rebuild the .md from the JSON, no training
+    python benchmarks/studies/utkinect_recognizers.py              # everything (hours on 2 cores)
+    python benchmarks/studies/utkinect_recognizers.py --only syrip
+    python benchmarks/studies/utkinect_recognizers.py --table-only # rebuild the .md from the JSON, no training
+
+Frozen study: its committed results were made at commit b4921cf, with the plain recognizers (no
+augmentation or recipe); ``benchmarks/recipe.py`` has since measured the strong ones. The loop
+protocols' critics keep the settings it chose.
 
 Runs already finished are kept in ``results/utkinect_recognizers.json`` and skipped when the
 command is run again (an interrupted run picks up where it stopped). Writes
@@ -64,9 +68,9 @@ from infagenc.data.readers.utkinect import read_utkinect
 from infagenc.data.splits import holdout_subjects, split_by_subjects
 from infagenc.train.recognizer import RecognizerConfig, RecognizerTrainer, evaluate, new_recognizer
 
-HERE = Path(__file__).resolve().parent
+HERE = Path(__file__).resolve().parents[1]  # benchmarks/
 RESULTS = HERE / "results"
-COMMAND = "python benchmarks/utkinect_recognizers.py"
+COMMAND = "python benchmarks/studies/utkinect_recognizers.py"
 
 
 @dataclass(frozen=True)
@@ -287,7 +291,7 @@ def markdown(store: Store, unfinished: dict[str, dict[str, str]] | None = None) 
     lines = ["# Recognizers on real data", "", f"Command: `{COMMAND}`", "",
              f"Machine: {d['machine']['processor']}, {d['machine']['cpu_count']} cores, torch "
              f"{d['machine']['torch']}, {d['machine']['threads']} thread(s). Protocols and choices: the docstring "
-             f"of `benchmarks/utkinect_recognizers.py`. Accuracies in %, mean ± 1.96·std/√n over the seeds "
+             f"of `benchmarks/studies/utkinect_recognizers.py`. Accuracies in %, mean ± 1.96·std/√n over the seeds "
              f"(sample std).", ""]
     for name, res in d.get("results", {}).items():
         lines += [f"## {name}", "", "Data:", ""] + _data_lines(res["data"]) + ["",

@@ -1,0 +1,49 @@
+"""InfAGenC on SyRIP infant postures (train200 -> validate500, 4 postures, T = 1): the
+pipeline of the UTKinect loop protocol generating single-frame postures; Real vs Syn vs
+Real+Syn under the three ablation modes of the loop, five run seeds.
+
+    python benchmarks/protocols/syrip_loop.py --jobs 2        # all modes, seeds 0-4, then the table
+    python benchmarks/protocols/syrip_loop.py --modes distance --seeds 0 1
+    python benchmarks/protocols/syrip_loop.py --table-only
+    python benchmarks/protocols/syrip_loop.py --tiny --seeds 0 --jobs 2   # a smoke run (minutes)
+
+Data: ``<data-root>/syrip/2d_gt/train200.json`` (``data.path``) and ``validate500.json``
+(``data.test_path``): COCO keypoints of single images, one "subject" per image. Keypoints
+marked not labelled (visibility 0; 5 in train200, 8 in validate500) carry placeholder
+coordinates; ``data.unlabelled = "fill"`` sets them to the mean of the image's labelled
+keypoints (``infagenc.data.preprocess.fill_unlabelled``), as the recognizer benchmarks do.
+Everything else is in ``benchmarks/configs/syrip.toml``: the final recognizer is
+``benchmarks/recipe.py``'s ``recipe`` variant for SyRIP (ST-GCN slim, 30 epochs chosen on 40
+validation images of train200: ``results/recipe/syrip/stgcn-slim.json``); see ``loop_bench.py``
+for what is written (``results/syrip_loop_current.*``).
+
+Cost (1 thread a run, this 2-core CPU under load): about 25 min a run (the plain protocol's runs
+took 10-30 min; the recipe's final recognizer adds a few), so 15 runs about 6 CPU hours: with
+``--jobs 2`` about 3.5 hours wall.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository root: benchmarks.* imports
+
+from benchmarks.common import CONFIGS  # noqa: E402
+from benchmarks.protocols.loop_bench import Protocol, main  # noqa: E402
+
+
+def data(root: Path, runs: Path) -> dict:
+    folder = (root / "syrip" / "2d_gt").resolve()
+    if not (folder / "train200.json").is_file():
+        raise SystemExit(f"SyRIP not found at {folder} (pass --data-root, the folder holding syrip/)")
+    return {"path": str(folder / "train200.json"), "test_path": str(folder / "validate500.json")}
+
+
+PROTOCOL = Protocol(
+    name="syrip", title="InfAGenC on SyRIP infant postures (train200 -> validate500)",
+    config=CONFIGS / "syrip.toml",
+    intro=("Test accuracy (%) on the 500 validate500 images (195 Prone, 108 Supine, 142 Sitting, 55 Standing); "
+           "training on train200 (T = 1, COCO-17 xy)."), data=data)
+
+if __name__ == "__main__":
+    sys.exit(main(PROTOCOL, doc=__doc__))
