@@ -42,9 +42,11 @@ sample's frames (:mod:`infagenc.data.frames` says what a sample is) and returns 
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
+import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol, Sequence
@@ -110,18 +112,25 @@ class BlazePose:
             import mediapipe as mp
         except ImportError:
             raise ImportError(f"infagenc data extract needs the optional pose extra: {POSE_EXTRA}") from None
-        self._mp, self._cfg, self._pose = mp, cfg, None
+        self._mp, self._cfg, self._pose, self._fresh = mp, cfg, None, True
         self.name = f"BlazePose full (MediaPipe {mp.__version__}, model_complexity=1)"
 
     def start(self, still: bool) -> None:
         self.close()
-        self._pose = self._mp.solutions.pose.Pose(
-            static_image_mode=still, model_complexity=1, smooth_landmarks=False,
-            min_detection_confidence=self._cfg.min_detection_confidence,
-            min_tracking_confidence=self._cfg.min_tracking_confidence)
+        self._fresh = True
+        with _quiet_stderr():
+            self._pose = self._mp.solutions.pose.Pose(
+                static_image_mode=still, model_complexity=1, smooth_landmarks=False,
+                min_detection_confidence=self._cfg.min_detection_confidence,
+                min_tracking_confidence=self._cfg.min_tracking_confidence)
 
     def __call__(self, rgb: np.ndarray) -> list[Candidate]:
-        res = self._pose.process(np.ascontiguousarray(rgb))
+        if self._fresh:  # the first frame sets up TFLite, which logs a few lines
+            self._fresh = False
+            with _quiet_stderr():
+                res = self._pose.process(np.ascontiguousarray(rgb))
+        else:
+            res = self._pose.process(np.ascontiguousarray(rgb))
         if res.pose_landmarks is None:
             return []
         h, w = rgb.shape[:2]
@@ -133,6 +142,25 @@ class BlazePose:
         if self._pose is not None:
             self._pose.close()
             self._pose = None
+
+
+@contextlib.contextmanager
+def _quiet_stderr():
+    """File descriptor 2 to /dev/null while MediaPipe's C++ side sets up (its log lines there
+    say nothing a user can act on); Python exceptions still carry their messages."""
+    try:
+        sys.stderr.flush()
+        saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    except (OSError, ValueError, AttributeError):
+        yield
+        return
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
 
 
 # ------------------------------------------------------------------ tracker
@@ -247,7 +275,8 @@ def _track(source: Source, estimator: Estimator, cfg: ExtractConfig, progress: b
     estimator.start(still=source.kind == "image")
     tracker = MainPersonTracker(cfg.max_jump)
     xy, conf, kept, missing, size, total = [], [], [], {}, None, 0
-    bar = tqdm(total=frames.count, desc=source.name, unit="frame", disable=not progress, leave=False)
+    bar = tqdm(total=frames.count, desc=source.name, unit="frame", disable=not progress or source.kind == "image",
+               leave=False)
     try:
         for i, rgb in enumerate(frames):
             total += 1
@@ -318,7 +347,7 @@ def extract(path: str | Path, labels: str | Path | None = None, cfg: ExtractConf
     rates: dict[str, float | None] = {}
     index = blazepose33_to_coco17_index() if cfg.layout == "coco17" else list(range(BLAZEPOSE33.num_joints))
     try:
-        for src in sources:
+        for src in tqdm(sources, desc="samples", unit="sample", disable=not progress or len(sources) < 2):
             try:
                 tr = _track(src, estimator, cfg, progress)
             except DataError as e:
