@@ -12,6 +12,7 @@ from pathlib import Path
 from ..data.preprocess import Preprocess
 from ..models.cvae import CVAEConfig
 from ..models.sizes import SIZES, canonical_size
+from ..train import distributed
 from ..train.device import PRECISIONS
 from ..train.exemplar import EXEMPLAR_COUNTS, sample_exemplars
 from ..models.mdm import MDMConfig
@@ -158,11 +159,20 @@ def _train(args: argparse.Namespace) -> int:
                           trans=args.trans, keep_root=args.keep_root, lr=args.lr, batch_size=args.batch_size,
                           **({"epochs": args.epochs} if args.epochs is not None else {}),
                           seed=args.seed, device=args.device, precision=args.precision)
-    summary = train_run(read_data(args.data, args.format, args.seed), args.out, cfg,
-                        preprocess=Preprocess(frames=args.frames), epochs=args.epochs, device=args.device,
-                        data_source=args.data, eval_every=args.eval_every, save_every=args.save_every,
-                        progress=not args.no_progress, log=print)
-    print(json.dumps(summary))
+    data = read_data(args.data, args.format, args.seed)
+    distributed.init_from_env(args.device)  # under torchrun: every process joins the group here
+    main = distributed.is_main()
+    try:
+        summary = train_run(data, args.out, cfg, preprocess=Preprocess(frames=args.frames), epochs=args.epochs,
+                            device=args.device, data_source=args.data, eval_every=args.eval_every,
+                            save_every=args.save_every, progress=not args.no_progress and main,
+                            log=print if main else None)
+    except BaseException:
+        distributed.cleanup(wait=False)  # torchrun then stops the other ranks
+        raise
+    distributed.cleanup()
+    if main:
+        print(json.dumps(summary))
     return 0
 
 

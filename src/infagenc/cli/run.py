@@ -38,16 +38,27 @@ def add_json_flag(p: argparse.ArgumentParser) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    """Under ``torchrun`` every process runs this; they join one process group here, and rank 0
+    alone writes the run folder and prints the summary."""
     from ..loop.runner import run
+    from ..train import distributed
 
     overrides = {"data": {"path": args.data}}
     if args.format:
         overrides["data"]["format"] = args.format
     cfg, note = resolve_run_config(args, overrides)
     t0 = time.perf_counter()
-    summary = run(cfg, Path(args.out), progress=not args.no_progress, pretrained_from=args.pretrained_from,
-                  note=note)
-    print_summary(summary, args.json, wall=time.perf_counter() - t0)
+    distributed.init_from_env(cfg.execution.device)
+    main = distributed.is_main()
+    try:
+        summary = run(cfg, Path(args.out), progress=not args.no_progress, pretrained_from=args.pretrained_from,
+                      note=note)
+    except BaseException:
+        distributed.cleanup(wait=False)  # torchrun then stops the other ranks
+        raise
+    distributed.cleanup()
+    if main:
+        print_summary(summary, args.json, wall=time.perf_counter() - t0)
     return 0
 
 

@@ -6,7 +6,8 @@ For each epoch t of a window (docs/design.md, "The loop"):
 2. generate N_t samples, classes balanced (default N_t = number of real training samples);
    from the prior, or (``loop.sampling = "exemplar"``) around the real training samples
    (:mod:`infagenc.train.exemplar`, :func:`draw_samples`);
-3. score them with the critic M: CAS(t) = fraction predicted as their conditioning class.
+3. score them with the critic M: CAS(t) = fraction predicted as their conditioning class
+   (under torchrun, generation and scoring are sharded over the ranks and gathered).
    Only the window's best-CAS epoch's samples, probabilities and features are kept
    (:func:`run_window` returns them as a :class:`Window`). With ``score_fraction < 1`` CAS(t)
    is measured on a class-balanced fraction of N_t; the generator's weights at the window's
@@ -49,6 +50,7 @@ from tqdm.auto import tqdm
 from ..data.motionset import MotionSet
 from ..runfolder import RunFolder
 from ..train.batching import to_tensors
+from ..train.distributed import gather_rows, shard_slice, world_size
 from ..train.exemplar import sample_exemplars
 from ..train.generative import GenerativeTrainer, load_trainer
 from ..train.recognizer import Predictions, RecognizerTrainer, predict
@@ -153,8 +155,14 @@ class LoopState:
         return syn
 
     def score(self, ms: MotionSet) -> Predictions:
-        return predict(self.critic.model, ms, batch_size=self.cfg.critic.eval_batch_size,
-                       precision=self.cfg.execution.precision)
+        """The critic's outputs on ``ms``; under torchrun each rank scores its contiguous part
+        and the parts are gathered (eval mode: every sample's outputs are its own)."""
+        kw = dict(batch_size=self.cfg.critic.eval_batch_size, precision=self.cfg.execution.precision)
+        if world_size() == 1:
+            return predict(self.critic.model, ms, **kw)
+        n = len(ms)
+        pr = predict(self.critic.model, ms.subset(np.arange(n)[shard_slice(n)]), **kw)
+        return Predictions(*(gather_rows(a, n) for a in (pr.probs, pr.features, pr.pred, pr.labels)))
 
 
 def _weights(model: torch.nn.Module) -> dict:

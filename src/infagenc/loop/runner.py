@@ -16,10 +16,14 @@ another run's pre-trained critic and generator (:func:`adopt_pretrained`): the a
 """
 from __future__ import annotations
 
+import contextlib
 import json
+import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import torch
@@ -29,6 +33,7 @@ from ..models.sizes import canonical_size
 from ..runfolder import RunFolder, environment
 from ..train.classical import CLASSICAL
 from ..train.device import resolve_device
+from ..train.distributed import barrier, execution_info, is_main, rank, rank_device, world_size
 from .config import RunConfig
 from .data import data_phase, load_real, prepare_data
 from .evaluation import evaluate_run
@@ -272,18 +277,51 @@ def run(cfg: RunConfig, run_dir: str | Path, *, progress: bool = True,
     threads for the run; the caller's setting is restored afterwards. ``note``: a line shown
     once the data are read (with ``progress``, before the first progress line), e.g. how the
     command chose the threads.
+
+    Under ``torchrun`` (a process group joined by the caller, :mod:`infagenc.train.distributed`)
+    every rank runs every phase in step (training data-parallel, generation and scoring
+    sharded and gathered), rank 0 in ``run_dir``, the only writer of it; each other rank works
+    in a private copy of the folder as it was at the start (:func:`_rank_folder`), removed at
+    the end, so a resumed run resumes the same way on every rank.
     """
     before = torch.get_num_threads()
     if cfg.execution.threads is not None:
         torch.set_num_threads(cfg.execution.threads)
     try:
-        device = resolve_device(cfg.execution.device)
-        folder = RunFolder(run_dir)
-        with folder.locked():
-            return _phases(cfg.effective(str(device)), folder, device, _Progress(progress, _phase_names(cfg), note),
-                           stop_after_rounds, pretrained_from)
+        device = rank_device(cfg.execution.device)
+        with _rank_folder(Path(run_dir)) as where:
+            folder = RunFolder(where)
+            with folder.locked():
+                summary = _phases(cfg.effective(str(resolve_device(cfg.execution.device))), folder, device,
+                                  _Progress(progress and is_main(), _phase_names(cfg), note if is_main() else None),
+                                  stop_after_rounds, pretrained_from)
+        return {**summary, "run_dir": str(Path(run_dir))} if not is_main() else summary
     finally:
         torch.set_num_threads(before)
+
+
+@contextlib.contextmanager
+def _rank_folder(run_dir: Path) -> Iterator[Path]:
+    """The folder this rank runs in: ``run_dir`` on rank 0 (or a single process); on the other
+    ranks a temporary copy of ``run_dir`` as it is before rank 0 starts writing (all ranks wait
+    for the copies), deleted afterwards."""
+    if world_size() == 1:
+        yield run_dir
+        return
+    if is_main():
+        barrier()  # the other ranks copy the folder first
+        yield run_dir
+        return
+    tmp = Path(tempfile.mkdtemp(prefix=f"infagenc-rank{rank()}-"))
+    try:
+        shadow = tmp / "run"
+        if run_dir.is_dir():
+            shutil.copytree(run_dir, shadow, ignore=shutil.ignore_patterns(RunFolder(run_dir, create=False)
+                                                                          .lock_path.name))
+        barrier()
+        yield shadow
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _phase_names(cfg: RunConfig) -> tuple[str, ...]:
@@ -295,8 +333,9 @@ def _phases(cfg: RunConfig, folder: RunFolder, device, bar: _Progress, stop_afte
     progress = bar.enabled
     check_generator_options(cfg)
     _check_resume(folder, cfg)
-    folder.write_json(folder.environment_path, environment(device, precision=cfg.execution.precision,
-                                                           threads_requested=cfg.execution.threads))
+    folder.write_json(folder.environment_path, {
+        **environment(device, precision=cfg.execution.precision, threads_requested=cfg.execution.threads),
+        "distributed": execution_info(device, cfg.execution.precision)})
     t_start = time.perf_counter()
     folder.log(f"run {cfg.name!r} in {folder.root} on {device}")
     timed = _Timing(folder)

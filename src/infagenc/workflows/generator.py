@@ -25,6 +25,7 @@ from ..jsonio import write_json
 from ..train.checkpoint import load_checkpoint
 from ..train.diffusion import CHECKPOINT_KIND as DIFFUSION_KIND
 from ..train.diffusion import DiffusionConfig, load_diffusion, sample_diffusion
+from ..train.distributed import execution_info, is_main, rank
 from ..train.exemplar import sample_exemplars
 from ..train.generative import GENERATOR_MODELS, GenerativeTrainer, load_trainer, new_trainer
 from ..train.generator import CHECKPOINT_KIND as CVAE_KIND
@@ -97,22 +98,30 @@ def train_run(ms: MotionSet, out_dir: str | Path, cfg: GeneratorConfig | Diffusi
     The checkpoint is saved every ``save_every`` epochs (0: only at the end); every
     ``eval_every`` epochs the reconstruction error with z = mu is recorded too (0: never).
     ``log`` receives progress messages (e.g. ``print``). Returns a summary dict (epoch,
-    checkpoint, the last epoch's losses).
+    checkpoint, the last epoch's losses). Under ``torchrun`` (a process group joined by the
+    caller) training is data-parallel and rank 0 alone writes ``out_dir`` (the others return
+    ``{"rank": r, "epoch": e}``).
     """
     out = Path(out_dir)
     ckpt = out / CHECKPOINT_NAME
     prep = preprocess if preprocess is not None else Preprocess()
     trainer, ms, resumed = _trainer(ckpt, ms, cfg, prep, device, log or (lambda _msg: None))
     target = epochs if epochs is not None else trainer.cfg.epochs
+    main = is_main()  # under torchrun rank 0 alone writes OUT
     resolved = {"generator": trainer.cfg.to_dict(),
                 "data": {"source": data_source, "frames": trainer.preprocess.frames,
                          "preprocess": trainer.preprocess.to_dict(), **trainer.spec.to_dict(),
                          "summary": ms.summary()},
-                "device": str(trainer.device), "target_epochs": target}
-    write_json(out / "config.json", resolved)
+                "device": str(trainer.device), "target_epochs": target,
+                "execution": execution_info(trainer.device, trainer.cfg.precision)}
+    if main:
+        write_json(out / "config.json", resolved)
     trainer.fit(ms, epochs=max(0, target - trainer.epoch), progress=progress, eval_every=eval_every,
-                checkpoint=ckpt, save_every=save_every)
-    write_json(out / "history.json", trainer.history, indent=1)
+                checkpoint=ckpt if main else None, save_every=save_every)
+    if main:
+        write_json(out / "history.json", trainer.history, indent=1)
+    else:
+        return {"rank": rank(), "epoch": trainer.epoch}
     last = trainer.history[-1] if trainer.history else {}
     return {"epoch": trainer.epoch, "checkpoint": str(ckpt), "resumed": resumed,
             **{k: v for k, v in last.items() if k != "epoch"}}
