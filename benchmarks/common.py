@@ -145,17 +145,20 @@ def run_jobs(jobs: Sequence[Job], work: Path, n: int = 1, merge: Callable[[Job, 
             merge(j, r)
         log(f"[{len(results)}/{len(jobs)}] {j.key} done ({(time.perf_counter() - t0) / 60:.1f} min)")
 
-    if n == 1 or len(todo) <= 1:
-        for j in todo:
-            try:
-                done(j, _execute(j.fn, j.kwargs, str(work / f"{j.key}.json"), progress))
-            except Exception as e:  # noqa: BLE001 - reported with the job's name below
-                failed.append(f"{j.key}: {type(e).__name__}: {e}")
-                log(traceback.format_exc())
-    else:
-        saved = {v: os.environ.get(v) for v in _THREAD_VARS}
-        os.environ.update({v: "1" for v in _THREAD_VARS})  # the workers import torch on one thread
-        try:
+    import torch
+
+    saved = {v: os.environ.get(v) for v in _THREAD_VARS}
+    threads = torch.get_num_threads()
+    try:
+        if n == 1 or len(todo) <= 1:  # in this process, one thread (restored afterwards)
+            for j in todo:
+                try:
+                    done(j, _execute(j.fn, j.kwargs, str(work / f"{j.key}.json"), progress))
+                except Exception as e:  # noqa: BLE001 - reported with the job's name below
+                    failed.append(f"{j.key}: {type(e).__name__}: {e}")
+                    log(traceback.format_exc())
+        else:
+            os.environ.update({v: "1" for v in _THREAD_VARS})  # the workers import torch on one thread
             ctx = multiprocessing.get_context("spawn")
             with ProcessPoolExecutor(max_workers=min(n, len(todo)), mp_context=ctx) as pool:
                 futures = {pool.submit(_execute, j.fn, j.kwargs, str(work / f"{j.key}.json")): j for j in todo}
@@ -165,12 +168,13 @@ def run_jobs(jobs: Sequence[Job], work: Path, n: int = 1, merge: Callable[[Job, 
                         done(j, fut.result())
                     except Exception as e:  # noqa: BLE001
                         failed.append(f"{j.key}: {type(e).__name__}: {e}")
-        finally:
-            for v, old in saved.items():
-                if old is None:
-                    os.environ.pop(v, None)
-                else:
-                    os.environ[v] = old
+    finally:
+        torch.set_num_threads(threads)
+        for v, old in saved.items():
+            if old is None:
+                os.environ.pop(v, None)
+            else:
+                os.environ[v] = old
     if failed:
         raise JobsFailed(f"{len(failed)} of {len(jobs)} runs failed (the others are merged): " + "; ".join(failed))
     return {k: results[k] for k in keys}

@@ -25,8 +25,9 @@ Protocol, per run seed s and k:
   the epochs ``recipe.py`` chose on validation subjects for the k-shot set alone
   (``results/recipe/fewshot<k>/stgcn-slim.json``: k = 5 80 epochs of 16 batches, 1280 steps;
   k = 1 160 epochs of 4 batches, 640 steps), so more synthetic data does not also mean more
-  training; tested once on the 99 segments of the even subjects. Nothing is chosen on the test
-  subjects.
+  training (the recipe's epoch, the set repeated 5x, is trained as 5 passes, the warm-up's 2
+  epochs as 10, so the budget is met to within one pass); tested once on the 99 segments of the
+  even subjects. Nothing is chosen on the test subjects.
 
 Every generator and every cell (seed, k, N) is a job (``--jobs N``: N at a time, one thread each);
 generators and their samples are kept in ``benchmarks/runs/fewshot_current/``, each finished job's
@@ -142,14 +143,18 @@ def cell_job(k: int, seed: int, n: int, data_root: str, recognizer: dict, steps:
     shot, test = shot_set(data_root, k, seed)
     train = shot if n == 0 else MotionSet.concat([shot, first_per_class(MotionSet.load(synthetic), n)])
     rc = RecognizerConfig.from_dict(recognizer)
-    epochs = _epochs(steps, len(train), rc.batch_size, rc.augment.repeat)
+    # the recipe's epoch (the set repeated r times) as r passes, so that the budget is met to within
+    # one pass whatever N (the warm-up counted in passes too)
+    r = rc.augment.repeat
+    rc = replace(rc, augment=replace(rc.augment, repeat=1), warmup_epochs=rc.warmup_epochs * r)
+    epochs = _epochs(steps, len(train), rc.batch_size)
     rc = replace(rc, seed=derive_seed(seed, "fewshot-recognizer", k, n), epochs=epochs, device="cpu")
     t0 = time.perf_counter()
     trainer = RecognizerTrainer(new_recognizer(rc, train.layout, train.channels, train.num_classes), rc, "cpu")
     trainer.fit(train, progress=progress)
     rep = evaluate(trainer.model, test)
     return {"seed": seed, "k": k, "syn_per_class": n, "train_samples": len(train), "epochs": epochs,
-            "steps": epochs * _batches(len(train), rc.batch_size, rc.augment.repeat), "test_accuracy": rep.overall,
+            "steps": epochs * _batches(len(train), rc.batch_size), "test_accuracy": rep.overall,
             "mean_class_accuracy": rep.mean_class_accuracy, "shot_names": [str(x) for x in shot.names],
             "seconds": time.perf_counter() - t0}
 
