@@ -5,7 +5,7 @@ Threads: when neither ``--threads`` nor the config sets ``execution.threads``, t
 as many torch threads as cores are free now (:func:`free_cores`: the cores this process may
 use minus the 1-minute load average, rounded, at least 1), and says so on stderr (with the
 run's first progress line, once the data are read) with how to change it: torch's own default (one thread per core) is slower when other jobs hold
-cores (benchmarks/README.md, "Whole pipeline")."""
+cores (benchmarks/speed/README.md, "Whole pipeline")."""
 from __future__ import annotations
 
 import argparse

@@ -318,14 +318,14 @@ def migrate(d: dict | None) -> dict:
 
 def demo_config() -> dict:
     """Overrides that make a CPU-friendly run on the built-in demo data (6.5 minutes on one
-    thread, about 4.5 on two idle cores by an estimate; ``benchmarks/pipeline_speed.py``
+    thread, about 4.5 on two idle cores by an estimate; ``benchmarks/speed/pipeline_speed.py``
     measures it) in which the generator
     demonstrably learns the four made-up classes: the Real-trained evaluator recognises its
     samples as their class far above chance, and every class is recycled into the pool.
 
     Where it departs from the paper's values, and why (scratch measurements with one thread on
     the demo data while its movements were being reworked; the shipped demo's numbers are in
-    ``benchmarks/README.md``, "Whole pipeline"):
+    ``benchmarks/speed/README.md``, "Whole pipeline"):
 
     * the critic trains a fixed 15 epochs (no target accuracy): the 85% stop reads the
       training accuracy (no validation subjects here), which the slim ST-GCN reached after 4

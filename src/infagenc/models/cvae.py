@@ -60,8 +60,8 @@ class CVAEConfig:
 
     ``norm_first``: the paper does not say where the layer norms sit; ACTOR's code uses
     PyTorch's default post-norm layers. We default to pre-norm (``norm_first=True``) after
-    a comparison on validation subjects (``benchmarks/cvae_norm.py``; the numbers are in
-    benchmarks/README.md, "Layer-norm placement"): the learning rate matters more than the
+    a comparison on validation subjects (``benchmarks/studies/cvae_norm.py``; the numbers are
+    in benchmarks/results/cvae_norm.md): the learning rate matters more than the
     placement; pre-norm reconstructed slightly better at the higher learning rate, and at
     ACTOR's learning rate post-norm generated near-static poses while pre-norm at least moved.
     ``norm_first=False`` gives ACTOR's layers."""

@@ -31,7 +31,7 @@ dilations, so ``windows`` defaults to (tau 3, d 1) and (tau 3, d 2); the release
 Slim size (:meth:`MSG3DConfig.slim`), our choice for the 2-core CPU budget: channels
 48 / 96 / 192, 6 MS-GCN scales, 3 G3D scales, a single G3D window (3, 1), MS-TCN
 dilations (1, 2) -> 192-d features; several times faster to train than paper size
-(measured: benchmarks/README.md, "Speed").
+(measured: benchmarks/results/speed.md).
 """
 from __future__ import annotations
 

@@ -12,7 +12,7 @@ global average pooling over true frames and joints -> 256-d features, and a line
 Slim size (:meth:`STGCNConfig.slim`), our choice for the 2-core CPU budget: 6 blocks
 32 x2, 64 x2 (stride 2 at the first), 128 x2 (stride 2 at the first), same kernel,
 partition, dropout and head -> 128-d features; about 6x fewer multiply-adds and several
-times faster to train (measured: benchmarks/README.md, "Speed").
+times faster to train (measured: benchmarks/results/speed.md).
 
 Where the paper is silent we keep the released code (PyTorch default initialisation
 instead of its N(0, 0.02) re-initialisation, which its processor applies, not the model).

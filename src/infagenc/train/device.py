@@ -19,7 +19,7 @@ __all__ = ["resolve_device", "resolve_precision", "bf16_native", "enable_tf32", 
 
 # ``bf16`` autocast pays off on GPUs and on CPUs with native bf16 (AVX512-BF16, AMX); on a CPU
 # without it (e.g. AVX2 only) bf16 is emulated and much slower than fp32 (measured:
-# benchmarks/README.md, "Speed").
+# benchmarks/results/speed.md).
 PRECISIONS = ("fp32", "bf16")
 # what a recognizer config / command line may ask for: ``auto`` is resolved per device
 PRECISION_MODES = ("auto", *PRECISIONS)

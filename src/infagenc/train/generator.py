@@ -33,7 +33,7 @@ Choices made where the paper is silent:
   decoder's output, so samples live in the representation the data was prepared in. The
   decoder alone leaves the root slightly off the origin, and recognizers trained on
   root-relative data normalise those near-constant coordinates by a variance of ~0, which
-  magnifies the offset (measured: benchmarks/README.md, "Root offset").
+  magnifies the offset (measured: benchmarks/results/root_offset.md).
 * **Preprocessing**: ``GeneratorTrainer.preprocess`` (a
   :class:`~infagenc.data.preprocess.Preprocess`, or None) is what was applied to the
   training data; it is stored in the checkpoint metadata (``"preprocess"``) and restored
