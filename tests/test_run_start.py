@@ -12,7 +12,7 @@ import torch
 
 from infagenc.cli import main
 from infagenc.cli import _common
-from infagenc.config import merge_dicts
+from infagenc.config import merge_dicts, read_config_file
 from infagenc.loop import pretrain
 from infagenc.loop.config import RunConfig
 from infagenc.loop.pretrain import critic_stop_line
@@ -173,9 +173,9 @@ def test_pretrained_from_refuses_another_pretraining_config(source_run, tmp_path
     # a loop or final setting may differ: that is what the ablations change
     run(_cfg(loop={"selection": "none"}), tmp_path / "d", progress=False, pretrained_from=source_run)
     cfg = tmp_path / "c.json"
-    # MINI over the demo config (the paper's generator lr again), but 3 generator epochs instead of 2
-    # (MINI's partial critic table has no target accuracy: RecognizerConfig's None, not the run's 0.85)
-    cfg.write_text(json.dumps({**MINI, "critic": {**MINI["critic"], "target_accuracy": None, "schedule": "constant"},
+    # MINI over the demo config (the paper's generator lr and critic target again: the source run is
+    # MINI over the paper's defaults), but 3 generator epochs instead of 2
+    cfg.write_text(json.dumps({**MINI, "critic": {**MINI["critic"], "target_accuracy": 0.85, "schedule": "constant"},
                                "generator": {**MINI["generator"], "lr": 1e-4}, "pretrain_generator_epochs": 3}))
     argv = ["demo", "--config", str(cfg), "--out", str(tmp_path / "e"), "--no-progress", "--threads", "1",
             "--pretrained-from", str(source_run)]
@@ -195,3 +195,17 @@ def test_pretrained_from_an_unfinished_run_is_refused(source_run, tmp_path):
     RunFolder(early).set_state(phases_done=["data"])
     with pytest.raises(ValueError, match="has not finished pretrain_critic and pretrain_generator"):
         run(_cfg(), tmp_path / "x", progress=False, pretrained_from=early)
+
+
+def test_a_partial_critic_table_keeps_the_run_critics_other_defaults(tmp_path):
+    # The run's critic default (target accuracy 0.85) differs from a bare recognizer's (None):
+    # a [critic] table that names only its epochs must not drop it.
+    cfg_file = tmp_path / "run.toml"
+    cfg_file.write_text("[critic]\nepochs = 3\n")
+    cfg = RunConfig.from_dict(read_config_file(cfg_file))
+    assert cfg.critic.epochs == 3
+    assert cfg.critic.target_accuracy == RunConfig().critic.target_accuracy == 0.85
+    assert cfg.final == RunConfig().final
+    # TOML has no None: false turns the target off.
+    cfg_file.write_text("[critic]\ntarget_accuracy = false\n")
+    assert RunConfig.from_dict(read_config_file(cfg_file)).critic.target_accuracy is None

@@ -46,12 +46,15 @@ def _dataclass_type(tp) -> type | None:
 def config_from_dict(cls: type[T], d: dict | None, where: str = "config") -> T:
     """Build ``cls`` from a (partial) dict; missing keys keep their defaults.
 
-    Nested dataclass fields take nested dicts; an unknown key is an error naming it.
-    A nested dataclass may define ``from_dict`` to take over its own parsing.
+    Nested dataclass fields take nested dicts, given on top of the field's own default (a
+    partial ``[critic]`` table keeps the run's critic defaults, e.g. its target accuracy, for
+    the keys it does not name); an unknown key is an error naming it. A nested dataclass may
+    define ``from_dict`` to take over its own parsing.
     """
     d = dict(d or {})
     hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls) if f.init}
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    names = set(fields)
     unknown = sorted(set(d) - names)
     if unknown:
         raise ConfigError(f"{where}: unknown key(s) {unknown}; known: {sorted(names)}")
@@ -59,6 +62,7 @@ def config_from_dict(cls: type[T], d: dict | None, where: str = "config") -> T:
     for key, value in d.items():
         sub = _dataclass_type(hints.get(key))
         if sub is not None and isinstance(value, dict):
+            value = _onto_field_default(fields[key], sub, value)
             if hasattr(sub, "from_dict") and sub.from_dict.__qualname__.split(".")[0] == sub.__name__:
                 kwargs[key] = sub.from_dict(value)
             else:
@@ -71,6 +75,17 @@ def config_from_dict(cls: type[T], d: dict | None, where: str = "config") -> T:
         return cls(**kwargs)
     except (TypeError, ValueError) as e:
         raise ConfigError(f"{where}: {e}") from None
+
+
+def _onto_field_default(f: dataclasses.Field, sub: type, value: dict) -> dict:
+    """``value`` merged onto the dict of the field's default instance, when that default is
+    not simply ``sub()`` (whose defaults ``sub`` applies itself)."""
+    if f.default_factory is dataclasses.MISSING or f.default_factory is sub:
+        return value
+    default = f.default_factory()
+    if not dataclasses.is_dataclass(default) or default == sub():
+        return value
+    return merge_dicts(config_to_dict(default), value)
 
 
 def merge_dicts(base: dict, override: dict) -> dict:

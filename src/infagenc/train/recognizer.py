@@ -121,7 +121,7 @@ class RecognizerConfig:
       (class-wise feature alignment), or two stages (Syn, then Real). A set without
       synthetic samples trains as before.
     * ``target_accuracy`` (None): stop once the validation accuracy (the training accuracy
-      without a validation set) reaches it. The model kept is always the last epoch's: no
+      without a validation set) reaches it; ``false`` (TOML has no None) also means none. The model kept is always the last epoch's: no
       epoch is ever chosen by a test set.
     * ``sync_bn`` (False): in a multi-process run (torchrun), batch norm over the global batch
       (:func:`~infagenc.train.distributed.convert_sync_batchnorm`) instead of each rank's
@@ -152,6 +152,8 @@ class RecognizerConfig:
     def __post_init__(self) -> None:
         if self.precision not in PRECISION_MODES:
             raise ValueError(f"precision must be one of {PRECISION_MODES}, got {self.precision!r}")
+        if self.target_accuracy is False:
+            self.target_accuracy = None
         if self.target_accuracy is not None and not 0 < self.target_accuracy <= 1:
             raise ValueError(f"target_accuracy must lie in (0, 1], got {self.target_accuracy}")
         if self.epochs < 0 or self.batch_size < 1 or self.eval_batch_size < 1:
