@@ -36,10 +36,10 @@ there is skipped, so an interrupted command resumes), ``.md`` and ``.png``. The 
 (plain recognizer: ``results/fewshot.*`` before the root fix, ``results/fewshot_kr.*`` with it)
 stay as history.
 
-Cost (1 thread a job, this 2-core CPU under load): a generator about 4 min (2100 steps); a cell
-about 2100 s / 1280 steps for k = 5 and half that for k = 1 (the recipe's ST-GCN slim: about 0.5 s
-a step of 16 clips under load), so 3 seeds x 2 k x 5 N: about 9 CPU hours, about 5 hours wall with
-``--jobs 2``.
+Cost (1 thread a job, this 2-core CPU under load): a generator about 2 min (2100 steps); a cell
+about 0.3 s a step of 16 clips (the plain protocol's cells: 90-290 s for 420 steps), so 3-5 min
+for k = 1 (640 steps) and 6-10 min for k = 5 (1280 steps); 3 seeds x 2 k x 5 N: about 3.5 CPU
+hours, about 2 hours wall with ``--jobs 2``.
 """
 from __future__ import annotations
 

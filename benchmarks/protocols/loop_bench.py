@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -416,6 +417,9 @@ def main(p: Protocol, argv=None, doc: str | None = None) -> int:
         run_jobs(other_jobs(p, others, a.modes, a.seeds, a.train_sets, a.tiny), runs / "jobs", a.jobs,
                  progress=progress)
     res = collect(p, runs)
+    if not res["rows"]:
+        print(f"no finished run under {runs}: nothing to tabulate", file=sys.stderr)
+        return 1
     res["command"] = p.command + (" --tiny" if a.tiny else "")
     res["jobs"] = a.jobs
     res["config"] = read_config_file(p.config)

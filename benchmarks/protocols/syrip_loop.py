@@ -17,9 +17,9 @@ Everything else is in ``benchmarks/configs/syrip.toml``: the final recognizer is
 validation images of train200: ``results/recipe/syrip/stgcn-slim.json``); see ``loop_bench.py``
 for what is written (``results/syrip_loop_current.*``).
 
-Cost (1 thread a run, this 2-core CPU under load): about 25 min a run (the plain protocol's runs
-took 10-30 min; the recipe's final recognizer adds a few), so 15 runs about 6 CPU hours: with
-``--jobs 2`` about 3.5 hours wall.
+Cost (1 thread a run, this 2-core CPU under load): 12-25 min a run (the plain protocol's runs
+took 5-11 min, of which the final recognizers 2.5-5; the recipe's take about 4x that), so 15 runs
+3-6 CPU hours: 2-3 hours wall with ``--jobs 2``.
 """
 from __future__ import annotations
 

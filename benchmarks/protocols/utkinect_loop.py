@@ -15,10 +15,10 @@ final recognizer are ``benchmarks/recipe.py``'s ``recipe`` variant with the epoc
 validation subjects s07, s09 (ST-GCN slim 20, MS-G3D slim 10: ``results/recipe/utkinect/*.json``);
 generated samples keep the data's root constraint.
 
-Cost (1 thread a run, this 2-core CPU under load): about 45 min a run (the plain protocol's runs
-took 15-70 min; the recipe's final ST-GCN adds about 10), so 15 runs about 11 CPU hours, plus
-MS-G3D about 2 CPU hours (Real 3 min a seed, Real+Syn about 6 min a run): with ``--jobs 2``
-about 7 hours wall.
+Cost (1 thread a run, this 2-core CPU under load): 20-40 min a run (the plain protocol's final
+recognizers took 10-17 min of its runs; the recipe's, 3 min for Real, 3 for Syn, 6 for Real+Syn,
+about 13), so 15 runs 6-9 CPU hours, then MS-G3D about 1.5 CPU hours (Real 3 min a seed, Real+Syn
+about 6 min a run): 7.5-10 CPU hours, 4-5 hours wall with ``--jobs 2``.
 """
 from __future__ import annotations
 

@@ -178,6 +178,9 @@ def main(argv=None) -> int:
               "--table-only rebuilds its tables, `git checkout 8a3fb2c` re-runs it", file=sys.stderr)
         return 2
     res = collect(p)
+    if not res["pairs"]:
+        print(f"no finished pair under {runs_dir(p)} and {before_dir(p)}: the committed results are left as they are", file=sys.stderr)
+        return 1
     res["command"] = command(p)
     res["environment"] = environment()
     write_results(results_name(p), res, markdown(p, res))

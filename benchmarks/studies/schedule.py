@@ -304,6 +304,9 @@ def main(argv=None) -> int:
                     RUNS / f"{name}_s{seed}", progress=not a.no_progress)
                 print(f"{name} seed {seed}: {time.perf_counter() - t0:.0f} s", file=sys.stderr)
     res = collect()
+    if not res["rows"]:
+        print(f"no finished run under {RUNS}: the committed results are left as they are", file=sys.stderr)
+        return 1
     res["pretraining_equivalence"] = equivalence()
     res["loop_growth"] = loop_growth()
     res["command"] = COMMAND
