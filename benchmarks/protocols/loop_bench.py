@@ -41,7 +41,7 @@ from infagenc.runfolder import RunFolder, environment
 from infagenc.train.checkpoint import load_checkpoint
 from infagenc.train.recognizer import RecognizerConfig
 
-from benchmarks.common import (BENCH, CONFIGS, DATA, REPO, RESULTS, RUNS, TINY, Job, add_jobs_argument, run_jobs,
+from benchmarks.common import (BENCH, DATA, REPO, RESULTS, RUNS, TINY, Job, add_jobs_argument, run_jobs,
                                write_results)
 
 HERE = BENCH  # the studies' name for benchmarks/
