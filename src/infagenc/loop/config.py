@@ -160,8 +160,15 @@ class LoopConfig:
     # exemplar sampling only: drop a sample whose mean per-joint distance to its exemplar is above
     # this (joint positions, data units); the count dropped is logged per epoch; None = off
     exemplar_max_distance: float | None = None
+    # bounded per-round cost: every generator epoch of the loop, and every critic-update epoch, is
+    # this many batches drawn from X_train, every real training sample always included (the rest
+    # drawn from the recycled pool, seeded per epoch), so a run's cost is linear in its rounds;
+    # None = a full pass over X_train (the paper: X_train grows every round)
+    steps_per_epoch: int | None = None
 
     def __post_init__(self):
+        if self.steps_per_epoch is not None and self.steps_per_epoch < 1:
+            raise ValueError(f"loop.steps_per_epoch must be >= 1 or unset, got {self.steps_per_epoch}")
         if self.filter not in FILTER_MODES:
             raise ValueError(f"loop.filter must be one of {FILTER_MODES}, got {self.filter!r}")
         if not 0.0 < self.filter_fallback_fraction <= 1.0:

@@ -29,6 +29,10 @@ At the end of each window (a round, :func:`recycle_round`), unless ``selection =
    Each round records the mode and a digest of the scoring critic's weights
    (``critic_mode``, ``scoring_critic``).
 
+With ``loop.steps_per_epoch`` every generator epoch and critic-update epoch is that many batches
+(every real sample and a seeded draw from the pool, :meth:`LoopState.epoch_set`), so a round's
+training cost stays bounded as X_train grows (``gen_steps`` per epoch, ``critic_steps`` per round).
+
 M's features do not change within a window (M is only updated at its end), so the features
 computed for CAS are the ones used for selection: nothing is scored twice. After every round
 the generator's and the critic's checkpoints (under round-tagged names) and the logs are
@@ -40,6 +44,7 @@ selections. The pool is rebuilt from the committed rounds' ``selected.npz``.
 from __future__ import annotations
 
 import hashlib
+import math
 import time
 from dataclasses import dataclass, field
 
@@ -49,7 +54,7 @@ from tqdm.auto import tqdm
 
 from ..data.motionset import MotionSet
 from ..runfolder import RunFolder
-from ..train.batching import to_tensors
+from ..train.batching import TensorSet, to_tensors
 from ..train.distributed import gather_rows, shard_slice, world_size
 from ..train.exemplar import sample_exemplars
 from ..train.generative import GenerativeTrainer, load_trainer
@@ -141,6 +146,24 @@ class LoopState:
         self.probe = balanced_requests(real.num_classes, max(real.num_classes, round(lc.score_fraction * n_t)),
                                        self.cfg.data.frames) if self.probing else self.requests
         self.gen_ts = self.gen.tensors(self.x_train)
+        k = lc.steps_per_epoch
+        for what, b in (("generator", self.gen.cfg.batch_size), ("critic", self.critic.cfg.batch_size)):
+            if k is not None and k * b < len(real):
+                raise ValueError(f"loop.steps_per_epoch = {k} batches of {b} ({what}) cannot hold the {len(real)} real "
+                                 f"training samples, which every epoch includes; raise it to at least "
+                                 f"{math.ceil(len(real) / b)}")
+
+    def epoch_set(self, ts: TensorSet, batch_size: int, *key) -> TensorSet:
+        """What one training epoch on X_train (``ts``, the real samples first) uses: all of it, or
+        with ``loop.steps_per_epoch`` every real sample and a draw from the recycled pool (seeded
+        by the run seed and ``key``) filling that many batches of ``batch_size``."""
+        k, n_real = self.cfg.loop.steps_per_epoch, len(self.real)
+        if k is None or len(ts) <= k * batch_size:
+            return ts
+        g = torch.Generator().manual_seed(derive_seed(self.cfg.seed, "bounded", *key))
+        extra = n_real + torch.randperm(len(ts) - n_real, generator=g)[: k * batch_size - n_real]
+        idx = torch.cat([torch.arange(n_real), extra.sort().values]).to(ts.x.device)
+        return TensorSet(ts.x[idx], ts.lengths[idx], ts.labels[idx])
 
     @property
     def x_train(self) -> MotionSet:
@@ -188,7 +211,8 @@ def run_window(st: LoopState, r: int, f: RunFolder, bar) -> Window:
     cas_window: dict[int, float] = {}
     for t in range(r * lc.window + 1, (r + 1) * lc.window + 1):
         t0 = time.perf_counter()
-        losses = st.gen.train_epoch(st.gen_ts)
+        ts = st.epoch_set(st.gen_ts, st.gen.cfg.batch_size, "generator", t)
+        losses = st.gen.train_epoch(ts)
         t1 = time.perf_counter()
         syn = st.generate(t, st.probe, r)
         t2 = time.perf_counter()
@@ -199,6 +223,7 @@ def run_window(st: LoopState, r: int, f: RunFolder, bar) -> Window:
             weights = _weights(st.gen.model) if st.probing and lc.selection != "none" else None
             kept = {t: (syn, pr, weights)}
         st.epochs_log.append({"epoch": t, "round": r + 1, "cas": c, "scored": len(syn),
+                              "gen_steps": math.ceil(len(ts) / st.gen.cfg.batch_size),
                               **({} if st.dropped is None else {"dropped_by_distance": st.dropped}),
                               **{f"gen_{k}": v for k, v in losses.items() if k != "epoch"},
                               "time_gen_train": t1 - t0, "time_generate": t2 - t1,
@@ -254,8 +279,10 @@ def recycle_round(st: LoopState, w: Window, f: RunFolder) -> MotionSet:
     t2 = time.perf_counter()
     upd = []
     if lc.critic_mode == "updated":
-        crit_ts = to_tensors(x_train, st.critic.device)
-        upd = [st.critic.train_epoch(crit_ts) for _ in range(lc.critic_update_epochs)]
+        crit_ts, b = to_tensors(x_train, st.critic.device), st.critic.cfg.batch_size
+        parts = [st.epoch_set(crit_ts, b, "critic", w.round, e) for e in range(lc.critic_update_epochs)]
+        upd = [st.critic.train_epoch(p) for p in parts]
+        w.record["critic_steps"] = [math.ceil(len(p) / b) for p in parts]
         st.real_feat = None  # the critic changed
     w.record.update({"filter": lc.filter, "counts": res.per_class_counts(syn.labels, real.num_classes),
                      "pool_size": len(st.pool), "critic_update": upd, "time_select": t1 - t0,
