@@ -12,7 +12,7 @@ Protocol, per run seed s and k:
 * data as ``benchmarks/configs/utkinect.toml`` (odd subjects train, even subjects test, 32 frames,
   the root of the first frame at the origin, mean bone length 1, view alignment: the strong
   recipe's preparation); the k-shot set is ``per_class_subset(train, k, seed=s)`` (10k segments of
-  the odd subjects; the draws of ``benchmarks/recipe.py --protocol fewshot<k>``);
+  the odd subjects; the draws of ``benchmarks/protocols/recipe.py --protocol fewshot<k>``);
 * generator: the CVAE of that config (2 layers, d 64, lr 1e-3, paper loss weights, generated
   samples keeping the data's root constraint) trained on the k-shot set only, for 2100 optimizer
   steps (the step count of the loop protocol's 300 pre-training epochs on 100 segments); 200
@@ -101,7 +101,7 @@ def recipe_steps(rc: RecognizerConfig, k: int, classes: int) -> int:
     path = RESULTS / "recipe" / f"fewshot{k}" / f"{model}.json"
     chosen = read_json(path, {}).get("recipe", {}).get("chosen_epochs")
     if chosen is None:
-        raise SystemExit(f"{path}: no chosen epochs; run `python benchmarks/recipe.py --protocol fewshot{k} "
+        raise SystemExit(f"{path}: no chosen epochs; run `python benchmarks/protocols/recipe.py --protocol fewshot{k} "
                          f"--models {model}` first (its validation chooses them)")
     return chosen * _batches(k * classes, rc.batch_size, rc.augment.repeat)
 
@@ -174,7 +174,7 @@ def _full_set_reference() -> str:
     s = Summary.from_values(v)
     return (f" For scale: the same recognizer and recipe on the full real training set (100 segments, about 10 "
             f"per class) reaches {100 * s.mean:.1f} ± {100 * s.ci95_t:.1f} (t, {len(v)} seeds, "
-            "`benchmarks/recipe.py`).")
+            "`benchmarks/protocols/recipe.py`).")
 
 
 def markdown(res: dict) -> str:

@@ -7,7 +7,7 @@ timings, machine) and ``results/<protocol>_loop_current.md``. ``--jobs N`` runs 
 one thread each (``benchmarks.common.run_jobs``); ``--tiny`` cuts every count to a few steps
 (:data:`TINY_RUN`) and writes runs and results under ``benchmarks/runs/tiny/`` only.
 
-The protocols are current: the final recognizers are the strong recipe of ``benchmarks/recipe.py``
+The protocols are current: the final recognizers are the strong recipe of ``benchmarks/protocols/recipe.py``
 with the epochs it chose on validation subjects, and generated samples keep the data's root
 constraint (``generator.keep_root``, the default). The results made before (plain recognizers,
 before the root fix: ``results/<protocol>_loop.*``, runs in ``benchmarks/runs/<protocol>/``) stay

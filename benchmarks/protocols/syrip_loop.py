@@ -13,7 +13,7 @@ marked not labelled (visibility 0; 5 in train200, 8 in validate500) carry placeh
 coordinates; ``data.unlabelled = "fill"`` sets them to the mean of the image's labelled
 keypoints (``infagenc.data.preprocess.fill_unlabelled``), as the recognizer benchmarks do.
 Everything else is in ``benchmarks/configs/syrip.toml``: the final recognizer is
-``benchmarks/recipe.py``'s ``recipe`` variant for SyRIP (ST-GCN slim, 30 epochs chosen on 40
+``benchmarks/protocols/recipe.py``'s ``recipe`` variant for SyRIP (ST-GCN slim, 30 epochs chosen on 40
 validation images of train200: ``results/recipe/syrip/stgcn-slim.json``); see ``loop_bench.py``
 for what is written (``results/syrip_loop_current.*``).
 

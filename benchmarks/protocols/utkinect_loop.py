@@ -11,7 +11,7 @@ recognizers, both with the strong recipe.
 Each (mode, seed) is one `infagenc run` with ``benchmarks/configs/utkinect.toml`` in
 ``benchmarks/runs/utkinect_current/<mode>_s<seed>/``; see ``loop_bench.py`` for what is shared and
 written (``results/utkinect_loop_current.json`` and ``.md``). The config's data preparation and
-final recognizer are ``benchmarks/recipe.py``'s ``recipe`` variant with the epochs it chose on
+final recognizer are ``benchmarks/protocols/recipe.py``'s ``recipe`` variant with the epochs it chose on
 validation subjects s07, s09 (ST-GCN slim 20, MS-G3D slim 10: ``results/recipe/utkinect/*.json``);
 generated samples keep the data's root constraint.
 
@@ -42,7 +42,7 @@ PROTOCOL = Protocol(
     name="utkinect", title="InfAGenC on UTKinect-Action3D (cross-subject)", config=CONFIGS / "utkinect.toml",
     intro="Test accuracy (%) on the even subjects (99 segments); training on the odd subjects (100).", data=data,
     other_recognizers={"msg3d": {"model": "msg3d", "epochs": 10}},
-    other_notes=("MS-G3D slim with the same recipe, 10 epochs: `benchmarks/recipe.py`'s choice on validation "
+    other_notes=("MS-G3D slim with the same recipe, 10 epochs: `benchmarks/protocols/recipe.py`'s choice on validation "
                  "subjects s07, s09 (never on the test subjects)."))
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ infant postures (ST-GCN); settings chosen on training subjects only; 3 seeds eac
     python benchmarks/studies/utkinect_recognizers.py --table-only # rebuild the .md from the JSON, no training
 
 Frozen study: its committed results were made at commit b4921cf, with the plain recognizers (no
-augmentation or recipe); ``benchmarks/recipe.py`` has since measured the strong ones. The loop
+augmentation or recipe); ``benchmarks/protocols/recipe.py`` has since measured the strong ones. The loop
 protocols' critics keep the settings it chose.
 
 Runs already finished are kept in ``results/utkinect_recognizers.json`` and skipped when the

@@ -1,10 +1,10 @@
-"""The few-shot UTKinect protocols of ``benchmarks/recipe.py`` (``--protocol fewshot1`` and
+"""The few-shot UTKinect protocols of ``benchmarks/protocols/recipe.py`` (``--protocol fewshot1`` and
 ``--protocol fewshot5``): the k-shot draws, the floor fitted per seed, the floor's rows of the
 table. The protocol itself is described in ``recipe.py``'s docstring.
 
 * the test set is that of ``--protocol utkinect`` (the even subjects, 99 segments);
 * seed s draws its own training set: ``per_class_subset(train, k, seed=s)`` over the 100
-  segments of the odd subjects (the draw of ``benchmarks/fewshot.py``'s seed s), so the spread
+  segments of the odd subjects (the draw of ``benchmarks/protocols/fewshot.py``'s seed s), so the spread
   over the seeds includes the draw; the sample names are recorded with every result, and the
   floor and every deep variant of seed s are fitted on the same names;
 * epoch selection: ``per_class_subset(fit, k, seed=0)`` of the 3 training subjects that

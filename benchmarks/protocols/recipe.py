@@ -2,11 +2,11 @@
 small-data recipe, on UTKinect-Action3D cross-subject and SyRIP infant postures; every setting
 chosen on validation subjects only.
 
-    python benchmarks/recipe.py --models floor,stgcn-slim          # one process (resumable)
-    python benchmarks/recipe.py --models msg3d-slim --seeds 0,1,2  # another, side by side
-    python benchmarks/recipe.py --protocol syrip --models floor,stgcn-slim --seeds 0,1,2
-    python benchmarks/recipe.py --protocol fewshot5 --models floor,stgcn-slim,msg3d-slim
-    python benchmarks/recipe.py --table-only                       # the tables from the results
+    python benchmarks/protocols/recipe.py --models floor,stgcn-slim          # one process (resumable)
+    python benchmarks/protocols/recipe.py --models msg3d-slim --seeds 0,1,2  # another, side by side
+    python benchmarks/protocols/recipe.py --protocol syrip --models floor,stgcn-slim --seeds 0,1,2
+    python benchmarks/protocols/recipe.py --protocol fewshot5 --models floor,stgcn-slim,msg3d-slim
+    python benchmarks/protocols/recipe.py --table-only                       # the tables from the results
 
 Protocol (UTKinect, ``../shared/data/utkinect/joints``, 199 segments, 10 actions, 10 subjects):
 
@@ -40,7 +40,7 @@ Few-shot UTKinect (``--protocol fewshot1`` / ``fewshot5``: k = 1 / 5 real traini
 class; code in ``recipe_fewshot.py``): the test subjects and preprocessings are those above.
 
 * training set: seed s draws its own k per class from the 100 segments of the odd subjects
-  (``per_class_subset(train, k, seed=s)``, the draws of ``benchmarks/fewshot.py``); the names
+  (``per_class_subset(train, k, seed=s)``, the draws of ``benchmarks/protocols/fewshot.py``); the names
   drawn are stored with every result (``train_names``). The floor is no longer deterministic:
   it is fitted per seed on that seed's draw, and every deep run of seed s on the same draw, so
   the spread over seeds includes the draw and 'minus floor' pairs each seed with its own floor;
@@ -82,7 +82,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-import recipe_fewshot as fewshot
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository root: benchmarks.*
+
+from benchmarks.common import DATA, REPO, RESULTS, RUNS, Job, add_jobs_argument, load_avg, run_jobs  # noqa: E402
+from benchmarks.protocols import recipe_fewshot as fewshot  # noqa: E402
 
 from infagenc.data.preprocess import Preprocess
 from infagenc.data.readers import read
@@ -94,9 +97,7 @@ from infagenc.train.classical import ClassicalRecognizer
 from infagenc.train.recognizer import RecognizerConfig, RecognizerTrainer, evaluate, new_recognizer
 from infagenc.workflows.tune import validation_accuracies
 
-HERE = Path(__file__).resolve().parent
-RESULTS = HERE / "results"
-COMMAND = "python benchmarks/recipe.py"
+COMMAND = "python benchmarks/protocols/recipe.py"
 TEST_SUBJECTS = ("s02", "s04", "s06", "s08", "s10")
 PLAIN_PREP = Preprocess(frames=32, root="first_frame", normalize_scale=True)
 RECIPE_PREP = replace(PLAIN_PREP, align=True)
@@ -109,14 +110,10 @@ EPOCHS = {"plain": (20, 40, 60), "recipe": (10, 20, 30)}  # epoch counts read on
 PROTOCOLS = ("utkinect", "fewshot5", "fewshot1", "syrip")
 
 
-def load_avg() -> list[float]:
-    return [round(x, 2) for x in os.getloadavg()]
-
-
 def library_state() -> dict:
     """The commit the run started from and the library files then edited but not committed."""
     def git(*args):
-        r = subprocess.run(["git", *args], cwd=HERE.parent, capture_output=True, text=True)
+        r = subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True)
         return r.stdout.strip() if r.returncode == 0 else None
     status = git("status", "--porcelain", "--", "src")
     return {"git_head": git("rev-parse", "HEAD"),
@@ -170,34 +167,46 @@ def floor_results(protocol: str, data: Path, seeds, path: Path) -> dict:
     return out
 
 
-def deep_results(protocol: str, data: Path, model: str, size: str, seeds, path: Path) -> dict:
+def deep_results(protocol: str, data: Path, model: str, size: str, seeds, path: Path, jobs: int = 1) -> dict:
     res = read_json(path, {})
-    k = fewshot.shots(protocol)
     for name, (prep, cfg) in variants(protocol, model, size).items():
         entry = res.setdefault(name, {"config": cfg.to_dict(), "preprocess": prep.to_dict(), "seeds": {}})
-        train, test = load(protocol, data, prep)
         if "chosen_epochs" not in entry:
+            train, _ = load(protocol, data, prep)
             select(entry, replace(cfg, seed=0), train, protocol, epoch_list(protocol, name))
             write_json(path, res)
             print(f"{model}-{size} {name}: validation {entry['validation']} -> {entry['chosen_epochs']} epochs",
                   flush=True)
-        for s in seeds:
-            if str(s) in entry["seeds"]:
-                continue
-            rc = replace(cfg, seed=s, epochs=entry["chosen_epochs"])
-            sub, names = fewshot.draw(train, k, s) if k else (train, None)
-            t0 = time.perf_counter()
-            trainer = RecognizerTrainer(new_recognizer(rc, sub.layout, sub.channels, sub.num_classes), rc)
-            trainer.fit(sub, None, progress=False)
-            rep = evaluate(trainer.model, test)
-            entry["seeds"][str(s)] = {"accuracy": rep.overall, "mean_class_accuracy": rep.mean_class_accuracy,
-                                      "per_class": {c: float(a) for c, a in zip(rep.class_names, rep.per_class)},
-                                      "seconds": time.perf_counter() - t0, "load_avg": load_avg(),
-                                      **({"train_names": names} if k else {})}
+        todo = [s for s in seeds if str(s) not in entry["seeds"]]
+
+        def merge(job: Job, record: dict, entry=entry, name=name) -> None:  # the one writer of ``path``
+            entry["seeds"][str(job.kwargs["seed"])] = record
             write_json(path, res)
-            print(f"{model}-{size} {name} seed {s}: test {100 * rep.overall:.1f} "
-                  f"({time.perf_counter() - t0:.0f} s)", flush=True)
+            print(f"{model}-{size} {name} seed {job.kwargs['seed']}: test {100 * record['accuracy']:.1f} "
+                  f"({record['seconds']:.0f} s)", flush=True)
+
+        run_jobs([Job(f"{model}-{size}-{name}-s{s}", seed_run,
+                      {"protocol": protocol, "data": str(data), "model": model, "size": size, "variant": name,
+                       "seed": s, "epochs": entry["chosen_epochs"]}) for s in todo],
+                 RUNS / "recipe" / protocol / "jobs", jobs, merge=merge)
     return res
+
+
+def seed_run(protocol: str, data: str, model: str, size: str, variant: str, seed: int, epochs: int,
+             progress: bool = False) -> dict:
+    """One seed of one variant, trained on the training subjects and tested once (a job)."""
+    prep, cfg = variants(protocol, model, size)[variant]
+    train, test = load(protocol, Path(data), prep)
+    k = fewshot.shots(protocol)
+    rc = replace(cfg, seed=seed, epochs=epochs)
+    sub, names = fewshot.draw(train, k, seed) if k else (train, None)
+    t0 = time.perf_counter()
+    trainer = RecognizerTrainer(new_recognizer(rc, sub.layout, sub.channels, sub.num_classes), rc)
+    trainer.fit(sub, None, progress=progress)
+    rep = evaluate(trainer.model, test)
+    return {"accuracy": rep.overall, "mean_class_accuracy": rep.mean_class_accuracy,
+            "per_class": {c: float(a) for c, a in zip(rep.class_names, rep.per_class)},
+            "seconds": time.perf_counter() - t0, "load_avg": load_avg(), **({"train_names": names} if k else {})}
 
 
 def select(entry: dict, cfg: RecognizerConfig, train, protocol: str, epochs) -> None:
@@ -318,13 +327,14 @@ def _per_class_rows(floor_classes: dict | None, results_dir: Path) -> list[str]:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--protocol", choices=PROTOCOLS, default="utkinect")
-    ap.add_argument("--data", type=Path, default=HERE.parent.parent / "shared" / "data",
+    ap.add_argument("--data", type=Path, default=DATA,
                     help="the folder with utkinect/ and syrip/ (default ../shared/data)")
     ap.add_argument("--models", default="floor,stgcn-slim,msg3d-slim",
                     help="comma-separated: floor, stgcn-slim, stgcn-paper, msg3d-slim, msg3d-paper")
     ap.add_argument("--seeds", default="0,1,2,3,4")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--table-only", action="store_true")
+    add_jobs_argument(ap)
     a = ap.parse_args(argv)
     out = RESULTS / "recipe" / a.protocol
     if not a.table_only:
@@ -343,7 +353,7 @@ def main(argv=None) -> int:
                 floor_results(a.protocol, a.data, seeds, out / "floor.json")
             else:
                 model, size = m.split("-")
-                deep_results(a.protocol, a.data, model, size, seeds, out / f"{m}.json")
+                deep_results(a.protocol, a.data, model, size, seeds, out / f"{m}.json", a.jobs)
     text = tables(RESULTS / "recipe")
     (RESULTS / "recipe.md").write_text(text, encoding="utf-8")
     print(text)

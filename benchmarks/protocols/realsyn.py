@@ -1,11 +1,11 @@
 """Real+Syn against a strong Real: each way of training on real and synthetic samples, and the
 synthetic-data guard (``auto``), beside the floor and the recipe-trained Real recognizer.
 
-    python benchmarks/realsyn.py --protocol syrip --model stgcn-slim --seeds 0,1,2
-    python benchmarks/realsyn.py --protocol utkinect --model stgcn-slim --seeds 0,1,2
-    python benchmarks/realsyn.py --table-only
+    python benchmarks/protocols/realsyn.py --protocol syrip --model stgcn-slim --seeds 0,1,2
+    python benchmarks/protocols/realsyn.py --protocol utkinect --model stgcn-slim --seeds 0,1,2
+    python benchmarks/protocols/realsyn.py --table-only
 
-Protocol (the strong-recognizer benchmark's, ``benchmarks/recipe.py``, whose results it reads):
+Protocol (the strong-recognizer benchmark's, ``benchmarks/protocols/recipe.py``, whose results it reads):
 
 * data, split, preprocessing and the recognizer's recipe as ``recipe.py``'s ``recipe`` variant,
   with the epoch count that benchmark chose on validation subjects (it must have run first);
@@ -42,10 +42,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository root: benchmarks.*
 
-import recipe  # noqa: E402  (the strong-recognizer benchmark: data, recipe, chosen epochs)
+from benchmarks.common import DATA, Job, add_jobs_argument, run_jobs  # noqa: E402
+from benchmarks.common import RESULTS as ALL_RESULTS  # noqa: E402
+from benchmarks.common import RUNS as ALL_RUNS  # noqa: E402
+from benchmarks.protocols import recipe  # noqa: E402  (the strong-recognizer benchmark: data, recipe, epochs)
 
 from infagenc.data.motionset import MotionSet  # noqa: E402
 from infagenc.jsonio import read_json, write_json  # noqa: E402
@@ -56,11 +58,10 @@ from infagenc.train.generator import GeneratorConfig, GeneratorTrainer, sample_m
 from infagenc.train.guard import GuardConfig, candidate_configs, choose_synthetic  # noqa: E402
 from infagenc.train.recognizer import RecognizerTrainer, evaluate, new_recognizer  # noqa: E402
 
-RESULTS = HERE / "results" / "realsyn"
-WORK = HERE / "runs" / "realsyn"
+RESULTS = ALL_RESULTS / "realsyn"
+WORK = ALL_RUNS / "realsyn"
 GEN_EPOCHS = {"utkinect": 300, "syrip": 300}
-COMMAND = "python benchmarks/realsyn.py"
-DATA = HERE.parent.parent / "shared" / "data"
+COMMAND = "python benchmarks/protocols/realsyn.py"
 
 
 def synthetic_set(protocol: str, train: MotionSet, progress: bool) -> tuple[MotionSet, dict]:
@@ -89,17 +90,22 @@ def synthetic_set(protocol: str, train: MotionSet, progress: bool) -> tuple[Moti
     return syn, info
 
 
-def run(protocol: str, model: str, seeds, progress: bool, only=None, guard: bool = True) -> dict:
+def setting(protocol: str, model: str, progress: bool = False):
+    """The protocol's recipe config (epochs as its validation chose), data and synthetic set."""
     name, size = model.split("-")
     prep, cfg = recipe.variants(protocol, name, size)["recipe"]
-    chosen = read_json(HERE / "results" / "recipe" / protocol / f"{model}.json", {}).get("recipe", {})
+    chosen = read_json(ALL_RESULTS / "recipe" / protocol / f"{model}.json", {}).get("recipe", {})
     if "chosen_epochs" not in chosen:
-        raise SystemExit(f"run `python benchmarks/recipe.py --protocol {protocol} --models {model}` first: "
+        raise SystemExit(f"run `python benchmarks/protocols/recipe.py --protocol {protocol} --models {model}` first: "
                          f"its validation chooses the epochs")
     cfg = replace(cfg, epochs=chosen["chosen_epochs"], device="cpu")
     train, test = recipe.load(protocol, DATA, prep)
     syn, gen_info = synthetic_set(protocol, train, progress)
-    syn = syn.relabel(train.class_names)
+    return prep, cfg, train, test, syn.relabel(train.class_names), gen_info
+
+
+def run(protocol: str, model: str, seeds, progress: bool, only=None, guard: bool = True, jobs: int = 1) -> dict:
+    prep, cfg, train, test, syn, gen_info = setting(protocol, model, progress)
     path = RESULTS / protocol / f"{model}.json"
     res = read_json(path, {})
     res.update(generator=gen_info, config=cfg.to_dict(), preprocess=prep.to_dict())
@@ -116,18 +122,29 @@ def run(protocol: str, model: str, seeds, progress: bool, only=None, guard: bool
         res["guard"] = {**g.to_dict(), "load_avg": recipe.load_avg()}
         write_json(path, res)
     runs = res.setdefault("runs", {})
-    both = MotionSet.concat([train, syn])
-    for s in seeds:  # seed-major: an interrupted command leaves every candidate with the same seeds
-        for cand, rc in cands.items():
-            data = train if cand == "real" else both
-            done = runs.setdefault(cand, {})
-            if str(s) in done:
-                continue
-            done[str(s)] = one(replace(rc, seed=s), data, test)
-            write_json(path, res)
-            print(f"{protocol} {model} {cand} seed {s}: {100 * done[str(s)]['accuracy']:.1f} "
-                  f"({done[str(s)]['seconds']:.0f} s)", flush=True)
+
+    def merge(job: Job, record: dict) -> None:  # the one writer of ``path``
+        cand, s = job.kwargs["candidate"], job.kwargs["seed"]
+        runs.setdefault(cand, {})[str(s)] = record
+        write_json(path, res)
+        print(f"{protocol} {model} {cand} seed {s}: {100 * record['accuracy']:.1f} ({record['seconds']:.0f} s)",
+              flush=True)
+
+    # seed-major: an interrupted command leaves every candidate with the same seeds
+    todo = [Job(f"{model}-{cand.replace(':', '-')}-s{s}", candidate_run,
+                {"protocol": protocol, "model": model, "candidate": cand, "seed": s})
+            for s in seeds for cand in cands if str(s) not in runs.get(cand, {})]
+    run_jobs(todo, WORK / protocol / "jobs", jobs, merge=merge)
     return res
+
+
+def candidate_run(protocol: str, model: str, candidate: str, seed: int, progress: bool = False) -> dict:
+    """One candidate at one seed: trained on all training subjects (with the synthetic set unless
+    Real), tested once (a job; the synthetic set must exist: the parent makes it)."""
+    _, cfg, train, test, syn, _ = setting(protocol, model)
+    rc = candidate_configs(cfg, GuardConfig())[candidate]
+    data = train if candidate == "real" else MotionSet.concat([train, syn])
+    return one(replace(rc, seed=seed), data, test)
 
 
 def one(rc, data: MotionSet, test: MotionSet) -> dict:
@@ -157,7 +174,7 @@ def _pm(values) -> str:
 def table(protocol: str, model: str, res: dict) -> list[str]:
     runs, guard = res.get("runs", {}), res.get("guard", {})
     real = runs.get("real", {})
-    ref = read_json(HERE / "results" / "recipe" / protocol / "floor.json", {})
+    ref = read_json(ALL_RESULTS / "recipe" / protocol / "floor.json", {})
     ref_key = "linear/per_frame"
     lines = [f"## {recipe.TITLES.get(protocol, protocol)}: {model}", "",
              f"Command: `{COMMAND} --protocol {protocol} --model {model}`. Test accuracy in %, every seed, "
@@ -196,7 +213,7 @@ def recipe_name(cand: str) -> str:
 
 def tables() -> str:
     out = ["# Real+Syn against a strong Real", "",
-           "Made by `benchmarks/realsyn.py` (protocol in its docstring); 1 thread per process.", ""]
+           "Made by `benchmarks/protocols/realsyn.py` (protocol in its docstring); 1 thread per process.", ""]
     for d in sorted(RESULTS.glob("*")):
         for f in sorted(d.glob("*.json")):
             out += table(d.name, f.stem, read_json(f))
@@ -212,13 +229,15 @@ def main(argv=None) -> int:
                     help="comma-separated subset of the guard's candidates to train (default: all)")
     ap.add_argument("--no-guard", action="store_true", help="skip the guard (auto) on subject folds")
     ap.add_argument("--table-only", action="store_true")
+    add_jobs_argument(ap)
     ap.add_argument("--no-progress", action="store_true")
     a = ap.parse_args(argv)
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
     if not a.table_only:
         only = [c for c in a.candidates.split(",") if c]
-        run(a.protocol, a.model, [int(s) for s in a.seeds.split(",")], not a.no_progress, only, not a.no_guard)
-    (HERE / "results" / "realsyn.md").write_text(tables() + "\n")
+        run(a.protocol, a.model, [int(s) for s in a.seeds.split(",")], not a.no_progress, only, not a.no_guard,
+            a.jobs)
+    (ALL_RESULTS / "realsyn.md").write_text(tables() + "\n")
     print(tables())
     return 0
 
