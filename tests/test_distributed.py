@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import time
 
 import pytest
 import torch
@@ -33,6 +31,7 @@ from infagenc.train.augment import AugmentConfig
 from infagenc.train.batching import TensorSet, to_tensors
 from infagenc.train.device import resolve_precision
 from infagenc.train.recognizer import RecognizerConfig, RecognizerTrainer, new_recognizer
+from ranks import spawn_ranks
 
 WORLD = 2
 TIMEOUT_S = 240
@@ -80,16 +79,7 @@ def _runs(ms) -> dict:
     return out
 
 
-def _worker(rank: int, port: int, folder: str) -> None:
-    os.environ.update(RANK=str(rank), WORLD_SIZE=str(WORLD), LOCAL_RANK=str(rank), MASTER_ADDR="127.0.0.1",
-                      MASTER_PORT=str(port))
-    torch.set_num_threads(1)
-    try:
-        D.init_from_env("cpu", timeout_s=TIMEOUT_S)
-    except Exception as e:  # the platform cannot start gloo: the test skips
-        with open(os.path.join(folder, f"init_failed_{rank}.txt"), "w") as f:
-            f.write(f"{type(e).__name__}: {e}")
-        return
+def _worker(rank: int, folder: str) -> dict:
     from infagenc.workflows.recognizer import train_run
 
     ms = _data()
@@ -100,45 +90,14 @@ def _worker(rank: int, port: int, folder: str) -> None:
         _trainer(ms, batch_size=1).fit(ms, progress=False)
     except ValueError as e:
         res["refused"] = str(e)
-    torch.save(res, os.path.join(folder, f"rank{rank}.pt"))
-    D.cleanup()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return res
 
 
 @pytest.fixture(scope="module")
 def two_ranks(tmp_path_factory):
     """Results of the 2-process run (spawned, gloo on CPU) and of the same in this process."""
-    if not (dist.is_available() and dist.is_gloo_available()):
-        pytest.skip("torch.distributed with gloo is not available in this torch build")
-    import torch.multiprocessing as mp
-
     folder = tmp_path_factory.mktemp("ddp")
-    env = {"OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS")}
-    os.environ["OMP_NUM_THREADS"] = "1"  # the children's thread pools
-    try:
-        ctx = mp.start_processes(_worker, (_free_port(), str(folder)), nprocs=WORLD, join=False,
-                                 start_method="spawn")
-        deadline = time.monotonic() + TIMEOUT_S
-        while not ctx.join(timeout=max(1.0, deadline - time.monotonic())):
-            if time.monotonic() > deadline:
-                for p in ctx.processes:
-                    p.kill()
-                pytest.fail(f"the 2-process run did not finish in {TIMEOUT_S} s")
-    finally:
-        if env["OMP_NUM_THREADS"] is None:
-            os.environ.pop("OMP_NUM_THREADS", None)
-        else:
-            os.environ["OMP_NUM_THREADS"] = env["OMP_NUM_THREADS"]
-    failed = sorted(folder.glob("init_failed_*.txt"))
-    if failed:
-        pytest.skip(f"cannot start a gloo process group here: {failed[0].read_text()}")
-    ranks = [torch.load(folder / f"rank{r}.pt", weights_only=False) for r in range(WORLD)]
-    return ranks, _runs(_data()), folder
+    return spawn_ranks(_worker, folder, WORLD, TIMEOUT_S), _runs(_data()), folder
 
 
 def _timeless(history: list[dict]) -> list[dict]:

@@ -21,13 +21,10 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import time
 import types
 
 import pytest
 import torch
-from torch import distributed as dist
 
 from infagenc.data.demo import make_demo
 from infagenc.data.preprocess import fixed_length
@@ -40,6 +37,7 @@ from infagenc.train.diffusion import DiffusionConfig
 from infagenc.train.generative import new_trainer
 from infagenc.train.generator import GeneratorConfig
 from infagenc.train.recognizer import RecognizerConfig, new_recognizer
+from ranks import spawn_ranks
 from test_loop_run import TINY
 
 WORLD = 2
@@ -92,16 +90,7 @@ def _runs(ms) -> dict:
     return out
 
 
-def _worker(rank: int, port: int, folder: str) -> None:
-    os.environ.update(RANK=str(rank), WORLD_SIZE=str(WORLD), LOCAL_RANK=str(rank), MASTER_ADDR="127.0.0.1",
-                      MASTER_PORT=str(port))
-    torch.set_num_threads(1)
-    try:
-        D.init_from_env("cpu", timeout_s=TIMEOUT_S)
-    except Exception as e:  # the platform cannot start gloo: the test skips
-        with open(os.path.join(folder, f"init_failed_{rank}.txt"), "w") as f:
-            f.write(f"{type(e).__name__}: {e}")
-        return
+def _worker(rank: int, folder: str) -> dict:
     res = {"info": D.info().to_dict(), **_runs(_data())}
     from infagenc.cli import main
     from infagenc.loop.config import RunConfig
@@ -113,44 +102,15 @@ def _worker(rank: int, port: int, folder: str) -> None:
     # the command resumes it to the end, and leaves the process group at its end
     res["rc"] = main(["run", "--data", os.path.join(folder, "data.npz"), "--config", os.path.join(folder, "c.json"),
                       "--out", os.path.join(folder, "run"), "--no-progress", "--threads", "1", "--json"])
-    torch.save(res, os.path.join(folder, f"rank{rank}.pt"))
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return res
 
 
 @pytest.fixture(scope="module")
 def two_ranks(tmp_path_factory):
-    if not (dist.is_available() and dist.is_gloo_available()):
-        pytest.skip("torch.distributed with gloo is not available in this torch build")
-    import torch.multiprocessing as mp
-
     folder = tmp_path_factory.mktemp("ddp_gen")
     make_demo(num_subjects=3, per_class=3, seed=0).save(folder / "data.npz")
     (folder / "c.json").write_text(json.dumps(TINY))
-    env = os.environ.get("OMP_NUM_THREADS")
-    os.environ["OMP_NUM_THREADS"] = "1"
-    try:
-        ctx = mp.start_processes(_worker, (_free_port(), str(folder)), nprocs=WORLD, join=False, start_method="spawn")
-        deadline = time.monotonic() + TIMEOUT_S
-        while not ctx.join(timeout=max(1.0, deadline - time.monotonic())):
-            if time.monotonic() > deadline:
-                for p in ctx.processes:
-                    p.kill()
-                pytest.fail(f"the 2-process run did not finish in {TIMEOUT_S} s")
-    finally:
-        if env is None:
-            os.environ.pop("OMP_NUM_THREADS", None)
-        else:
-            os.environ["OMP_NUM_THREADS"] = env
-    failed = sorted(folder.glob("init_failed_*.txt"))
-    if failed:
-        pytest.skip(f"cannot start a gloo process group here: {failed[0].read_text()}")
-    ranks = [torch.load(folder / f"rank{r}.pt", weights_only=False) for r in range(WORLD)]
-    return ranks, _runs(_data()), folder
+    return spawn_ranks(_worker, folder, WORLD, TIMEOUT_S), _runs(_data()), folder
 
 
 def _max_diff(a: dict, b: dict) -> float:

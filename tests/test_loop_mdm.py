@@ -69,10 +69,14 @@ def test_an_interrupted_diffusion_run_resumes_to_the_same_pool(mdm_run, tmp_path
 
 
 @pytest.mark.parametrize("loop, key", [({"sampling": "exemplar"}, "loop.sampling"),
-                                       ({"sample_dropout": 0.1}, "loop.sample_dropout")])
+                                       ({"sample_dropout": 0.1}, "loop.sample_dropout"),
+                                       (None, "evaluation.enabled")])
 def test_cvae_only_loop_options_are_refused_by_key(tmp_path, loop, key):
+    cfg = mdm_config(**(loop or {}))
+    if loop is None:
+        cfg.evaluation.enabled = True
     with pytest.raises(ValueError, match=key):
-        run(mdm_config(**loop), tmp_path / "x", progress=False)
+        run(cfg, tmp_path / "x", progress=False)
     assert not (tmp_path / "x" / "config.json").exists()  # refused before any work
 
 
