@@ -81,6 +81,23 @@ def test_hierarchical_head_feeds_the_coarse_logits_to_the_fine_classifier():
         assert not torch.allclose(head(f), fine)
 
 
+def test_fine_head_input_includes_the_coarse_logits_by_gradient():
+    # the fine logits depend on the coarse logits (not a detached copy): the fine loss alone puts a
+    # gradient on the coarse layer, and d fine / d coarse logits is the fine layer's coarse block
+    torch.manual_seed(0)
+    head = HierarchicalHead(3, 4, (0, 0, 1, 1))
+    f = torch.randn(6, 3)
+    c, fine = head.both(f)
+    (g,) = torch.autograd.grad(fine[:, 2].sum(), c, retain_graph=True)
+    torch.testing.assert_close(g, head.fine.weight[2, 3:].detach().expand(6, 2))
+    F.cross_entropy(fine, torch.tensor([0, 1, 2, 3, 0, 1])).backward()
+    assert head.coarse.weight.grad is not None and float(head.coarse.weight.grad.abs().sum()) > 0
+    # through the full model too: the fine output's gradient reaches the coarse head's weights
+    m = make(coarse_of=(0, 0, 1, 1), coarse_names=("lying", "upright")).train()
+    m(torch.randn(4, 1, 17, 2)).sum().backward()
+    assert float(m.head.coarse.weight.grad.abs().sum()) > 0
+
+
 def _known_coarse(model, coarse_bias):
     """Coarse logits = coarse_bias for every sample (weights zeroed)."""
     with torch.no_grad():

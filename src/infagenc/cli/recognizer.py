@@ -55,6 +55,9 @@ def _train(args: argparse.Namespace) -> int:
     hierarchy = load_hierarchy(args.hierarchy) if args.hierarchy else None
     prep = _preprocess(args)
     syn = MotionSet.load(args.synthetic) if args.synthetic else None
+    data = _read(args)
+    if hierarchy is not None:  # a class the file does not place: refused before anything runs
+        cfg = hierarchical_config(cfg, hierarchy, data.class_names)
     distributed.init_from_env(cfg.device)
     main = distributed.is_main()
     try:
@@ -63,9 +66,6 @@ def _train(args: argparse.Namespace) -> int:
             print(f"execution: world size {ex['world_size']}" + (f" ({ex['backend']})" if ex["backend"] else "")
                   + f", device {ex['device']}, precision {ex['precision']}" + (", sync_bn" if ex["sync_bn"] else ""),
                   file=sys.stderr)
-        data = _read(args)
-        if hierarchy is not None:
-            cfg = hierarchical_config(cfg, hierarchy, data.class_names)
         summary = train_run(data, cfg, args.out, test_subjects=_subjects(args.test_subjects),
                             val_subjects=_subjects(args.val_subjects), preprocess=prep, data_source=args.data,
                             progress=not args.no_progress, synthetic=syn, synthetic_mode=args.synthetic_mode)
