@@ -24,7 +24,10 @@ Choices made where the paper is silent:
 * **Randomness**: all of it comes from the trainer's seeded ``rng`` (a ``torch.Generator``,
   see :class:`~infagenc.train.trainer.Trainer`): the shuffling, and a per-epoch seed under
   which dropout and the reparameterisation noise run (torch's global RNG is forked, so
-  callers' RNG state is untouched). Saving that RNG's state makes a resumed run produce
+  callers' RNG state is untouched). The reparameterisation noise of a batch is drawn for the
+  whole batch, on the CPU, before the forward pass (so several ranks under torchrun use the
+  1-process noise; since this was introduced the numbers of a run differ from those of
+  earlier versions, for the same seed). Saving that RNG's state makes a resumed run produce
   exactly the numbers an uninterrupted one would.
 * **Root constraint** (``GeneratorConfig.keep_root``, default on): the trainer records
   which root constraint the training data satisfies (centre joint at the origin in every
