@@ -24,7 +24,6 @@ def mdm_config(**loop) -> RunConfig:
     d = json.loads(json.dumps(TINY))
     d["generator"].update(MDM_TINY)
     d["loop"].update({"filter": "per_class", **loop})  # every class gets samples, whatever the tiny critic says
-    d["evaluation"] = {"enabled": False}
     return RunConfig.from_dict(d)
 
 
@@ -52,6 +51,9 @@ def test_the_loop_runs_the_diffusion_generator_end_to_end(mdm_run):
         assert all(n.startswith("syn-") and f"-r{r}-" in n for n in sel.names)
     assert len(pool) == rounds[-1]["pool_size"] and pool.is_synthetic.all()
     assert set(summary["recognition"]) >= {"real", "syn", "real_syn"}
+    metrics = json.loads(f.metrics_path.read_text())  # the evaluation phase samples the diffusion generator
+    assert metrics["generator_checkpoint"] == "generator.pt" and np.isfinite(metrics["fid_real_train_vs_real_test"])
+    assert "vs_test" in metrics and f.samples_path.exists()
     stored = json.loads(f.config_path.read_text())["generator"]
     assert stored["model"] == "mdm" and stored["diffusion"]["sampling_steps"] == 2
 
@@ -69,12 +71,9 @@ def test_an_interrupted_diffusion_run_resumes_to_the_same_pool(mdm_run, tmp_path
 
 
 @pytest.mark.parametrize("loop, key", [({"sampling": "exemplar"}, "loop.sampling"),
-                                       ({"sample_dropout": 0.1}, "loop.sample_dropout"),
-                                       (None, "evaluation.enabled")])
+                                       ({"sample_dropout": 0.1}, "loop.sample_dropout")])
 def test_cvae_only_loop_options_are_refused_by_key(tmp_path, loop, key):
-    cfg = mdm_config(**(loop or {}))
-    if loop is None:
-        cfg.evaluation.enabled = True
+    cfg = mdm_config(**loop)
     with pytest.raises(ValueError, match=key):
         run(cfg, tmp_path / "x", progress=False)
     assert not (tmp_path / "x" / "config.json").exists()  # refused before any work

@@ -33,7 +33,7 @@ from ..jsonio import atomic_write_bytes
 from ..metrics.generation import fid, generation_metrics
 from ..metrics.pose import motionset_pose_statistics
 from ..metrics.stats import jsonable
-from ..train.generator import GeneratorTrainer
+from ..train.generative import load_trainer
 from ..train.recognizer import load_recognizer, predict
 from .rounds import draw_samples
 from .seeds import balanced_requests, derive_seed
@@ -99,7 +99,7 @@ def evaluate_run(folder, sp, cfg, device, progress: bool = True) -> dict:
     gen_path = folder.checkpoint("generator")
     if not gen_path.exists():
         gen_path = folder.checkpoint("generator_pretrained")
-    gen = GeneratorTrainer.load(gen_path, device)
+    gen = load_trainer(gen_path, device)  # whichever generator the run trained (CVAE or MDM)
     n_ref = max(len(sp.train), len(sp.test))
     syn, dropped = _sample(gen, cfg, balanced_requests(sp.train.num_classes, ev.repeats * n_ref, cfg.data.frames),
                            sp.train, seed=derive_seed(ev.seed, "evaluation"), progress=progress)
