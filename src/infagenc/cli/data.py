@@ -191,7 +191,11 @@ def register(sub) -> None:
                                    f"Formats: {', '.join(_FORMATS)}.")
     dsub = p.add_subparsers(dest="data_command", metavar="SUBCOMMAND")
     dsub.required = True
+    for add in (_add_inspect, _add_convert, _add_extract, _add_graph, _add_fuse):
+        add(dsub)
 
+
+def _add_inspect(dsub) -> None:
     pi = dsub.add_parser("inspect", help="counts per class and subject, lengths, layout, problems",
                          description="Print, per dataset found at PATH (a file, a dataset folder, or a folder "
                                      "of datasets): samples, counts per class and per subject, sequence lengths, "
@@ -202,6 +206,8 @@ def register(sub) -> None:
     pi.add_argument("--json", action="store_true", help="print the reports as JSON")
     pi.set_defaults(func=_cmd_inspect)
 
+
+def _add_convert(dsub) -> None:
     pc = dsub.add_parser("convert", help="any readable format -> .npz, PYSKL .pkl or BVH",
                          description="Read a dataset and write it as an infagenc .npz or a PYSKL / MMAction2 "
                                      "annotation pickle, or rotation data as BVH files (chosen by --to or the output "
@@ -231,6 +237,8 @@ def register(sub) -> None:
                     help="PYSKL only: keep this set's labels and the split 'all' even for NTU action classes")
     pc.set_defaults(func=_cmd_convert)
 
+
+def _add_extract(dsub) -> None:
     from ..data.extract import MISSING_POLICIES  # light: mediapipe is imported only to extract
 
     pe = dsub.add_parser("extract", help="skeletons from videos and images (BlazePose; needs the pose extra)",
@@ -262,6 +270,8 @@ def register(sub) -> None:
     pe.add_argument("--no-progress", action="store_true", help="no progress bars")
     pe.set_defaults(func=_cmd_extract)
 
+
+def _add_graph(dsub) -> None:
     pg = dsub.add_parser("graph", help="the PYSKL / MMAction2 graph for a layout",
                          description="Print, as JSON, the graph_cfg layout to give PYSKL / MMAction2's ST-GCN for "
                                      "data of LAYOUT: their stock graph's name (ntu25 -> nturgb+d, coco17 -> coco) "
@@ -270,6 +280,8 @@ def register(sub) -> None:
     pg.add_argument("layout", help="a layout name or layout file (.toml / .json)")
     pg.set_defaults(func=_cmd_graph)
 
+
+def _add_fuse(dsub) -> None:
     pf = dsub.add_parser("fuse", help="join the 2D and 3D keypoints of the same images into one .npz",
                          description="Read a labelled 2D set and a 3D set of the same images, preprocess each on "
                                      "its own layout, and join them by sample name into one set on the fused "
