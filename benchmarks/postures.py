@@ -239,9 +239,8 @@ def _final(name: str, path: Path, res: dict, cfg: RecognizerConfig, train, test,
 
 # ------------------------------------------------------------------- Real+Syn
 def synthetic(data: Path, data_key: str, part: str) -> MotionSet:
-    """The synthetic set of the baseline CVAE trained on ``part`` ("fit": the 160 selection
-    images; "train": all 200) of the preprocessed ``data_key`` set: as many samples as real
-    ones, balanced over classes (T = 1). Trained and sampled once, then read back."""
+    """Baseline-CVAE samples (as many as real, balanced over classes, T = 1) of a generator trained on
+    ``part`` ("fit": the 160 selection images; "train": all 200); made once, then read back."""
     train = load_sets(data)[data_key][0]
     real = holdout_subjects(train, VAL_FRACTION, seed=0)[0] if part == "fit" else train
     path, info_path = WORK / f"syn-{data_key}-{part}.npz", OUT / f"generator-{data_key}-{part}.json"
@@ -289,13 +288,11 @@ def syn_run(name: str, data: Path, seeds) -> dict:
             trainer = RecognizerTrainer(new_recognizer(rc, fit.layout, fit.channels, fit.num_classes), rc)
             trainer.fit(both, None, progress=False)
             rep = evaluate(trainer.model, val)
-            sel[str(w)] = {"val_acc": rep.overall, "val_per_class": dict(zip(rep.class_names,
-                                                                             map(float, rep.per_class)))}
+            sel[str(w)] = {"val_acc": rep.overall, "val_per_class": dict(zip(rep.class_names, rep.per_class.tolist()))}
             print(f"{name}: LMMD {w:g}: validation {100 * rep.overall:.1f}", flush=True)
-        res["lmmd_selection"] = sel
-        res["lmmd_weight"] = max(LMMD_WEIGHTS, key=lambda w: (sel[str(w)]["val_acc"], -w))
-        res["validation"] = {str(cfg.epochs): sel[str(res["lmmd_weight"])]["val_acc"]}
-        res["selection_load_avg"] = load_avg()
+        best = max(LMMD_WEIGHTS, key=lambda w: (sel[str(w)]["val_acc"], -w))  # ties: the smaller weight
+        res.update(lmmd_selection=sel, lmmd_weight=best, validation={str(cfg.epochs): sel[str(best)]["val_acc"]},
+                   selection_load_avg=load_avg())
         write_json(path, res)
     fields = {k: (res["lmmd_weight"] if v is None else v) for k, v in options.items()}
     cfg = replace(cfg, realsyn=RealSynConfig(**fields))
@@ -341,7 +338,7 @@ def _row(name: str, res: dict, floor: dict | None) -> str:
             f"{_pm([seeds[s]['coarse_from_fine'] for s in order])} | {_pm(heads) if heads else '–'} | {sec:.0f} |")
 
 
-PAIRS = (("fusion", "posture-2d"), ("posture-3d", "posture-2d"), ("hier-2d", "posture-2d"),
+PAIRS = (("fusion", "posture-2d"), ("cb-fusion", "cb-2d"), ("posture-3d", "posture-2d"), ("hier-2d", "posture-2d"),
          ("hier-fusion", "fusion"), ("posture-gcn-2d", "posture-2d"), ("cb-2d", "posture-2d"), ("cb-fusion", "fusion"),
          *((s, b) for s, (b, _) in SYN_RUNS.items()), ("lmmd-2d", "syn-2d"), ("dann-2d", "syn-2d"),
          ("lmmd-fusion", "syn-fusion"), ("dann-fusion", "syn-fusion"))
@@ -373,12 +370,12 @@ def _targets(results: dict) -> list[str]:
         s = Summary.from_values([100 * (results[a]["seeds"][x]["accuracy"] - results[b]["seeds"][x]["accuracy"])
                                  for x in seeds])
         return s, len(seeds)
-
-    if "fusion" in results and "posture-2d" in results:
-        s, n = paired("fusion", "posture-2d")
-        lo, hi = s.mean - s.ci95_t, s.mean + s.ci95_t
-        out.append(f"* 2D + 3D beats 2D with a t-interval excluding 0: fusion minus posture-2d = {s.mean:+.1f} "
-                   f"[{lo:+.1f}, {hi:+.1f}] over {n} seeds: **{'met' if lo > 0 else 'missed'}**.")
+    for a, b in (("fusion", "posture-2d"), ("cb-fusion", "cb-2d")):
+        if a in results and b in results:
+            s, n = paired(a, b)
+            lo, hi = s.mean - s.ci95_t, s.mean + s.ci95_t
+            out.append(f"* 2D + 3D beats 2D with a t-interval excluding 0: {a} minus {b} = {s.mean:+.1f} "
+                       f"[{lo:+.1f}, {hi:+.1f}] over {n} seeds: **{'met' if lo > 0 else 'missed'}**.")
     deep = {n: r for n, r in results.items() if "floor" not in n}
     if deep:
         mean = {n: float(np.mean([v["accuracy"] for v in r["seeds"].values()])) for n, r in deep.items()}
@@ -416,15 +413,13 @@ def table() -> str:
              "t-interval (95%, Student's t over the seeds); 'minus floor': each seed minus the 2D floor (paired). "
              "Coarse = lying (Prone, Supine) vs upright (Sitting, Standing): 'from fine' maps the fine prediction "
              "to its coarse class (every model), 'coarse head' is the hierarchical head's own coarse output.", "",
-             "Models (`src/infagenc/models/posture.py`): `posture` encodes each frame alone: the input batch norm, "
-             "the flattened joints, an MLP 256-128 (BatchNorm, ReLU, dropout 0.3); `posture-gcn-2d` puts two graph "
-             "convolutions (32 channels, row-normalised adjacency with self loops) before it. `posture_fusion` "
-             "(runs `fusion`, `hier-fusion`) reads one set per image on the fused layout `coco17+infant14` "
-             "(`src/infagenc/data/fusion.py`: 31 joints, `2d:*` then `3d:*`, xyz, the 2D z = 0; joined by image name) "
-             "and gives each part its own such encoder (2D: x, y only; 3D: x, y, z), features concatenated "
-             "(256-d). The hierarchical head (`hier-*`, `examples/hierarchies/syrip.toml`): coarse = Linear(f), "
-             "fine = Linear([f, coarse logits]); loss = fine CE + 1.0 x coarse CE. The floor on the fused set is "
-             "logistic regression on all 31 x 3 values.", "",
+             "Runs (the docstring has the protocol): `posture` = each frame alone through an MLP 256-128 "
+             "(`-gcn`: two graph convolutions first); `fusion` = `posture_fusion`, one such encoder per part of the "
+             "fused 2D + 3D layout (31 joints, joined by image); `hier-*` = the coarse -> fine head of "
+             "`examples/hierarchies/syrip.toml`; `cb-*` = class-balanced loss; `syn-*` / `dann-*` / `lmmd-*` = Real + "
+             "synthetic postures of the baseline CVAE trained on the training images only (as many as the real "
+             "images, balanced over classes: 50 per posture, so Standing gets 50 beside its 6 real), pooled / DANN "
+             "0.1 / LMMD (weight chosen on validation, table below), with the Real run's config and epochs.", "",
              "| run | data | epochs (chosen on val) | val acc | test acc per seed | mean ± t95 | minus floor (t95) | "
              "mean class acc | coarse acc, from fine | coarse acc, coarse head | s / seed |",
              "|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|"]
@@ -448,6 +443,11 @@ def table() -> str:
         vals = [np.nanmean([v["coarse_per_class"][c] for v in r["seeds"].values()]) for r in results.values()]
         lines.append(f"| {c} | " + " | ".join(f"{100 * v:.1f}" for v in vals) + " |")
     lines += _paired_rows(results)
+    sel = {n: r["lmmd_selection"] for n, r in results.items() if "lmmd_selection" in r}
+    lines += ["", "LMMD weight on the 40 validation images (160 images + a generator of those 160; seed 0):", "",
+              "| run | " + " | ".join(f"LMMD {w:g}" for w in LMMD_WEIGHTS) + " |", "|---|" + "---:|" * len(LMMD_WEIGHTS)]
+    lines += [f"| {n} | " + " | ".join(f"{100 * v[str(w)]['val_acc']:.1f}" for w in LMMD_WEIGHTS) + " |"
+              for n, v in sel.items()]
     lines += _targets(results)
     lines += ["", "Commands run (`uptime` at their start and end):", ""]
     lines += [f"* `--runs {c['runs']} --seeds {c['seeds']}` ({c['seconds']:.0f} s, commit {str(c['git_head'])[:7]}): "
