@@ -48,10 +48,10 @@ Protocol (``../shared/data/syrip``; one sample per image, T = 1, 4 postures):
   40 images, the same for every run); one model (seed 0) per run is trained on the other 160
   and its validation (fine) accuracy read after each of ``EPOCHS``; the count with the best
   validation accuracy (earliest on ties) is used;
-* final: trained on all 200 training images with the chosen epochs, seeds 0-2 (0-4 for posture-2d, fusion, hier-*, cb-*), tested once:
-  overall, per-class and mean class accuracy; coarse accuracy (lying / upright) from the fine
-  prediction for every run and from the coarse head for the hierarchical ones. Intervals:
-  Student's t over the seeds; 'minus floor' pairs every seed with the (deterministic) 2D floor.
+* final: trained on all 200 training images with the chosen epochs, seeds 0-2 (0-4 for posture-2d,
+  fusion, hier-*, cb-*), tested once: overall, per-class and mean class accuracy; coarse accuracy
+  (lying / upright) from the fine prediction for every run and from the coarse head for the
+  hierarchical ones. Intervals: Student's t over the seeds; 'minus floor': each seed - 2D floor.
 
 Results: ``results/postures/<run>.json`` (every seed, with its wall time, torch threads and
 the 1/5/15-minute load averages when it finished; a seed already there is skipped) and
