@@ -2,9 +2,9 @@
 model on 2D keypoints, on 3D keypoints, the late fusion of both, and the hierarchical head
 (lying / upright over the 4 postures); every setting chosen on held-out training images.
 
-    OMP_NUM_THREADS=1 python benchmarks/postures.py                  # every run (resumable)
-    OMP_NUM_THREADS=1 python benchmarks/postures.py --only floor-2d,posture-2d --seeds 0,1,2
-    python benchmarks/postures.py --table-only                       # the table from the results
+    OMP_NUM_THREADS=1 python benchmarks/protocols/postures.py                  # every run (resumable)
+    OMP_NUM_THREADS=1 python benchmarks/protocols/postures.py --only floor-2d,posture-2d --seeds 0,1,2
+    python benchmarks/protocols/postures.py --table-only                       # the table from the results
 
 Protocol (``../shared/data/syrip``; one sample per image, T = 1, 4 postures):
 
@@ -75,6 +75,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository root: benchmarks.*
+
+from benchmarks.common import DATA, REPO, RESULTS  # noqa: E402
+from benchmarks.common import RUNS as WORK_ROOT  # noqa: E402
+
 from infagenc.data.fusion import fuse_keypoints
 from infagenc.data.motionset import MotionSet
 from infagenc.data.preprocess import Preprocess
@@ -92,11 +97,9 @@ from infagenc.train.realsyn import RealSynConfig
 from infagenc.train.recognizer import RecognizerConfig, RecognizerTrainer, evaluate, new_recognizer
 from infagenc.workflows.tune import validation_accuracies
 
-HERE = Path(__file__).resolve().parent
-RESULTS = HERE / "results"
 OUT = RESULTS / "postures"
-HIERARCHY = HERE.parent / "examples" / "hierarchies" / "syrip.toml"
-COMMAND = "OMP_NUM_THREADS=1 python benchmarks/postures.py"
+HIERARCHY = REPO / "examples" / "hierarchies" / "syrip.toml"
+COMMAND = "OMP_NUM_THREADS=1 python benchmarks/protocols/postures.py"
 PREP_2D = Preprocess(root="per_frame", normalize_scale=True, unlabelled="fill")
 PREP_3D = Preprocess(root="per_frame", normalize_scale=True)
 EPOCHS = (10, 20, 40, 80, 160)
@@ -121,7 +124,7 @@ SYN_RUNS = {f"{t}-{d}": (base, o) for d, base in (("2d", "posture-2d"), ("fusion
 ALL_RUNS = {**RUNS, **SYN_RUNS}
 LMMD_WEIGHTS = (0.05, 0.2, 0.5)
 GEN_EPOCHS = 300
-WORK = HERE / "runs" / "postures"  # generators and synthetic sets (derived from the data: not committed)
+WORK = WORK_ROOT / "postures"  # generators and synthetic sets (derived from the data: not committed)
 DATA_NOTE = {"2d": "2D (COCO-17)", "3d": "3D (infant-14)", "fused": "2D + 3D"}
 
 
@@ -129,7 +132,7 @@ load_avg = lambda: [round(x, 2) for x in os.getloadavg()]  # noqa: E731
 
 
 def _stdout(*cmd: str) -> str | None:
-    r = subprocess.run(list(cmd), cwd=HERE.parent, capture_output=True, text=True)
+    r = subprocess.run(list(cmd), cwd=REPO, capture_output=True, text=True)
     return r.stdout.strip() if r.returncode == 0 else None
 
 
@@ -457,7 +460,7 @@ def table() -> str:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--data", type=Path, default=HERE.parent.parent / "shared" / "data",
+    ap.add_argument("--data", type=Path, default=DATA,
                     help="the folder with syrip/ (default ../shared/data)")
     ap.add_argument("--runs", "--only", dest="runs", default=",".join(ALL_RUNS),
                     help=f"comma-separated subset, of: {', '.join(ALL_RUNS)} (a Real+Syn run needs its Real run)")
