@@ -52,7 +52,8 @@ from .checkpoint import CheckpointError
 from .recognizer import Predictions, RecognizerConfig
 
 __all__ = ["CLASSICAL", "RECOGNIZER_NAMES", "CLASSICAL_FIELDS", "DEFAULT_OPTIONS", "CHECKPOINT_FORMAT",
-           "ClassicalRecognizer", "is_classical", "is_classical_checkpoint", "load_classical_with_meta"]
+           "ClassicalRecognizer", "is_classical", "is_classical_checkpoint", "load_classical_with_meta",
+           "load_for_evaluation"]
 
 CLASSICAL = ("linear", "knn")
 # every recognizer a command can train: the deep ones of the registry, then the classical ones
@@ -304,3 +305,26 @@ def load_classical_with_meta(path: str | Path) -> tuple[ClassicalRecognizer, dic
     model.arrays = arrays
     model.fit_info = dict(meta.get("fit", {}))
     return model, meta
+
+
+def load_for_evaluation(checkpoint: str | Path, ms: MotionSet, subjects=None, device: str | None = "cpu"):
+    """``(model, meta, ms)``: a saved recognizer (a deep ``.pt`` or a classical ``.npz``), its
+    metadata (``meta["data"]["class_names"]`` filled in for a classical one), and ``ms`` as the
+    model expects it: relabelled to its classes, the given subjects selected (none left is a
+    one-line error), the checkpoint's recorded preprocessing re-applied."""
+    from ..data.preprocess import Preprocess
+    from .recognizer import load_recognizer_with_meta
+
+    if is_classical_checkpoint(checkpoint):
+        model, meta = load_classical_with_meta(checkpoint)
+        meta = {**meta, "data": {"class_names": list(model.class_names)}}
+    else:
+        model, meta = load_recognizer_with_meta(checkpoint, device)
+    names = meta.get("data", {}).get("class_names")
+    if names:
+        ms = ms.relabel(names)
+    if subjects:
+        ms = ms.select(subjects=list(subjects))
+        if not len(ms):
+            raise ValueError(f"no samples of subjects {list(subjects)}")
+    return model, meta, Preprocess.from_dict(meta.get("preprocess"))(ms)

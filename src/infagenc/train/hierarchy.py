@@ -42,12 +42,11 @@ import torch
 
 from ..config import ConfigError, read_config_file
 from ..data.motionset import MotionSet
-from ..data.preprocess import Preprocess
 from ..jsonio import atomic_write_text, write_json
 from ..metrics.recognition import RecognitionReport
 from ..models.base import Recognizer
-from .classical import is_classical_checkpoint, load_classical_with_meta
-from .recognizer import RecognizerConfig, load_recognizer_with_meta, predict
+from .classical import is_classical_checkpoint, load_for_evaluation
+from .recognizer import RecognizerConfig, predict
 
 __all__ = ["Hierarchy", "HierarchyReport", "HIERARCHICAL_MODELS", "load_hierarchy", "hierarchy_report",
            "reports_from_predictions", "hierarchical_config", "evaluate_hierarchy", "write_hierarchy_report"]
@@ -224,17 +223,8 @@ def evaluate_hierarchy(checkpoint: str | Path, ms: MotionSet, hierarchy: Hierarc
     """The coarse and fine report of a saved recognizer (``recognizer.pt``, or a classical
     ``recognizer.npz``) on (the given subjects of) a labelled set; the preprocessing recorded in
     the checkpoint is re-applied, as ``infagenc recognizer eval`` does."""
-    classical = is_classical_checkpoint(checkpoint)
-    model, meta = load_classical_with_meta(checkpoint) if classical else load_recognizer_with_meta(checkpoint, device)
-    names = list(model.class_names) if classical else meta.get("data", {}).get("class_names")
-    if names:
-        ms = ms.relabel(names)
-    if subjects:
-        ms = ms.select(subjects=list(subjects))
-        if not len(ms):
-            raise ValueError(f"no samples of subjects {list(subjects)}")
-    ms = Preprocess.from_dict(meta.get("preprocess"))(ms)
-    if classical:
+    model, _, ms = load_for_evaluation(checkpoint, ms, subjects, device)
+    if is_classical_checkpoint(checkpoint):
         return reports_from_predictions(hierarchy, ms, model.predict(ms).pred, split=split)
     return hierarchy_report(model, ms, hierarchy, batch_size, split)
 

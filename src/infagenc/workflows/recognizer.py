@@ -37,14 +37,12 @@ from ..data.motionset import MotionSet
 from ..data.preprocess import Preprocess
 from ..data.splits import split_by_subjects
 from ..jsonio import write_json
-from ..models.base import Recognizer
 from ..train.guard import GuardConfig, choose_synthetic
 from ..train.device import enable_tf32
 from ..train.distributed import barrier, execution_info, is_main, rank, rank_device
 from ..train.realsyn import RealSynConfig
-from ..train.classical import ClassicalRecognizer, is_classical, is_classical_checkpoint, load_classical_with_meta
-from ..train.recognizer import (RecognizerConfig, RecognizerTrainer, evaluate, load_recognizer_with_meta,
-                                new_recognizer)
+from ..train.classical import ClassicalRecognizer, is_classical, load_for_evaluation
+from ..train.recognizer import RecognizerConfig, RecognizerTrainer, evaluate, new_recognizer
 from ..viz.confusion import write_report
 
 __all__ = ["train_run", "eval_run", "stored_preprocess", "config_with_overrides", "CHECKPOINT_NAME",
@@ -189,20 +187,7 @@ def eval_run(checkpoint: str | Path, ms: MotionSet, out_dir: str | Path, *, subj
     preprocessing recorded in the checkpoint; writes the report files into ``out_dir``.
     A ``.npz`` checkpoint is a classical recognizer's (``batch_size``, ``device`` and
     ``precision`` do not apply to it)."""
-    model: ClassicalRecognizer | Recognizer
-    if is_classical_checkpoint(checkpoint):
-        model, meta = load_classical_with_meta(checkpoint)
-        meta = {**meta, "data": {"class_names": list(model.class_names)}}
-    else:
-        model, meta = load_recognizer_with_meta(checkpoint, device)
-    names = meta.get("data", {}).get("class_names")
-    if names:
-        ms = ms.relabel(names)
-    if subjects:
-        ms = ms.select(subjects=list(subjects))
-        if not len(ms):
-            raise ValueError(f"no samples of subjects {list(subjects)}")
-    ms = stored_preprocess(meta)(ms)
+    model, _, ms = load_for_evaluation(checkpoint, ms, subjects, device)
     if isinstance(model, ClassicalRecognizer):
         report = model.evaluate(ms, split)
         title = f"{model.name} on {split}"
