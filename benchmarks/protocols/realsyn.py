@@ -33,6 +33,7 @@ Results: ``results/realsyn/<protocol>/<model>.json`` (every seed; resumable), th
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 import time
@@ -104,7 +105,8 @@ def setting(protocol: str, model: str, progress: bool = False):
     return prep, cfg, train, test, syn.relabel(train.class_names), gen_info
 
 
-def run(protocol: str, model: str, seeds, progress: bool, only=None, guard: bool = True, jobs: int = 1) -> dict:
+def run(protocol: str, model: str, seeds, progress: bool, only=None, guard: bool = True, jobs: int = 1,
+        guard_cfg: GuardConfig | None = None) -> dict:
     prep, cfg, train, test, syn, gen_info = setting(protocol, model, progress)
     path = RESULTS / protocol / f"{model}.json"
     res = read_json(path, {})
@@ -117,9 +119,10 @@ def run(protocol: str, model: str, seeds, progress: bool, only=None, guard: bool
             raise SystemExit(f"unknown candidate(s) {unknown}; choose from {sorted(cands)}")
         cands = {k: v for k, v in cands.items() if k in only}
     if guard and "guard" not in res:
-        g = choose_synthetic(replace(cfg, seed=0), train, syn, GuardConfig(), progress=progress,
+        g = choose_synthetic(replace(cfg, seed=0), train, syn, guard_cfg or GuardConfig(), progress=progress,
                              log=lambda m: print(m, flush=True))
-        res["guard"] = {**g.to_dict(), "load_avg": recipe.load_avg()}
+        res["guard"] = {**g.to_dict(), "load_avg": recipe.load_avg(),
+                        "guard_config": dataclasses.asdict(guard_cfg or GuardConfig())}
         write_json(path, res)
     runs = res.setdefault("runs", {})
 
@@ -183,7 +186,9 @@ def table(protocol: str, model: str, res: dict) -> list[str]:
              f"{res.get('generator', {}).get('samples', '?')} samples of one baseline CVAE "
              f"({GEN_EPOCHS.get(protocol)} epochs, "
              f"{res.get('generator', {}).get('seconds', 0) / 60:.1f} min). Guard (auto): "
-             f"{guard.get('reason', 'not run')} ({guard.get('seconds', 0) / 60:.0f} min).", "",
+             f"{guard.get('reason', 'not run')} ({guard.get('seconds', 0) / 60:.0f} min"
+             + (f"; techniques compared with Real: {', '.join(guard['guard_config']['techniques'])}"
+                if "guard_config" in guard else "") + ").", "",
              "| training | per seed | mean ± t95 | minus Real (t95) | guard: val acc (3 folds) |",
              "|---|---|---:|---:|---:|"]
     if ref_key in ref:
@@ -228,6 +233,9 @@ def main(argv=None) -> int:
     ap.add_argument("--candidates", default="",
                     help="comma-separated subset of the guard's candidates to train (default: all)")
     ap.add_argument("--no-guard", action="store_true", help="skip the guard (auto) on subject folds")
+    ap.add_argument("--guard-techniques", default="",
+                    help="comma-separated techniques the guard compares with Real (default: GuardConfig's, all; "
+                         "e.g. plain,weight to bound its cost)")
     ap.add_argument("--table-only", action="store_true")
     add_jobs_argument(ap)
     ap.add_argument("--no-progress", action="store_true")
@@ -235,8 +243,10 @@ def main(argv=None) -> int:
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
     if not a.table_only:
         only = [c for c in a.candidates.split(",") if c]
+        techniques = tuple(t for t in a.guard_techniques.split(",") if t)
+        guard_cfg = GuardConfig(techniques=techniques) if techniques else GuardConfig()
         run(a.protocol, a.model, [int(s) for s in a.seeds.split(",")], not a.no_progress, only, not a.no_guard,
-            a.jobs)
+            a.jobs, guard_cfg)
     (ALL_RESULTS / "realsyn.md").write_text(tables() + "\n")
     print(tables())
     return 0
