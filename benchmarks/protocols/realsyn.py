@@ -63,6 +63,13 @@ RESULTS = ALL_RESULTS / "realsyn"
 WORK = ALL_RUNS / "realsyn"
 GEN_EPOCHS = {"utkinect": 300, "syrip": 300}
 COMMAND = "python benchmarks/protocols/realsyn.py"
+# How the committed results were made where that was not one plain command (a session's CPU budget).
+RUN_NOTES = {
+    "utkinect": "Made in three steps within one session's CPU budget: `--candidates real,real_syn,"
+                "real_syn:weight=0.5,real_syn:dann --no-guard --seeds 0,1,2` (stopped after seed 0 of weight=0.5; "
+                "seed 0 of DANN unfinished, so no DANN row), then `--candidates real,real_syn --no-guard --seeds "
+                "0,1,2,3,4`, then the guard alone with `--guard-techniques plain` (Real against pooled Real+Syn).",
+}
 
 
 def synthetic_set(protocol: str, train: MotionSet, progress: bool) -> tuple[MotionSet, dict]:
@@ -188,7 +195,8 @@ def table(protocol: str, model: str, res: dict) -> list[str]:
              f"{res.get('generator', {}).get('seconds', 0) / 60:.1f} min). Guard (auto): "
              f"{guard.get('reason', 'not run')} ({guard.get('seconds', 0) / 60:.0f} min"
              + (f"; techniques compared with Real: {', '.join(guard['guard_config']['techniques'])}"
-                if "guard_config" in guard else "") + ").", "",
+                if "guard_config" in guard else "") + ")."
+             + (f" {RUN_NOTES[protocol]}" if protocol in RUN_NOTES else ""), "",
              "| training | per seed | mean ± t95 | minus Real (t95) | guard: val acc (3 folds) |",
              "|---|---|---:|---:|---:|"]
     if ref_key in ref:
