@@ -45,8 +45,19 @@ from benchmarks.common import (BENCH, DATA, REPO, RESULTS, RUNS, TINY, Job, add_
                                write_results)
 
 HERE = BENCH  # the studies' name for benchmarks/
-MODES = ("none", "random", "distance")
-LABEL = {"none": "baseline VAE (no recycling)", "random": "random selection", "distance": "distance selection"}
+MODES = ("none", "random", "distance")  # the loop's three ablation modes (the paper's Table 4)
+# other generators, each a baseline-style run (no recycling) with its own config overrides (the
+# paper's Table 2 rows beside the VAE baseline and the loop): the folder name is the variant's
+VARIANTS = {
+    "exemplar": {"loop": {"selection": "none", "sampling": "exemplar"}},
+    "exemplar_refine": {"loop": {"selection": "none", "sampling": "exemplar"}, "generator": {"lambda_cls": 0.1}},
+    "mdm": {"loop": {"selection": "none"}, "generator": {"model": "mdm"}},
+}
+ALL_MODES = MODES + tuple(VARIANTS)
+LABEL = {"none": "baseline VAE (no recycling)", "random": "random selection", "distance": "distance selection",
+         "exemplar": "exemplar-conditioned CVAE (tau 1, no recycling)",
+         "exemplar_refine": "exemplar-conditioned CVAE + classification refinement (weight 0.1)",
+         "mdm": "MDM-style diffusion (slim, 50 DDIM steps, no recycling)"}
 # --tiny: every count cut to a few steps (a smoke run of the whole command: minutes, numbers meaningless)
 TINY_RUN = {"pretrain_generator_epochs": 2, "critic": {"epochs": 1, "target_accuracy": False},
             "loop": {"epochs": 2, "window": 1, "samples_per_epoch": 20},
@@ -86,9 +97,15 @@ class Protocol:
         return RecognizerConfig.from_dict(d)
 
 
-def config(p: Protocol, mode: str, seed: int, data_root: Path, tiny: bool = False) -> RunConfig:
+def config(p: Protocol, mode: str, seed: int, data_root: Path, tiny: bool = False,
+           final_sets: list[str] | None = None) -> RunConfig:
+    """The run config of ``mode`` (a loop mode or a generator variant) and ``seed``;
+    ``final_sets``: the final recognition's training sets (default: the config's)."""
+    over = VARIANTS.get(mode, {"loop": {"selection": mode}})
     d = merge_dicts(read_config_file(p.config), {"name": f"{p.name}-{mode}-s{seed}", "seed": seed,
-                                                 "data": p.data(data_root, p.runs), "loop": {"selection": mode}})
+                                                 "data": p.data(data_root, p.runs), **over})
+    if final_sets is not None:
+        d = merge_dicts(d, {"final": {"train_sets": list(final_sets)}})
     return RunConfig.from_dict(merge_dicts(d, TINY_RUN) if tiny else d)
 
 
@@ -100,9 +117,9 @@ def _finished_runs(runs: Path) -> list[tuple[str, int]]:
     out = []
     for d in sorted(runs.glob("*_s*")):
         mode, _, seed = d.name.rpartition("_s")
-        if mode in MODES and seed.isdigit():
+        if mode in ALL_MODES and seed.isdigit():
             out.append((mode, int(seed)))
-    return sorted(out, key=lambda ms: (MODES.index(ms[0]), ms[1]))
+    return sorted(out, key=lambda ms: (ALL_MODES.index(ms[0]), ms[1]))
 
 
 def collect(p: Protocol, runs: Path | None = None) -> dict:
@@ -147,10 +164,20 @@ def run_row(rd: Path) -> dict | None:
             k: metrics["vs_test"]["generated"][k]["mean"] for k in ("fid", "accuracy", "diversity",
                                                                   "multimodality")},
         "fid_ci95": None if metrics is None else metrics["vs_test"]["generated"]["fid"].get("ci95"),
+        "generation_vs_train": None if metrics is None or "vs_train" not in metrics else {
+            k: metrics["vs_train"]["generated"][k]["mean"] for k in ("fid", "accuracy", "diversity",
+                                                                   "multimodality")},
+        "real_train_reference": None if metrics is None or "vs_train" not in metrics else {
+            k: metrics["vs_train"]["real"][k]["mean"] for k in ("accuracy", "diversity", "multimodality")},
+        # per round: how many samples of each class the round recycled (selected into the pool)
+        "selected_per_class": [r["counts"]["selected"] for r in rounds if "counts" in r] if mode != "none" else None,
         # the recycled pool (critic-filtered, selected) under the same evaluator
         "pool_vs_test": None if metrics is None or "recycled_pool_vs_test" not in metrics else {
             k: metrics["recycled_pool_vs_test"]["generated"][k]["mean"] for k in ("fid", "accuracy", "diversity",
                                                                                 "multimodality")},
+        "pool_vs_train": None if metrics is None or "recycled_pool_vs_train" not in metrics else {
+            k: metrics["recycled_pool_vs_train"]["generated"][k]["mean"] for k in ("fid", "accuracy", "diversity",
+                                                                                 "multimodality")},
         "real_test_reference": None if metrics is None else {
             **{k: metrics["vs_test"]["real"][k]["mean"] for k in ("accuracy", "diversity", "multimodality")},
             "fid_real_train_vs_real_test": metrics.get("fid_real_train_vs_real_test")},
@@ -194,7 +221,7 @@ def other_table(res: dict, rec: str) -> str:
     acc = {(r["mode"], r["seed"]): r.get("other_recognizers", {}).get(rec, {}) for r in res["rows"]}
     real = {s: a["real"] for (m, s), a in acc.items() if "real" in a}
     lines = ["| mode | seeds | Real | Syn | Real+Syn | Real+Syn - Real (paired) |", "|---|---|---|---|---|---|"]
-    for mode in MODES:
+    for mode in ALL_MODES:
         seeds = sorted(s for m, s in acc if m == mode and acc[(m, s)])
         if not seeds:
             continue
@@ -228,7 +255,7 @@ def _interval(values: list[float], signed: bool = False) -> str:
 def table(res: dict) -> str:
     lines = ["| mode | seeds | floor (linear, Real) | Real | Syn | Real+Syn | Real+Syn - Real (paired) | "
              "synthetic samples |", "|---|---|---|---|---|---|---|---|"]
-    for mode in MODES:
+    for mode in ALL_MODES:
         rows = [r for r in res["rows"] if r["mode"] == mode]
         if not rows:
             continue
@@ -258,7 +285,8 @@ def mode_differences(res: dict, rec: str | None = None) -> str:
                                     r.get("other_recognizers", {}).get(rec, {})).get("real_syn")
            for r in res["rows"]}
     parts = []
-    for a, b in (("distance", "none"), ("random", "none"), ("distance", "random")):
+    for a, b in (("distance", "none"), ("random", "none"), ("distance", "random"), ("exemplar", "none"),
+                 ("exemplar_refine", "none"), ("exemplar_refine", "exemplar"), ("mdm", "none")):
         seeds = sorted(s for m, s in acc if m == a and acc.get((b, s)) is not None and acc[(a, s)] is not None)
         if len(seeds) > 1:
             d = [acc[(a, s)] - acc[(b, s)] for s in seeds]
@@ -306,9 +334,76 @@ def reference_line(rows: list[dict]) -> str:
             f"{mean('multimodality'):.2f}; FID real train vs real test {mean('fid_real_train_vs_real_test'):.1f}.")
 
 
+def _stat(values: list[float], fmt: str = ".2f", scale: float = 1.0) -> str:
+    """``mean ± t95`` (Student t over the seeds; one value: the value)."""
+    v = [scale * x for x in values if x is not None]
+    if not v:
+        return "-"
+    if len(v) == 1:
+        return format(v[0], fmt)
+    s = Summary.from_values(v)
+    return f"{format(s.mean, fmt)} ± {format(s.ci95_t, fmt)}"
+
+
+def generation_table(res: dict) -> str:
+    """The paper's Table 2 per mode / generator: generation metrics of fresh samples (and of the
+    recycled pool) against the real test and training sets, mean ± t95 over seeds, each run's
+    evaluator its own Real recognizer; the real sets under the same evaluators below."""
+    rows = res["rows"]
+    lines = ["| generator | seeds | FID vs test | accuracy | diversity | multimodality | FID vs train | "
+             "multimodality vs train set |", "|---|---|---:|---:|---:|---:|---:|---:|"]
+
+    def line(label, rs, key, key_train):
+        got = [r for r in rs if r.get(key)]
+        if not got:
+            return
+        g = lambda k: [r[key][k] for r in got]  # noqa: E731
+        tr = [r[key_train] for r in got if r.get(key_train)]
+        lines.append(f"| {label} | {', '.join(str(r['seed']) for r in got)} | {_stat(g('fid'), '.1f')} | "
+                     f"{_stat(g('accuracy'), '.1f', 100)} | {_stat(g('diversity'))} | {_stat(g('multimodality'))} | "
+                     f"{_stat([t['fid'] for t in tr], '.1f')} | {_stat([t['multimodality'] for t in tr])} |")
+
+    for mode in ALL_MODES:
+        rs = [r for r in rows if r["mode"] == mode]
+        line(LABEL[mode], rs, "generation_vs_test", "generation_vs_train")
+        if mode in ("random", "distance"):
+            line(f"{LABEL[mode]}: the recycled pool", rs, "pool_vs_test", "pool_vs_train")
+    refs = [r for r in rows if r.get("real_test_reference")]
+    if refs:
+        rt = lambda k: [_fid(r["real_test_reference"][k]) for r in refs]  # noqa: E731
+        lines.append(f"| real test set (reference) | {len(refs)} runs | {_stat(rt('fid_real_train_vs_real_test'), '.1f')}"
+                     f" (real train vs test) | {_stat(rt('accuracy'), '.1f', 100)} | {_stat(rt('diversity'))} | "
+                     f"{_stat(rt('multimodality'))} | - | "
+                     f"{_stat([r['real_train_reference']['multimodality'] for r in refs if r.get('real_train_reference')])}"
+                     " (real train set) |")
+    return "\n".join(lines)
+
+
+def pool_counts_table(res: dict) -> str:
+    """Per class, for the recycling modes: samples recycled over all rounds (mean over seeds) and
+    the number of (run, round) pairs in which the class received none."""
+    rs = [r for r in res["rows"] if r.get("selected_per_class")]
+    classes = next((list(r["per_class"]["real"]) for r in res["rows"] if "real" in r.get("per_class", {})), None)
+    if not rs or classes is None:
+        return ""
+    modes = [m for m in MODES if any(r["mode"] == m for r in rs)]
+    head = [f"{m}: recycled (mean over seeds) | {m}: rounds with none" for m in modes]
+    lines = ["| class | " + " | ".join(head) + " |", "|---|" + "---:|---:|" * len(modes)]
+    for c, name in enumerate(classes):
+        cells = []
+        for m in modes:
+            mr = [r for r in rs if r["mode"] == m]
+            tot = [sum(rd[c] for rd in r["selected_per_class"]) for r in mr]
+            zero = sum(rd[c] == 0 for r in mr for rd in r["selected_per_class"])
+            rounds = sum(len(r["selected_per_class"]) for r in mr)
+            cells.append(f"{sum(tot) / len(tot):.1f} | {zero} of {rounds}")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def per_class_table(res: dict) -> str:
     """Per-class test accuracy, mean over seeds, for each mode's Real and Real+Syn."""
-    cols = [(m, k) for m in MODES for k in ("real", "real_syn")
+    cols = [(m, k) for m in ALL_MODES for k in ("real", "real_syn")
             if any(r["mode"] == m and k in r["per_class"] for r in res["rows"])]
     cols = [c for c in cols if not (c[1] == "real" and c[0] != cols[0][0])]  # Real is shared by the modes
     if not cols:
@@ -349,6 +444,12 @@ def markdown(p: Protocol, res: dict) -> str:
             "samples as real ones, classes balanced); Real+Syn: on both. For one seed the modes share the "
             "split, the pre-trained models and the Real recognizer, so the difference column is paired.\n\n"
             + table(res) + "\n\n" + mode_differences(res) + other_sections(p, res) +
+            "\n\n## Generation metrics (the paper's Table 2)\n\nFresh samples of each run's final generator "
+            "(and, for the recycling modes, the recycled pool) under the run's evaluator (its Real recognizer, "
+            "trained on real training data only), R = 20 repeats a run, as many samples a repeat as the larger "
+            "real set; mean ± Student t 95% interval over seeds. Lower FID is closer to the real set; accuracy "
+            "and multimodality should approach the real set's.\n\n" + generation_table(res) +
+            ("\n\n## Recycled samples per class\n\n" + pool_counts_table(res) if pool_counts_table(res) else "") +
             "\n\n## Every run\n\nGeneration metrics against the real test set, evaluator: the run's Real "
             "recognizer (trained on real training data only, never the loop's critic), R = 20 repeats "
             "(means shown; intervals in each run's `evaluation/metrics.json`). Pool: synthetic samples "
@@ -370,11 +471,15 @@ def run_other(folder: str, recognizer: dict, train_sets: list, progress: bool = 
     return {"folder": folder, "train_sets": train_sets}
 
 
-def loop_jobs(p: Protocol, modes, seeds, data_root: Path, tiny: bool) -> list[Job]:
+def loop_jobs(p: Protocol, modes, seeds, data_root: Path, tiny: bool, final_sets=None) -> list[Job]:
+    """One job per (mode, seed): the loop modes first (seed by seed, so each seed's modes finish
+    together and pair), then the generator variants (seed by seed)."""
     runs = runs_folder(p, tiny)
-    return [Job(f"{mode}_s{seed}", run_loop, {"config": config(p, mode, seed, data_root, tiny).to_dict(),
-                                              "folder": str(runs / f"{mode}_s{seed}")})
-            for seed in seeds for mode in modes]
+    order = [(m, s) for group in (MODES, tuple(VARIANTS)) for s in seeds for m in group if m in modes]
+    return [Job(f"{mode}_s{seed}", run_loop,
+                {"config": config(p, mode, seed, data_root, tiny, final_sets).to_dict(),
+                 "folder": str(runs / f"{mode}_s{seed}")})
+            for mode, seed in order]
 
 
 def other_jobs(p: Protocol, names, modes, seeds, train_sets, tiny: bool) -> list[Job]:
@@ -395,7 +500,13 @@ def other_jobs(p: Protocol, names, modes, seeds, train_sets, tiny: bool) -> list
 
 def main(p: Protocol, argv=None, doc: str | None = None) -> int:
     ap = argparse.ArgumentParser(description=doc or p.title, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
+    ap.add_argument("--modes", nargs="+", choices=ALL_MODES, default=list(MODES),
+                    help="loop modes and generator variants to run (default the three loop modes; "
+                         f"variants: {', '.join(VARIANTS)}, each a baseline-style run of another generator); "
+                         "the loop modes run first, seed by seed, then the variants")
+    ap.add_argument("--final-train-sets", nargs="+", choices=("real", "syn", "real_syn"), default=None,
+                    help="the runs' final training sets (default: the config's, all three); e.g. real real_syn "
+                         "to skip the Syn-only recognizer and its cost")
     ap.add_argument("--seeds", nargs="+", type=int, default=list(p.default_seeds))
     ap.add_argument("--data-root", type=Path, default=DATA, help=f"folder holding the data (default {DATA})")
     ap.add_argument("--table-only", action="store_true", help="rebuild the results from finished runs")
@@ -413,7 +524,8 @@ def main(p: Protocol, argv=None, doc: str | None = None) -> int:
     runs = runs_folder(p, a.tiny)
     progress = not a.no_progress and a.jobs == 1
     if not a.table_only:
-        run_jobs(loop_jobs(p, a.modes, a.seeds, a.data_root, a.tiny), runs / "jobs", a.jobs, progress=progress)
+        run_jobs(loop_jobs(p, a.modes, a.seeds, a.data_root, a.tiny, a.final_train_sets), runs / "jobs", a.jobs,
+                 progress=progress)
         run_jobs(other_jobs(p, others, a.modes, a.seeds, a.train_sets, a.tiny), runs / "jobs", a.jobs,
                  progress=progress)
     res = collect(p, runs)
