@@ -143,6 +143,38 @@ def test_precision_and_execution_record_on_cpu():
     assert RecognizerConfig(precision="auto").precision == "auto"
 
 
+def test_the_inference_batch_is_chosen_for_the_device_unless_given():
+    from infagenc.train.device import inference_batch_size
+
+    assert inference_batch_size(None, "cpu") == 16 and inference_batch_size(None, torch.device("cpu")) == 16
+    assert inference_batch_size(None, torch.device("cuda", 0)) == 64  # a device name; no GPU needed
+    assert inference_batch_size(7, "cpu") == 7 and inference_batch_size(128, "cuda") == 128
+    with pytest.raises(ValueError, match="inference batch must be >= 1"):
+        inference_batch_size(0, "cpu")
+    assert RecognizerConfig().eval_batch_size is None and RecognizerConfig(eval_batch_size=8).eval_batch_size == 8
+    with pytest.raises(ValueError, match="eval_batch_size >= 1"):
+        RecognizerConfig(eval_batch_size=0)
+
+
+def test_predictions_do_not_depend_on_the_inference_batch():
+    import numpy as np
+
+    from infagenc.skeleton.layouts import get_layout
+    from infagenc.models.registry import build_recognizer
+    from infagenc.train.inference import predict
+    from infagenc.train.batching import TensorSet
+
+    torch.manual_seed(0)
+    layout = get_layout("kinect20")
+    model = build_recognizer("stgcn", layout, 3, 4, size="slim")
+    x = torch.randn(37, 12, layout.num_joints, 3)
+    ts = TensorSet(x, torch.full((37,), 12), torch.zeros(37, dtype=torch.long))
+    a, b, c = (predict(model, ts, batch_size=bs) for bs in (None, 5, 64))
+    np.testing.assert_allclose(a.probs, b.probs, atol=1e-5)
+    np.testing.assert_allclose(a.probs, c.probs, atol=1e-5)
+    assert (a.pred == c.pred).all()
+
+
 def test_cpu_sync_batchnorm_is_batchnorm_in_one_process():
     ms = _data()
     a, b = _trainer(ms).model, _trainer(ms).model

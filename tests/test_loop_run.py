@@ -492,3 +492,20 @@ def test_synthetic_auto_runs_the_guard_and_trains_its_choice(tmp_path):
     assert "The guard's validation" in text and "Real+Syn:dann" in text and guard["reason"] in text
     with pytest.raises(ConfigError, match="final.synthetic"):
         RunConfig.from_dict({"final": {"synthetic": "maybe"}})
+
+
+def test_a_run_resumes_with_another_inference_batch_but_not_another_training_batch(tmp_path):
+    """The inference batch is an execution setting (eval-mode outputs do not depend on it): a run
+    started with the former default of 64 resumes under the device-chosen default; the training
+    batch changes what is computed, so it is refused."""
+    from infagenc.loop.runner import _check_resume
+
+    f = RunFolder(tmp_path / "run")
+    started = RunConfig.from_dict({"critic": {"eval_batch_size": 64},
+                                   "final": {"recognizer": {"eval_batch_size": 64}}}).effective("cpu")
+    f.write_json(f.config_path, started.to_dict())
+    now = RunConfig().effective("cpu")
+    assert now.critic.eval_batch_size is None
+    assert _check_resume(f, now)["critic"]["eval_batch_size"] == 64
+    with pytest.raises(ValueError, match="critic.batch_size differ"):
+        _check_resume(f, RunConfig.from_dict({"critic": {"batch_size": 8}}).effective("cpu"))

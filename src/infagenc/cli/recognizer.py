@@ -227,7 +227,8 @@ def register(subparsers) -> None:
     e.add_argument("--data", required=True, help="labelled data set: .npz or any readable format (file or folder)")
     e.add_argument("--subjects", nargs="+", default=None, metavar="S", help="evaluate only these subjects")
     e.add_argument("--split", default="test", help="name of the evaluated set in the report (default test)")
-    e.add_argument("--batch-size", type=int, default=d.eval_batch_size, help=f"default {d.eval_batch_size}")
+    e.add_argument("--batch-size", type=int, default=d.eval_batch_size,
+                   help="inference batch (default: chosen for the device, 16 on a CPU, 64 on a GPU)")
     e.add_argument("--hierarchy", default=None, metavar="FILE",
                    help="label hierarchy file: also print and write coarse and fine tables (any recognizer; a "
                         "flat one's coarse answer is its fine prediction's coarse class)")

@@ -43,7 +43,7 @@ __all__ = ["PICTURE_SAMPLES_PER_CLASS", "evaluate_generation", "evaluate_run", "
 
 def evaluate_generation(evaluator, real: MotionSet, synthetic: MotionSet, *, reference: str, R: int = 20,
                         seed: int = 0, num_pairs: int = 200, pairs_per_class: int = 20,
-                        batch_size: int = 64, precision: str = "fp32") -> dict:
+                        batch_size: int | None = None, precision: str = "fp32") -> dict:
     """Paper Table 2 metrics of ``synthetic`` against the real set named ``reference``."""
     synthetic = synthetic.relabel(real.class_names) if synthetic.class_names != real.class_names else synthetic
     pr = predict(evaluator, real, batch_size=batch_size, precision=precision)

@@ -49,7 +49,7 @@ __all__ = ["run", "recognize_run", "prepare_data", "load_real", "adopt_pretraine
 # ("section", "key"); section None is the top level. generator.trans is not compared: the
 # data decide it (see RunConfig.effective).
 _EXECUTION_ONLY = (("execution", "threads"), ("execution", "device"), ("critic", "device"),
-                   ("generator", "device"), ("generator", "trans"))
+                   ("critic", "eval_batch_size"), ("generator", "device"), ("generator", "trans"))
 
 
 def _comparable(d: dict | None) -> dict | None:
@@ -58,7 +58,8 @@ def _comparable(d: dict | None) -> dict | None:
     d = json.loads(json.dumps(d))
     for section, key in _EXECUTION_ONLY:
         d.get(section, {}).pop(key, None)
-    d.get("final", {}).get("recognizer", {}).pop("device", None)
+    for key in ("device", "eval_batch_size"):
+        d.get("final", {}).get("recognizer", {}).pop(key, None)
     return d
 
 

@@ -7,6 +7,8 @@
 * :func:`enable_tf32` - TF32 tensor-core matmuls / convolutions for the fp32 parts on CUDA
   (a process-wide torch setting; the application layer calls it, not the trainers).
 * :func:`autocast` - the mixed-precision context of a precision.
+* :func:`inference_batch_size` - the inference batch when none is configured: chosen for the
+  device (16 on a CPU, 64 elsewhere).
 """
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ import contextlib
 import torch
 
 __all__ = ["resolve_device", "resolve_precision", "bf16_native", "enable_tf32", "autocast", "PRECISIONS",
-           "PRECISION_MODES"]
+           "PRECISION_MODES", "inference_batch_size", "CPU_INFERENCE_BATCH", "DEFAULT_INFERENCE_BATCH"]
 
 # ``bf16`` autocast pays off on GPUs and on CPUs with native bf16 (AVX512-BF16, AMX); on a CPU
 # without it (e.g. AVX2 only) bf16 is emulated and much slower than fp32 (measured:
@@ -23,6 +25,26 @@ __all__ = ["resolve_device", "resolve_precision", "bf16_native", "enable_tf32", 
 PRECISIONS = ("fp32", "bf16")
 # what a recognizer config / command line may ask for: ``auto`` is resolved per device
 PRECISION_MODES = ("auto", *PRECISIONS)
+
+
+# The inference batch when a config leaves it unset. On a CPU small batches keep the
+# activations in cache: the slim ST-GCN critic scored at 75% of this 2-core machine's fp32
+# matmul limit at batch 16 against 52% at batch 64 (benchmarks/speed/throughput.py, idle, 2
+# threads). On accelerators larger batches are cheaper per sample; 64 is the earlier default,
+# not a measured optimum. Inference outputs do not depend on the batch (eval mode; up to
+# floating-point reduction order), so a run may resume with another batch.
+CPU_INFERENCE_BATCH = 16
+DEFAULT_INFERENCE_BATCH = 64
+
+
+def inference_batch_size(batch_size: int | None, device: torch.device | str) -> int:
+    """``batch_size`` when given, else :data:`CPU_INFERENCE_BATCH` on a CPU and
+    :data:`DEFAULT_INFERENCE_BATCH` on any other device."""
+    if batch_size is not None:
+        if batch_size < 1:
+            raise ValueError(f"the inference batch must be >= 1, got {batch_size}")
+        return int(batch_size)
+    return CPU_INFERENCE_BATCH if torch.device(device).type == "cpu" else DEFAULT_INFERENCE_BATCH
 
 
 def resolve_device(device: str | torch.device | None = "auto") -> torch.device:

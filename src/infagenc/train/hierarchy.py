@@ -182,7 +182,7 @@ def reports_from_predictions(hierarchy: Hierarchy, ms: MotionSet, pred: np.ndarr
     return HierarchyReport(fine, mapped_rep, head, agree)
 
 
-def hierarchy_report(model: Recognizer, ms: MotionSet, hierarchy: Hierarchy, batch_size: int = 64,
+def hierarchy_report(model: Recognizer, ms: MotionSet, hierarchy: Hierarchy, batch_size: int | None = None,
                      split: str = "test") -> HierarchyReport:
     """Fine and coarse tables of a recognizer on a labelled set (coarse head when it has one)."""
     if ms.num_classes != model.num_classes:
@@ -218,7 +218,7 @@ def hierarchical_config(cfg: RecognizerConfig, hierarchy: Hierarchy, class_names
 
 
 def evaluate_hierarchy(checkpoint: str | Path, ms: MotionSet, hierarchy: Hierarchy, *,
-                       subjects: Sequence[str] | None = None, split: str = "test", batch_size: int = 64,
+                       subjects: Sequence[str] | None = None, split: str = "test", batch_size: int | None = None,
                        device: str | None = "cpu") -> HierarchyReport:
     """The coarse and fine report of a saved recognizer (``recognizer.pt``, or a classical
     ``recognizer.npz``) on (the given subjects of) a labelled set; the preprocessing recorded in

@@ -26,7 +26,7 @@ from ..models.base import Recognizer
 from ..models.registry import build_from_spec
 from .batching import TensorSet, batch_indices, to_tensors
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from .device import autocast, resolve_device
+from .device import autocast, inference_batch_size, resolve_device
 
 __all__ = ["Predictions", "predict", "evaluate", "save_recognizer", "load_recognizer",
            "load_recognizer_with_meta"]
@@ -44,9 +44,11 @@ def _batches(n: int, batch_size: int, rng: torch.Generator | None) -> list[torch
     return out
 
 
-def _infer(model: Recognizer, ts: TensorSet, batch_size: int, device: torch.device, precision: str,
+def _infer(model: Recognizer, ts: TensorSet, batch_size: int | None, device: torch.device, precision: str,
            progress: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
-    """(logits, features) of a whole set, fp32 on the CPU, in eval mode (mode restored)."""
+    """(logits, features) of a whole set, fp32 on the CPU, in eval mode (mode restored);
+    ``batch_size`` None: :func:`~infagenc.train.device.inference_batch_size` of ``device``."""
+    batch_size = inference_batch_size(batch_size, device)
     was_training = model.training
     model.eval()
     logits, feats = [], []
@@ -84,11 +86,12 @@ class Predictions:
         return self.probs.max(axis=1) if len(self.probs) else np.zeros(0, np.float32)
 
 
-def predict(model: Recognizer, data: MotionSet | TensorSet, batch_size: int = 64,
+def predict(model: Recognizer, data: MotionSet | TensorSet, batch_size: int | None = None,
             device: str | torch.device | None = None, precision: str = "fp32",
             progress: bool = False) -> Predictions:
     """Batched inference (eval mode, ``torch.inference_mode``); the model is moved to
-    ``device`` when one is given, else run where it is."""
+    ``device`` when one is given, else run where it is. ``batch_size`` None: chosen for the
+    device (:func:`~infagenc.train.device.inference_batch_size`)."""
     if device is not None:
         model.to(resolve_device(device))
     dev = _model_device(model)
@@ -101,7 +104,7 @@ def predict(model: Recognizer, data: MotionSet | TensorSet, batch_size: int = 64
     return Predictions(probs.numpy(), feats.numpy(), logits.argmax(1).numpy(), ts.labels.cpu().numpy())
 
 
-def evaluate(model: Recognizer, ms: MotionSet, batch_size: int = 64, device: str | torch.device | None = None,
+def evaluate(model: Recognizer, ms: MotionSet, batch_size: int | None = None, device: str | torch.device | None = None,
              precision: str = "fp32", split: str = "test", progress: bool = False) -> RecognitionReport:
     """Accuracy tables of ``model`` on a labelled set (``split`` names the set in the report)."""
     if not ms.labelled:

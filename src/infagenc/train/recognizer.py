@@ -94,7 +94,8 @@ class RecognizerConfig:
       overrides fields of the architecture config of ``size`` (e.g. ``{"dropout": 0.0}``,
       ``{"partition": "spatial_original"}`` or ``{"head_dropout": 0.5}``: dropout on the
       pooled features before the linear head, 0 by default).
-    * ``epochs`` (50), ``batch_size`` (16), ``eval_batch_size`` (64), ``seed`` (0: initial
+    * ``epochs`` (50), ``batch_size`` (16), ``eval_batch_size`` (unset: chosen for the
+      device, 16 on a CPU, 64 elsewhere; an execution setting: outputs do not depend on it), ``seed`` (0: initial
       weights, shuffling, dropout, augmentation), ``device``, ``precision`` (``fp32``, ``bf16``
       or ``auto``: bf16 autocast where native, see :func:`~infagenc.train.device.resolve_precision`).
     * ``lr`` (1e-3): the base learning rate; ``schedule`` (``constant`` | ``cosine``) and
@@ -138,7 +139,7 @@ class RecognizerConfig:
     seed: int = 0
     device: str = "auto"
     precision: str = "fp32"
-    eval_batch_size: int = 64
+    eval_batch_size: int | None = None  # None: chosen for the device (16 on a CPU, 64 elsewhere)
     model_options: dict[str, Any] = field(default_factory=dict)
     optimizer: str = "adam"
     label_smoothing: float = 0.0
@@ -156,7 +157,7 @@ class RecognizerConfig:
             self.target_accuracy = None
         if self.target_accuracy is not None and not 0 < self.target_accuracy <= 1:
             raise ValueError(f"target_accuracy must lie in (0, 1], got {self.target_accuracy}")
-        if self.epochs < 0 or self.batch_size < 1 or self.eval_batch_size < 1:
+        if self.epochs < 0 or self.batch_size < 1 or (self.eval_batch_size is not None and self.eval_batch_size < 1):
             raise ValueError("need epochs >= 0, batch_size >= 1 and eval_batch_size >= 1")
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")

@@ -181,7 +181,7 @@ def stored_preprocess(meta: dict) -> Preprocess:
 
 
 def eval_run(checkpoint: str | Path, ms: MotionSet, out_dir: str | Path, *, subjects: Sequence[str] | None = None,
-             split: str = "test", batch_size: int = 64, device: str | None = "auto", precision: str = "fp32",
+             split: str = "test", batch_size: int | None = None, device: str | None = "auto", precision: str = "fp32",
              progress: bool = True) -> dict:
     """Evaluate a saved recognizer on (the given subjects of) a labelled set, re-applying the
     preprocessing recorded in the checkpoint; writes the report files into ``out_dir``.
