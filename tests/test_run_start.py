@@ -29,17 +29,47 @@ def _args(**kw) -> argparse.Namespace:
     return argparse.Namespace(**{**base, **kw})
 
 
-@pytest.mark.parametrize("load, free", [(0.3, 2), (0.6, 1), (1.2, 1), (7.5, 1), (0.0, 2)])
-def test_threads_default_to_the_free_cores(monkeypatch, capsys, load, free):
+@pytest.mark.parametrize("others, free", [(0, 2), (1, 1), (2, 1), (7, 1)])
+def test_threads_default_to_the_cores_free_now(monkeypatch, capsys, tmp_path, others, free):
+    """Free cores come from the tasks runnable now (/proc/loadavg's count, which includes the
+    reader), not from the lagging load average (here 9.0: it would say no core is free)."""
+    f = tmp_path / "loadavg"
+    f.write_text(f"9.00 5.00 2.00 {others + 1}/120 4242\n")
+    monkeypatch.setattr(_common, "LOADAVG", str(f))
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
-    monkeypatch.setattr(os, "getloadavg", lambda: (load, 0.0, 0.0))
-    assert _common.free_cores() == (2, free, load)
+    monkeypatch.setattr(os, "getloadavg", lambda: (9.0, 5.0, 2.0))
+    how = f"{others} other runnable task{'s' if others != 1 else ''} now"
+    assert _common.free_cores() == (2, free, how)
     cfg, note = _common.resolve_run_config(_args(), {})
     assert cfg.execution.threads == free
-    assert note == f"{free} torch thread(s): {free} of 2 cores free (1-minute load {load:.1f}); set --threads N to change"
+    assert note == f"{free} torch thread(s): {free} of 2 cores free ({how}); set --threads N to change"
     assert capsys.readouterr().err == ""  # said once the data are read (see below), not before
     cfg, note = _common.resolve_run_config(_args(threads=3), {})
     assert cfg.execution.threads == 3 and note is None  # a flag wins, silently
+
+
+def test_the_runnable_count_is_a_median_of_reads(tmp_path, monkeypatch):
+    reads = iter(["1.0 1.0 1.0 5/90 1", "1.0 1.0 1.0 1/90 1", "1.0 1.0 1.0 2/90 1"])
+    f = tmp_path / "loadavg"
+
+    def sleep(_):
+        f.write_text(next(reads))
+
+    import time
+    monkeypatch.setattr(time, "sleep", sleep)
+    f.write_text("1.0 1.0 1.0 9/90 1")
+    assert _common.runnable_others(str(f), reads=3, interval=0.0) == 4.0  # median of 8, 4, 0 (minus the reader)
+    f.write_text("not a loadavg line")
+    assert _common.runnable_others(str(f), reads=1) is None
+    assert _common.runnable_others(str(tmp_path / "missing"), reads=1) is None
+
+
+@pytest.mark.parametrize("load, free", [(0.3, 2), (0.6, 1), (1.2, 1), (7.5, 1), (0.0, 2)])
+def test_without_a_runnable_count_the_load_average(monkeypatch, tmp_path, load, free):
+    monkeypatch.setattr(_common, "runnable_others", lambda: None)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    monkeypatch.setattr(os, "getloadavg", lambda: (load, 0.0, 0.0))
+    assert _common.free_cores() == (2, free, f"1-minute load {load:.1f}")
 
 
 def test_threads_from_a_config_file_are_kept(monkeypatch, tmp_path, capsys):
@@ -69,8 +99,9 @@ def test_without_a_load_average_every_usable_core(monkeypatch):
         raise OSError("no load average here")
 
     monkeypatch.setattr(os, "getloadavg", no_load)
+    monkeypatch.setattr(_common, "runnable_others", lambda: None)
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2}, raising=False)
-    assert _common.free_cores() == (3, 3, None)
+    assert _common.free_cores() == (3, 3, "no load information")
 
 
 def test_the_critic_line_says_why_it_stopped():
