@@ -46,18 +46,23 @@ from benchmarks.common import (BENCH, DATA, REPO, RESULTS, RUNS, TINY, Job, add_
 
 HERE = BENCH  # the studies' name for benchmarks/
 MODES = ("none", "random", "distance")  # the loop's three ablation modes (the paper's Table 4)
-# other generators, each a baseline-style run (no recycling) with its own config overrides (the
-# paper's Table 2 rows beside the VAE baseline and the loop): the folder name is the variant's
+# variants beside the three modes, each with its own config overrides (the folder name is the
+# variant's): other generators as baseline-style runs without recycling (the paper's Table 2 rows
+# beside the VAE baseline and the loop), and the loop with a bounded per-round cost
 VARIANTS = {
     "exemplar": {"loop": {"selection": "none", "sampling": "exemplar"}},
     "exemplar_refine": {"loop": {"selection": "none", "sampling": "exemplar"}, "generator": {"lambda_cls": 0.1}},
     "mdm": {"loop": {"selection": "none"}, "generator": {"model": "mdm"}},
+    # distance selection with a bounded per-round cost (13 batches of 16 an epoch: the real
+    # training set once plus as many pool samples), against the plain loop's full passes
+    "distance_bounded": {"loop": {"selection": "distance", "steps_per_epoch": 13}},
 }
 ALL_MODES = MODES + tuple(VARIANTS)
 LABEL = {"none": "baseline VAE (no recycling)", "random": "random selection", "distance": "distance selection",
          "exemplar": "exemplar-conditioned CVAE (tau 1, no recycling)",
          "exemplar_refine": "exemplar-conditioned CVAE + classification refinement (weight 0.1)",
-         "mdm": "MDM-style diffusion (slim, 50 DDIM steps, no recycling)"}
+         "mdm": "MDM-style diffusion (slim, 50 DDIM steps, no recycling)",
+         "distance_bounded": "distance selection, bounded rounds (loop.steps_per_epoch 13)"}
 # --tiny: every count cut to a few steps (a smoke run of the whole command: minutes, numbers meaningless)
 TINY_RUN = {"pretrain_generator_epochs": 2, "critic": {"epochs": 1, "target_accuracy": False},
             "loop": {"epochs": 2, "window": 1, "samples_per_epoch": 20},
@@ -286,7 +291,8 @@ def mode_differences(res: dict, rec: str | None = None) -> str:
            for r in res["rows"]}
     parts = []
     for a, b in (("distance", "none"), ("random", "none"), ("distance", "random"), ("exemplar", "none"),
-                 ("exemplar_refine", "none"), ("exemplar_refine", "exemplar"), ("mdm", "none")):
+                 ("exemplar_refine", "none"), ("exemplar_refine", "exemplar"), ("mdm", "none"),
+                 ("distance_bounded", "distance")):
         seeds = sorted(s for m, s in acc if m == a and acc.get((b, s)) is not None and acc[(a, s)] is not None)
         if len(seeds) > 1:
             d = [acc[(a, s)] - acc[(b, s)] for s in seeds]
@@ -366,7 +372,7 @@ def generation_table(res: dict) -> str:
     for mode in ALL_MODES:
         rs = [r for r in rows if r["mode"] == mode]
         line(LABEL[mode], rs, "generation_vs_test", "generation_vs_train")
-        if mode in ("random", "distance"):
+        if mode in ("random", "distance", "distance_bounded"):
             line(f"{LABEL[mode]}: the recycled pool", rs, "pool_vs_test", "pool_vs_train")
     refs = [r for r in rows if r.get("real_test_reference")]
     if refs:
@@ -386,7 +392,7 @@ def pool_counts_table(res: dict) -> str:
     classes = next((list(r["per_class"]["real"]) for r in res["rows"] if "real" in r.get("per_class", {})), None)
     if not rs or classes is None:
         return ""
-    modes = [m for m in MODES if any(r["mode"] == m for r in rs)]
+    modes = [m for m in ALL_MODES if any(r["mode"] == m for r in rs)]
     head = [f"{m}: recycled (mean over seeds) | {m}: rounds with none" for m in modes]
     lines = ["| class | " + " | ".join(head) + " |", "|---|" + "---:|---:|" * len(modes)]
     for c, name in enumerate(classes):
