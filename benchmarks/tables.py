@@ -82,7 +82,8 @@ def speed_markdown() -> str:
                 "|---|---:|---:|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
         for r in loop["rows"]:
             e = r["per_epoch_s"]
-            out.append(f"| {r['config']} | {r['scale']}x | {r['train_samples']} | {r['precision']} | "
+            gen = r.get("generator", "cvae")
+            out.append(f"| {r['config']}{'' if gen == 'cvae' else f' ({gen})'} | {r['scale']}x | {r['train_samples']} | {r['precision']} | "
                        f"{r.get('torch_threads', env.get('torch_threads'))} | "
                        f"{r.get('critic_size') or r['resolved_config']['critic']['size']} | {r.get('score_fraction', 1.0):g} | "
                        f"{r.get('eval_batch_size', 64)} | "

@@ -6,6 +6,7 @@ scoring, selection and critic update; loop overhead relative to generator traini
     python benchmarks/speed/loop_speed.py --scale 1 4 16 # cost growth with data size
     python benchmarks/speed/loop_speed.py --precision bf16
     python benchmarks/speed/loop_speed.py --score-fraction 0.25 --eval-batch-size 16   # the cheaper scoring
+    python benchmarks/speed/loop_speed.py --config demo --generator cvae mdm --threads 1  # CVAE vs diffusion
 
 Data: the demo generator's made-up infant actions (smpl24, rot6d, 60 frames), enough
 subjects for 310 training sequences at scale 1 (the paper's InfActPrimitive size),
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import sys
 import tempfile
@@ -36,7 +38,7 @@ from infagenc.loop.data import data_phase
 from infagenc.loop.pretrain import pretrain_critic, pretrain_generator
 from infagenc.loop.rounds import loop_phase
 from infagenc.runfolder import RunFolder
-from infagenc.train.device import resolve_device
+from infagenc.train.device import inference_batch_size, resolve_device
 from infagenc.data.motionset import MotionSet
 
 HERE = Path(__file__).resolve().parents[1]  # benchmarks/
@@ -52,7 +54,7 @@ PAPER = {  # the paper's setting: 310 sequences, 60 frames, 24 joints rot6d, 8-l
 
 
 def _config(name: str, windows: int, precision: str, score_fraction: float = 1.0,
-            eval_batch_size: int | None = None, critic_size: str | None = None) -> RunConfig:
+            eval_batch_size: int | None = None, critic_size: str | None = None, generator: str = "cvae") -> RunConfig:
     base = PAPER if name == "paper" else merge_dicts(demo_config(), {"name": "speed-demo"})
     critic = {"epochs": 1, "target_accuracy": None}
     if eval_batch_size:
@@ -60,7 +62,10 @@ def _config(name: str, windows: int, precision: str, score_fraction: float = 1.0
     if critic_size:
         critic["size"] = critic_size
     d = merge_dicts(base, {"pretrain_generator_epochs": 0, "execution": {"precision": precision}, "critic": critic,
-                           "loop": {"score_fraction": score_fraction},
+                           "loop": {"score_fraction": score_fraction,
+                                    # sampling-time dropout is a CVAE option (the demo's 0.1)
+                                    **({"sample_dropout": 0.0} if generator == "mdm" else {})},
+                           "generator": {"model": generator},
                            "evaluation": {"enabled": False}})
     w = d["loop"]["window"] if "window" in d.get("loop", {}) else 10
     d = merge_dicts(d, {"loop": {"epochs": w * windows, "window": w}})
@@ -75,8 +80,9 @@ def _sized(ms: MotionSet, n: int | None, scale: int) -> MotionSet:
 
 
 def measure(name: str, scale: int, windows: int, precision: str, progress: bool,
-            score_fraction: float = 1.0, eval_batch_size: int | None = None, critic_size: str | None = None) -> dict:
-    cfg = _config(name, windows, precision, score_fraction, eval_batch_size, critic_size)
+            score_fraction: float = 1.0, eval_batch_size: int | None = None, critic_size: str | None = None,
+            generator: str = "cvae") -> dict:
+    cfg = _config(name, windows, precision, score_fraction, eval_batch_size, critic_size, generator)
     with tempfile.TemporaryDirectory() as tmp:
         device = resolve_device(cfg.execution.device)
         cfg = cfg.effective(str(device))
@@ -98,7 +104,9 @@ def measure(name: str, scale: int, windows: int, precision: str, progress: bool,
                 + tot["time_critic_update"])
     return {
         "config": name, "scale": scale, "precision": precision, "train_samples": len(sp.train),
-        "score_fraction": cfg.loop.score_fraction, "eval_batch_size": cfg.critic.eval_batch_size,
+        "score_fraction": cfg.loop.score_fraction,
+        "eval_batch_size": inference_batch_size(cfg.critic.eval_batch_size, device), "generator": generator,
+        "load_avg": [round(x, 2) for x in os.getloadavg()],
         "critic_size": cfg.critic.size,
         "device": str(device), "torch_threads": torch.get_num_threads(),
         "frames": cfg.data.frames, "epochs": n, "windows": windows,
@@ -113,7 +121,7 @@ def measure(name: str, scale: int, windows: int, precision: str, progress: bool,
 def _key(r: dict) -> tuple:
     """Rows of the same setting replace each other (rows written before an option existed have its default)."""
     return (r["config"], r["scale"], r["precision"], r.get("score_fraction", 1.0), r.get("eval_batch_size", 64),
-            r.get("critic_size") or r["resolved_config"]["critic"]["size"])
+            r.get("critic_size") or r["resolved_config"]["critic"]["size"], r.get("generator", "cvae"))
 
 
 def main(argv=None) -> int:
@@ -128,12 +136,15 @@ def main(argv=None) -> int:
     ap.add_argument("--eval-batch-size", type=int, default=None, help="the critic's inference batch size")
     ap.add_argument("--critic-size", choices=["paper", "slim"], default=None,
                     help="the critic's size (default: the config's)")
+    ap.add_argument("--generator", nargs="+", choices=["cvae", "mdm"], default=["cvae"],
+                    help="generator.model, one row each (default cvae); the diffusion generator's epoch "
+                         "trains one noise level a sample and samples with its DDIM steps")
     ap.add_argument("--no-progress", action="store_true")
     a = ap.parse_args(argv)
     if a.threads:
         torch.set_num_threads(a.threads)
     rows = [measure(a.config, s, a.windows, a.precision, not a.no_progress, a.score_fraction, a.eval_batch_size,
-                    a.critic_size) for s in a.scale]
+                    a.critic_size, g) for g in a.generator for s in a.scale]
     for r in rows:
         r["command"] = "python benchmarks/speed/loop_speed.py " + " ".join(sys.argv[1:] if argv is None else argv)
     old = json.loads(RESULTS.read_text()) if RESULTS.exists() else {"rows": []}
