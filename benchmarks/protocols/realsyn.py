@@ -3,6 +3,7 @@ synthetic-data guard (``auto``), beside the floor and the recipe-trained Real re
 
     python benchmarks/protocols/realsyn.py --protocol syrip --model stgcn-slim --seeds 0,1,2
     python benchmarks/protocols/realsyn.py --protocol utkinect --model stgcn-slim --seeds 0,1,2
+    python benchmarks/protocols/realsyn.py --protocol fewshot1 --candidates real,real_syn --seeds 0,1,2
     python benchmarks/protocols/realsyn.py --table-only
 
 Protocol (the strong-recognizer benchmark's, ``benchmarks/protocols/recipe.py``, whose results it reads):
@@ -25,6 +26,13 @@ Protocol (the strong-recognizer benchmark's, ``benchmarks/protocols/recipe.py``,
   0), once per protocol; its choice is trained exactly as that candidate (same config, same
   seeds), so its test accuracy per seed is that candidate's (not trained twice);
 * the floor: logistic regression (``recipe.py``'s reference floor) on Real, and on Real+Syn.
+
+Few-shot (``--protocol fewshot5`` / ``fewshot1``): each seed s trains on its own draw of k real
+samples per class (``recipe_fewshot.draw``: the draws of ``recipe.py``'s few-shot protocols, so
+Real here is that benchmark's recipe run of the same seed), and so has its own generator (seed s,
+trained on that draw), synthetic set (as many samples as the draw, balanced) and floor; the spread
+over seeds includes the generator's. The guard is not run there (subject folds of 1-5 samples per
+class cannot tell candidates apart; ``--no-guard`` is implied).
 
 Results: ``results/realsyn/<protocol>/<model>.json`` (every seed; resumable), the table in
 ``results/realsyn.md``; the generator and the synthetic set in ``benchmarks/runs/realsyn/``
@@ -49,6 +57,7 @@ from benchmarks.common import DATA, Job, add_jobs_argument, run_jobs  # noqa: E4
 from benchmarks.common import RESULTS as ALL_RESULTS  # noqa: E402
 from benchmarks.common import RUNS as ALL_RUNS  # noqa: E402
 from benchmarks.protocols import recipe  # noqa: E402  (the strong-recognizer benchmark: data, recipe, epochs)
+from benchmarks.protocols import recipe_fewshot as fewshot  # noqa: E402  (its few-shot draws)
 
 from infagenc.data.motionset import MotionSet  # noqa: E402
 from infagenc.jsonio import read_json, write_json  # noqa: E402
@@ -61,7 +70,8 @@ from infagenc.train.recognizer import RecognizerTrainer, evaluate, new_recognize
 
 RESULTS = ALL_RESULTS / "realsyn"
 WORK = ALL_RUNS / "realsyn"
-GEN_EPOCHS = {"utkinect": 300, "syrip": 300}
+GEN_EPOCHS = {"utkinect": 300, "syrip": 300, "fewshot5": 300, "fewshot1": 300}
+PROTOCOLS = tuple(GEN_EPOCHS)
 COMMAND = "python benchmarks/protocols/realsyn.py"
 # How the committed results were made where that was not one plain command (a session's CPU budget).
 RUN_NOTES = {
@@ -72,14 +82,16 @@ RUN_NOTES = {
 }
 
 
-def synthetic_set(protocol: str, train: MotionSet, progress: bool) -> tuple[MotionSet, dict]:
-    """The protocol's synthetic set (trained and sampled once, then read back)."""
-    work = WORK / protocol
+def synthetic_set(protocol: str, train: MotionSet, progress: bool, seed: int | None = None
+                  ) -> tuple[MotionSet, dict]:
+    """The protocol's synthetic set (trained and sampled once, then read back); few-shot: the
+    set of seed ``seed``'s draw (its own generator, seeded ``seed``)."""
+    work = WORK / protocol if seed is None else WORK / protocol / f"s{seed}"
     path, info_path = work / "synthetic.npz", work / "generator.json"
     if path.exists() and info_path.exists():
         return MotionSet.load(path), read_json(info_path)
     cfg = GeneratorConfig(cvae=CVAEConfig(num_layers=2, d_model=64, num_heads=4, ff_size=128), lr=1e-3,
-                          batch_size=16, epochs=GEN_EPOCHS[protocol], seed=0, device="cpu")
+                          batch_size=16, epochs=GEN_EPOCHS[protocol], seed=0 if seed is None else seed, device="cpu")
     t0 = time.perf_counter()
     ckpt = work / "generator.pt"
     gen = GeneratorTrainer.load(ckpt, "cpu") if ckpt.exists() else GeneratorTrainer.from_motionset(train, cfg, device="cpu")
@@ -89,7 +101,7 @@ def synthetic_set(protocol: str, train: MotionSet, progress: bool) -> tuple[Moti
     k, n = train.num_classes, len(train)
     per = [n // k + (1 if c < n % k else 0) for c in range(k)]
     requests = [(c, train.num_frames) for c in range(k) for _ in range(per[c])]
-    syn = sample_motionset(gen.model, gen.spec, requests, seed=0, provenance={"run": f"realsyn-{protocol}"})
+    syn = sample_motionset(gen.model, gen.spec, requests, seed=cfg.seed, provenance={"run": f"realsyn-{protocol}"})
     syn.save(path)
     info = {"config": cfg.to_dict(), "seconds": time.perf_counter() - t0, "samples": len(syn),
             "real_counts": counts.tolist(), "syn_per_class": per, "last": gen.history[-1] if gen.history else {},
@@ -98,8 +110,9 @@ def synthetic_set(protocol: str, train: MotionSet, progress: bool) -> tuple[Moti
     return syn, info
 
 
-def setting(protocol: str, model: str, progress: bool = False):
-    """The protocol's recipe config (epochs as its validation chose), data and synthetic set."""
+def setting(protocol: str, model: str, progress: bool = False, seed: int | None = None):
+    """The protocol's recipe config (epochs as its validation chose), data and synthetic set;
+    few-shot: seed ``seed``'s draw and its synthetic set."""
     name, size = model.split("-")
     prep, cfg = recipe.variants(protocol, name, size)["recipe"]
     chosen = read_json(ALL_RESULTS / "recipe" / protocol / f"{model}.json", {}).get("recipe", {})
@@ -108,17 +121,31 @@ def setting(protocol: str, model: str, progress: bool = False):
                          f"its validation chooses the epochs")
     cfg = replace(cfg, epochs=chosen["chosen_epochs"], device="cpu")
     train, test = recipe.load(protocol, DATA, prep)
-    syn, gen_info = synthetic_set(protocol, train, progress)
+    k = fewshot.shots(protocol)
+    if k:
+        if seed is None:
+            raise ValueError(f"{protocol}: a few-shot setting needs the seed of its draw")
+        train, _ = fewshot.draw(train, k, seed)
+    syn, gen_info = synthetic_set(protocol, train, progress, seed if k else None)
     return prep, cfg, train, test, syn.relabel(train.class_names), gen_info
 
 
 def run(protocol: str, model: str, seeds, progress: bool, only=None, guard: bool = True, jobs: int = 1,
         guard_cfg: GuardConfig | None = None) -> dict:
-    prep, cfg, train, test, syn, gen_info = setting(protocol, model, progress)
     path = RESULTS / protocol / f"{model}.json"
     res = read_json(path, {})
-    res.update(generator=gen_info, config=cfg.to_dict(), preprocess=prep.to_dict())
-    res.setdefault("floor", floors(train, syn, test))
+    if fewshot.shots(protocol):  # per seed: its draw, generator, synthetic set and floor (made here, once)
+        guard = False
+        for s in seeds:
+            prep, cfg, train, test, syn, gen_info = setting(protocol, model, progress, seed=s)
+            res.setdefault("generators", {})[str(s)] = gen_info
+            res.setdefault("floor_seeds", {}).setdefault(str(s), floors(train, syn, test))
+        res.update(config=cfg.to_dict(), preprocess=prep.to_dict())
+    else:
+        prep, cfg, train, test, syn, gen_info = setting(protocol, model, progress)
+        res.update(generator=gen_info, config=cfg.to_dict(), preprocess=prep.to_dict())
+        res.setdefault("floor", floors(train, syn, test))
+    write_json(path, res)
     cands = candidate_configs(cfg, GuardConfig())
     if only:
         unknown = sorted(set(only) - set(cands))
@@ -151,7 +178,7 @@ def run(protocol: str, model: str, seeds, progress: bool, only=None, guard: bool
 def candidate_run(protocol: str, model: str, candidate: str, seed: int, progress: bool = False) -> dict:
     """One candidate at one seed: trained on all training subjects (with the synthetic set unless
     Real), tested once (a job; the synthetic set must exist: the parent makes it)."""
-    _, cfg, train, test, syn, _ = setting(protocol, model)
+    _, cfg, train, test, syn, _ = setting(protocol, model, seed=seed)
     rc = candidate_configs(cfg, GuardConfig())[candidate]
     data = train if candidate == "real" else MotionSet.concat([train, syn])
     return one(replace(rc, seed=seed), data, test)
@@ -186,13 +213,17 @@ def table(protocol: str, model: str, res: dict) -> list[str]:
     real = runs.get("real", {})
     ref = read_json(ALL_RESULTS / "recipe" / protocol / "floor.json", {})
     ref_key = "linear/per_frame"
+    gens = res.get("generators")
+    gen_text = (f"{res.get('generator', {}).get('samples', '?')} samples of one baseline CVAE "
+                f"({GEN_EPOCHS.get(protocol)} epochs, {res.get('generator', {}).get('seconds', 0) / 60:.1f} min)"
+                if not gens else
+                f"per seed, as many samples as its draw ({next(iter(gens.values()))['samples']}) from a baseline CVAE "
+                f"trained on that draw ({GEN_EPOCHS.get(protocol)} epochs, seeded by the seed, "
+                f"{sum(g['seconds'] for g in gens.values()) / 60 / len(gens):.1f} min each)")
     lines = [f"## {recipe.TITLES.get(protocol, protocol)}: {model}", "",
              f"Command: `{COMMAND} --protocol {protocol} --model {model}`. Test accuracy in %, every seed, "
              "mean ± t95 (Student's t over the seeds); 'minus Real' pairs each seed with the Real run of the "
-             "same seed. Synthetic set: "
-             f"{res.get('generator', {}).get('samples', '?')} samples of one baseline CVAE "
-             f"({GEN_EPOCHS.get(protocol)} epochs, "
-             f"{res.get('generator', {}).get('seconds', 0) / 60:.1f} min). Guard (auto): "
+             "same seed. Synthetic set: " + gen_text + ". Guard (auto): "
              f"{guard.get('reason', 'not run')} ({guard.get('seconds', 0) / 60:.0f} min"
              + (f"; techniques compared with Real: {', '.join(guard['guard_config']['techniques'])}"
                 if "guard_config" in guard else "") + ")."
@@ -204,6 +235,12 @@ def table(protocol: str, model: str, res: dict) -> list[str]:
                      "| |")
     for k, v in res.get("floor", {}).items():
         lines.append(f"| floor (linear, this preprocessing, {recipe_name(k)}) | - | {100 * v['accuracy']:.1f} | | |")
+    fs = res.get("floor_seeds", {})
+    for k in ("real", "real_syn"):
+        accs = [fs[s][k]["accuracy"] for s in sorted(fs, key=int)]
+        if accs:
+            lines.append(f"| floor (linear, this preprocessing, {recipe_name(k)}; each seed's draw) | "
+                         f"{' '.join(f'{100 * a:.1f}' for a in accs)} | {_pm(accs)} | | |")
     val = {r["candidate"]: r for r in guard.get("table", [])}
     rows = list(runs.items())
     if guard.get("chosen") in runs:
@@ -235,7 +272,7 @@ def tables() -> str:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--protocol", choices=("utkinect", "syrip"), default="syrip")
+    ap.add_argument("--protocol", choices=PROTOCOLS, default="syrip")
     ap.add_argument("--model", default="stgcn-slim", choices=("stgcn-slim", "msg3d-slim", "stgcn-paper"))
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--candidates", default="",
