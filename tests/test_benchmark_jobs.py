@@ -114,3 +114,56 @@ def test_the_utkinect_protocols_msg3d_is_the_recipes():
     chosen = _recipe("utkinect", "msg3d-slim")
     want = RecognizerConfig.from_dict({**chosen["config"], "epochs": chosen["chosen_epochs"]})
     assert _comparable(PROTOCOL.other("msg3d").to_dict()) == _comparable(want.to_dict())
+
+
+# ------------------------------------------------------------- the loop protocols' variants and tables
+def test_loop_variants_configure_what_their_names_say(tmp_path):
+    from benchmarks.protocols.loop_bench import ALL_MODES, MODES, config, loop_jobs
+    from benchmarks.protocols.utkinect_loop import PROTOCOL
+
+    (tmp_path / "utkinect" / "joints").mkdir(parents=True)
+    cfg = {m: config(PROTOCOL, m, 1, tmp_path, final_sets=["real", "real_syn"]) for m in ALL_MODES}
+    assert [cfg[m].loop.selection for m in MODES] == list(MODES)
+    assert cfg["exemplar"].loop.sampling == "exemplar" and cfg["exemplar"].loop.selection == "none"
+    assert cfg["exemplar_refine"].generator.lambda_cls > 0 and cfg["exemplar"].generator.lambda_cls == 0
+    assert cfg["mdm"].generator.model == "mdm" and cfg["none"].generator.model == "cvae"
+    assert cfg["distance_bounded"].loop.steps_per_epoch == 13 and cfg["distance"].loop.steps_per_epoch is None
+    assert all(c.final.train_sets == ("real", "real_syn") and c.seed == 1 for c in cfg.values())
+    # apart from what a variant sets, every run of a seed is the same run (pairs by seed)
+    base = cfg["none"].to_dict()
+    for m in ("exemplar", "mdm"):
+        d = cfg[m].to_dict()
+        assert {k: v for k, v in d.items() if k not in ("name", "loop", "generator")} == \
+               {k: v for k, v in base.items() if k not in ("name", "loop", "generator")}
+    keys = [j.key for j in loop_jobs(PROTOCOL, ["mdm", "none", "distance", "exemplar"], [0, 1], tmp_path, False)]
+    assert keys == ["none_s0", "distance_s0", "none_s1", "distance_s1", "exemplar_s0", "mdm_s0", "exemplar_s1",
+                    "mdm_s1"]  # the loop modes first, seed by seed, then the variants
+
+
+def _row(mode, seed, fid, mm, real_syn, selected=None):
+    gen = {"fid": fid, "accuracy": 0.5, "diversity": 10.0, "multimodality": mm}
+    return {"mode": mode, "seed": seed, "test_accuracy": {"real": 0.9, "real_syn": real_syn},
+            "per_class": {"real": {"a": 1.0, "b": 0.8}}, "generation_vs_test": gen, "generation_vs_train": gen,
+            "real_test_reference": {"accuracy": 0.9, "diversity": 12.0, "multimodality": 8.0,
+                                    "fid_real_train_vs_real_test": 3.0},
+            "real_train_reference": {"accuracy": 1.0, "diversity": 12.0, "multimodality": 7.0},
+            "selected_per_class": selected}
+
+
+def test_the_generation_table_and_the_recycled_counts_per_class():
+    from benchmarks.protocols.loop_bench import generation_table, mode_differences, pool_counts_table
+
+    res = {"rows": [_row("none", 0, 10.0, 4.0, 0.92), _row("none", 1, 14.0, 6.0, 0.94),
+                    _row("distance", 0, 8.0, 5.0, 0.95, [[3, 0], [2, 0]]),
+                    _row("distance", 1, 8.0, 5.0, 0.96, [[1, 1], [0, 2]]),
+                    _row("mdm", 0, 30.0, 2.0, 0.90), _row("mdm", 1, 20.0, 2.0, 0.91)]}
+    lines = generation_table(res).splitlines()
+    none = next(x for x in lines if x.startswith("| baseline VAE"))
+    # mean ± t95 over 2 seeds: 12.0 ± 12.706 * 2 / sqrt(2) = 25.4
+    assert "| 0, 1 | 12.0 ± 25.4 | 50.0 ± 0.0 | 10.00 ± 0.00 | 5.00 ± 12.71 |" in none
+    assert any(x.startswith("| MDM-style diffusion") and "| 25.0 ± 63.5 |" in x for x in lines)
+    assert lines[-1].startswith("| real test set (reference) | 6 runs | 3.0 ± 0.0 (real train vs test)")
+    counts = pool_counts_table(res).splitlines()
+    # class a: 3+2 and 1+0 recycled (mean 3.0), 1 of 4 rounds without; class b: 0+0 and 1+2 (mean 1.5), 2 of 4
+    assert counts[2] == "| a | 3.0 | 1 of 4 |" and counts[3] == "| b | 1.5 | 2 of 4 |"
+    assert "mdm − none: -2.5" in mode_differences(res)
