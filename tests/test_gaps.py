@@ -118,6 +118,12 @@ def test_inspect_shows_the_repairs(tmp_path):
     many = dict(report, notes=report["notes"] + [f"gap repair: sample 's{i}': 1 frame(s)" for i in range(30)])
     text = format_report(many)
     assert "and 28 more repaired sample(s) (--json lists every one)" in text and "'s29'" not in text
+    # a video set's per-sample extraction provenance is cut the same way; other notes stay
+    extracted = dict(report, notes=["mapped blazepose33 -> coco17"] +
+                     [f'extract: {{"sample": "clip{i}", "fps": 30}}' for i in range(25)])
+    text = format_report(extracted)
+    assert "mapped blazepose33 -> coco17" in text and '"clip2"' in text and '"clip3"' not in text
+    assert "extraction provenance: ... and 22 more sample(s) (--json lists every one)" in text
 
 
 def test_utkinect_segment_with_end_gaps_is_trimmed(tmp_path):

@@ -21,6 +21,9 @@ __all__ = ["inspect_path", "format_report"]
 
 _MAX_LISTED = 20
 _REPAIR_NOTE = "gap repair: sample "
+# notes written once per sample: (prefix, what the collapsed line calls them); "extract: " is
+# data.extract.NOTE_PREFIX (the provenance of each sample extracted from a video)
+_PER_SAMPLE_NOTES = ((_REPAIR_NOTE, "gap repair"), ("extract: ", "extraction provenance"))
 
 
 def inspect_path(path: str | Path, format: str | None = None, *, on_bad: str = "skip", progress: bool = True,
@@ -114,11 +117,15 @@ def format_report(r: dict) -> str:
 
 
 def _collapse_repairs(notes: list[str]) -> list[str]:
-    """The notes, with more than a screenful of per-sample gap repairs cut to a few examples."""
-    per_sample = [n for n in notes if n.startswith(_REPAIR_NOTE)]
-    if len(per_sample) <= _MAX_LISTED:
-        return notes
-    shown = set(per_sample[:3])
-    out = [n for n in notes if not n.startswith(_REPAIR_NOTE) or n in shown]
-    out.append(f"gap repair: ... and {len(per_sample) - 3} more repaired sample(s) (--json lists every one)")
+    """The notes, with more than a screenful of per-sample notes of one kind (gap repairs,
+    video-extraction provenance) cut to a few examples and a count."""
+    out = list(notes)
+    for prefix, what in _PER_SAMPLE_NOTES:
+        per_sample = [n for n in out if n.startswith(prefix)]
+        if len(per_sample) <= _MAX_LISTED:
+            continue
+        shown = set(per_sample[:3])
+        out = [n for n in out if not n.startswith(prefix) or n in shown]
+        out.append(f"{what}: ... and {len(per_sample) - 3} more {'repaired ' if prefix == _REPAIR_NOTE else ''}"
+                   f"sample(s) (--json lists every one)")
     return out
