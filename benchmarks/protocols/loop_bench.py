@@ -1,6 +1,9 @@
 """Shared machinery of the loop protocols (``utkinect_loop.py``, ``syrip_loop.py``): one
 ``infagenc run`` per (mode, seed) in ``benchmarks/runs/<protocol>_current/<mode>_s<seed>/`` (not
-committed; an interrupted run resumes), then every other final recognizer of the protocol (e.g.
+committed; an interrupted run resumes; ``--modes`` also takes the variants of :data:`VARIANTS`:
+other generators as baseline-style runs, ``exemplar``, ``exemplar_refine``, ``mdm``, and the loop
+with bounded rounds, ``distance_bounded``; ``--final-train-sets real real_syn`` skips the Syn-only
+recognizer), then every other final recognizer of the protocol (e.g.
 MS-G3D beside the runs' ST-GCN) on the finished runs, then ``results/<protocol>_loop_current.json``
 (every run: config, test accuracy of every training set and of the floor, generation metrics,
 timings, machine) and ``results/<protocol>_loop_current.md``. ``--jobs N`` runs N runs at a time,

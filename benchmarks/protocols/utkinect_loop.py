@@ -7,6 +7,9 @@ recognizers, both with the strong recipe.
     python benchmarks/protocols/utkinect_loop.py --modes distance --seeds 3 4
     python benchmarks/protocols/utkinect_loop.py --table-only     # rebuild the table from finished runs
     python benchmarks/protocols/utkinect_loop.py --tiny --seeds 0 --jobs 2   # a smoke run (minutes)
+    # the Table 2 generators and the bounded loop beside the modes, without the Syn-only recognizer:
+    python benchmarks/protocols/utkinect_loop.py --seeds 0 1 2 --modes none random distance exemplar mdm \
+        distance_bounded --final-train-sets real real_syn --other --jobs 2
 
 Each (mode, seed) is one `infagenc run` with ``benchmarks/configs/utkinect.toml`` in
 ``benchmarks/runs/utkinect_current/<mode>_s<seed>/``; see ``loop_bench.py`` for what is shared and
