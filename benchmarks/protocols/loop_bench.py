@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Callable
 
 from infagenc.config import merge_dicts, read_config_file
+from infagenc.jsonio import read_json
 from infagenc.loop.config import RunConfig
 from infagenc.loop.runner import recognize_run, run
 from infagenc.metrics.stats import Summary
@@ -541,10 +542,15 @@ def main(p: Protocol, argv=None, doc: str | None = None) -> int:
     if not res["rows"]:
         print(f"no finished run under {runs}: nothing to tabulate", file=sys.stderr)
         return 1
-    res["command"] = p.command + (" --tiny" if a.tiny else "")
-    res["jobs"] = a.jobs
+    folder = TINY if a.tiny else RESULTS
+    before = read_json(folder / f"{p.results_name}.json", {}) if a.table_only else {}
+    given = " ".join(sys.argv[1:] if argv is None else argv)
+    # a rebuilt table keeps the command and the --jobs its runs were made with
+    res["command"] = before.get("command") or (f"{p.command} {given}".strip() if not a.table_only else
+                                               f"{p.command} (the table rebuilt from the finished runs: {given})")
+    res["jobs"] = before.get("jobs", a.jobs)
     res["config"] = read_config_file(p.config)
     res["other_recognizers"] = {name: p.other(name, a.tiny).to_dict() for name in others}
     res["environment"] = environment()
-    write_results(p.results_name, res, markdown(p, res), TINY if a.tiny else RESULTS)
+    write_results(p.results_name, res, markdown(p, res), folder)
     return 0
