@@ -119,6 +119,8 @@ def test_inspect_shows_the_repairs(tmp_path):
     text = format_report(many)
     assert "and 28 more repaired sample(s) (--json lists every one)" in text and "'s29'" not in text
     # a video set's per-sample extraction provenance is cut the same way; other notes stay
+    from infagenc.data.extract import NOTE_PREFIX
+    assert NOTE_PREFIX == "extract: "  # the prefix the report recognises
     extracted = dict(report, notes=["mapped blazepose33 -> coco17"] +
                      [f'extract: {{"sample": "clip{i}", "fps": 30}}' for i in range(25)])
     text = format_report(extracted)

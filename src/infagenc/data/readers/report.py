@@ -112,11 +112,11 @@ def format_report(r: dict) -> str:
     lines += _exclusion_lines(ex)
     if r["notes"]:
         lines.append("notes:")
-        lines += [f"  - {n}" for n in _collapse_repairs(r["notes"])]
+        lines += [f"  - {n}" for n in _collapse_per_sample(r["notes"])]
     return "\n".join(lines)
 
 
-def _collapse_repairs(notes: list[str]) -> list[str]:
+def _collapse_per_sample(notes: list[str]) -> list[str]:
     """The notes, with more than a screenful of per-sample notes of one kind (gap repairs,
     video-extraction provenance) cut to a few examples and a count."""
     out = list(notes)
