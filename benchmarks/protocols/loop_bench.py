@@ -459,7 +459,7 @@ def markdown(p: Protocol, res: dict) -> str:
             "trained on real training data only), R = 20 repeats a run, as many samples a repeat as the larger "
             "real set; mean ± Student t 95% interval over seeds. Lower FID is closer to the real set; accuracy "
             "and multimodality should approach the real set's.\n\n" + generation_table(res) +
-            ("\n\n## Recycled samples per class\n\n" + pool_counts_table(res) if pool_counts_table(res) else "") +
+            (f"\n\n## Recycled samples per class\n\n{counts}" if (counts := pool_counts_table(res)) else "") +
             "\n\n## Every run\n\nGeneration metrics against the real test set, evaluator: the run's Real "
             "recognizer (trained on real training data only, never the loop's critic), R = 20 repeats "
             "(means shown; intervals in each run's `evaluation/metrics.json`). Pool: synthetic samples "
