@@ -2,8 +2,8 @@
 ``infagenc run`` per (mode, seed) in ``benchmarks/runs/<protocol>_current/<mode>_s<seed>/`` (not
 committed; an interrupted run resumes; ``--modes`` also takes the variants of :data:`VARIANTS`:
 other generators as baseline-style runs, ``exemplar``, ``exemplar_refine``, ``mdm``, and the loop
-with bounded rounds, ``distance_bounded``; ``--final-train-sets real real_syn`` skips the Syn-only
-recognizer), then every other final recognizer of the protocol (e.g.
+with bounded rounds, ``distance_bounded``, or with the per-class filter, ``distance_per_class``;
+``--final-train-sets real real_syn`` skips the Syn-only recognizer), then every other final recognizer of the protocol (e.g.
 MS-G3D beside the runs' ST-GCN) on the finished runs, then ``results/<protocol>_loop_current.json``
 (every run: config, test accuracy of every training set and of the floor, generation metrics,
 timings, machine) and ``results/<protocol>_loop_current.md``. ``--jobs N`` runs N runs at a time,
@@ -60,13 +60,17 @@ VARIANTS = {
     # distance selection with a bounded per-round cost (13 batches of 16 an epoch: the real
     # training set once plus as many pool samples), against the plain loop's full passes
     "distance_bounded": {"loop": {"selection": "distance", "steps_per_epoch": 13}},
+    # distance selection whose confidence filter keeps every class (the top 10% of a class by
+    # p(cond) when none of it passes theta), against the paper's global filter
+    "distance_per_class": {"loop": {"selection": "distance", "filter": "per_class"}},
 }
 ALL_MODES = MODES + tuple(VARIANTS)
 LABEL = {"none": "baseline VAE (no recycling)", "random": "random selection", "distance": "distance selection",
          "exemplar": "exemplar-conditioned CVAE (tau 1, no recycling)",
          "exemplar_refine": "exemplar-conditioned CVAE + classification refinement (weight 0.1)",
          "mdm": "MDM-style diffusion (slim, 50 DDIM steps, no recycling)",
-         "distance_bounded": "distance selection, bounded rounds (loop.steps_per_epoch 13)"}
+         "distance_bounded": "distance selection, bounded rounds (loop.steps_per_epoch 13)",
+         "distance_per_class": "distance selection, per-class filter (loop.filter per_class)"}
 # --tiny: every count cut to a few steps (a smoke run of the whole command: minutes, numbers meaningless)
 TINY_RUN = {"pretrain_generator_epochs": 2, "critic": {"epochs": 1, "target_accuracy": False},
             "loop": {"epochs": 2, "window": 1, "samples_per_epoch": 20},
