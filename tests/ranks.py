@@ -42,6 +42,9 @@ def spawn_ranks(worker, folder: Path, world: int, timeout_s: float) -> list:
         pytest.skip("torch.distributed with gloo is not available in this torch build")
     import torch.multiprocessing as mp
 
+    from timeouts import scaled
+
+    timeout_s = scaled(timeout_s)  # a busy machine gets longer (tests/timeouts.py)
     env = os.environ.get("OMP_NUM_THREADS")
     os.environ["OMP_NUM_THREADS"] = "1"  # the children's thread pools
     try:
@@ -52,7 +55,7 @@ def spawn_ranks(worker, folder: Path, world: int, timeout_s: float) -> list:
             if time.monotonic() > deadline:
                 for p in ctx.processes:
                     p.kill()
-                pytest.fail(f"the {world}-process run did not finish in {timeout_s} s")
+                pytest.fail(f"the {world}-process run did not finish in {timeout_s:.0f} s")
     finally:
         if env is None:
             os.environ.pop("OMP_NUM_THREADS", None)

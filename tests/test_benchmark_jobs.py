@@ -157,7 +157,8 @@ def _row(mode, seed, fid, mm, real_syn, selected=None):
 
 
 def test_the_generation_table_and_the_recycled_counts_per_class():
-    from benchmarks.protocols.loop_bench import generation_table, mode_differences, pool_counts_table
+    from benchmarks.protocols.loop_bench import (generation_differences, generation_table, mode_differences,
+                                                 pool_counts_table)
 
     res = {"rows": [_row("none", 0, 10.0, 4.0, 0.92), _row("none", 1, 14.0, 6.0, 0.94),
                     _row("distance", 0, 8.0, 5.0, 0.95, [[3, 0], [2, 0]]),
@@ -173,3 +174,16 @@ def test_the_generation_table_and_the_recycled_counts_per_class():
     # class a: 3+2 and 1+0 recycled (mean 3.0), 1 of 4 rounds without; class b: 0+0 and 1+2 (mean 1.5), 2 of 4
     assert counts[2] == "| a | 3.0 | 1 of 4 |" and counts[3] == "| b | 1.5 | 2 of 4 |"
     assert "mdm − none: -2.5" in mode_differences(res)
+    # FID mdm - none per seed: 30 - 10 = +20, 20 - 14 = +6: mean +13.0 ± 12.706 * 9.899 / sqrt(2) = 88.9
+    gd = generation_differences(res)
+    assert "mdm − none: FID +13.0 ± 88.9 (+20.0, +6.0), multimodality -3.00 ± 12.71" in gd
+    assert "distance − none: FID -4.0 ± " in gd and "(-2.0, -6.0)" in gd
+
+
+# ------------------------------------------------------------- the tests' own child-process time limits
+def test_child_time_limits_grow_with_the_load_and_are_bounded():
+    from timeouts import MAX_FACTOR, load_factor
+
+    assert load_factor(0.3, 2) == 1.0  # idle: the stated limit
+    assert load_factor(3.0, 2) == 1.5  # 1.5 busy tasks a core: half as long again
+    assert load_factor(50.0, 2) == MAX_FACTOR == 4.0  # bounded, so a hung child still fails

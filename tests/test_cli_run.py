@@ -13,6 +13,7 @@ import pytest
 from infagenc.cli import main
 from infagenc.data.demo import make_demo
 from infagenc.viz.summary import format_run_summary
+from timeouts import scaled
 
 
 def _seeds(values) -> dict:
@@ -109,20 +110,20 @@ def test_piped_into_head_ends_quietly():
     p.stdout.close()  # the reader stops before the command writes
     err = p.stderr.read().decode()
     p.stderr.close()
-    assert p.wait(timeout=120) in (0, 1) and "Traceback" not in err and "BrokenPipe" not in err
+    assert p.wait(timeout=scaled(120)) in (0, 1) and "Traceback" not in err and "BrokenPipe" not in err
 
 
 def test_output_into_a_closed_pipe_is_not_an_error(tmp_path):
     make_demo(num_subjects=2, per_class=1, seed=0, rep="xyz").save(tmp_path / "d.npz")
     shell = f"{sys.executable} -m infagenc data inspect --json {tmp_path / 'd.npz'} | head -c 10"
-    out = subprocess.run(["bash", "-o", "pipefail", "-c", shell], capture_output=True, text=True, timeout=120)
+    out = subprocess.run(["bash", "-o", "pipefail", "-c", shell], capture_output=True, text=True, timeout=scaled(120))
     assert out.stdout == "[\n  {\n    " and "Traceback" not in out.stderr and out.returncode in (0, 1)
     p = subprocess.Popen([sys.executable, "-m", "infagenc", "data", "inspect", str(tmp_path / "d.npz")],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     p.stdout.close()
     err = p.stderr.read().decode()
     p.stderr.close()
-    assert p.wait(timeout=120) == 1 and err == ""
+    assert p.wait(timeout=scaled(120)) == 1 and err == ""
 
 
 def test_evaluate_needs_a_run_or_every_input(tmp_path, capsys):

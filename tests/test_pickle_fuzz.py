@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from reader_fixtures import child_env
+from timeouts import scaled
 
 WORKER = Path(__file__).resolve().parent / "pickle_fuzz.py"
 SEED, COUNT, SECONDS = 20240611, 4000, 8.0
@@ -18,7 +19,7 @@ SEED, COUNT, SECONDS = 20240611, 4000, 8.0
 
 def test_mutated_pickles_give_a_motionset_or_a_data_error():
     r = subprocess.run([sys.executable, str(WORKER), "--seed", str(SEED), "--count", str(COUNT),
-                        "--seconds", str(SECONDS)], capture_output=True, text=True, timeout=120, env=child_env())
+                        "--seconds", str(SECONDS)], capture_output=True, text=True, timeout=scaled(120), env=child_env())
     last = r.stderr.strip().splitlines()[-1:] or ["(none)"]
     assert r.returncode >= 0, (f"the reader crashed (signal {-r.returncode}) at {last[0]}; rerun it with "
                                f"python tests/pickle_fuzz.py --seed {SEED} --{last[0]}")

@@ -35,6 +35,7 @@ from infagenc.viz.tables import (display_sets, format_pm, format_seeds, generati
                                  no_interval_note, table_generation, table_per_class, table_recognition,
                                  table_rounds, table_subject_class)
 from test_loop_run import TINY
+from timeouts import scaled
 
 IMAGE_LINK = re.compile(r"!\[[^\]]*\]\(([^)]+)\)")
 NO_SAMPLES = "the snapshot grid and animations: no generated samples to draw (`evaluation/samples.npz`; "
@@ -177,7 +178,7 @@ def _no_wrong_way_imports(run_dir: Path) -> str:
             f"assert not bad, bad\n")
     src = str(Path(infagenc.__file__).resolve().parents[1])
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
-    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=scaled(300))
     assert done.returncode == 0, done.stderr
     return Path(done.stdout.strip().splitlines()[-1]).read_text(encoding="utf-8")
 

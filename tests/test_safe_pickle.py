@@ -10,6 +10,7 @@ import pickle
 import numpy as np
 import pytest
 from reader_fixtures import child_env, pyskl_doc, write_pickle
+from timeouts import scaled
 
 from infagenc.data import DataError
 from infagenc.data.readers import read
@@ -183,7 +184,7 @@ def _load_each_in_subprocess(folder) -> dict[str, str]:
     import subprocess
     import sys
 
-    r = subprocess.run([sys.executable, "-c", _RUN_EACH, str(folder)], capture_output=True, text=True, timeout=120,
+    r = subprocess.run([sys.executable, "-c", _RUN_EACH, str(folder)], capture_output=True, text=True, timeout=scaled(120),
                        env=child_env())
     assert r.returncode == 0, f"the unpickler crashed (returncode {r.returncode}):\n{r.stdout}\n{r.stderr[-2000:]}"
     return dict(line.split(" ", 1) for line in r.stdout.splitlines())

@@ -291,6 +291,12 @@ def table(res: dict) -> str:
     return "\n".join(lines)
 
 
+# (a, b): the comparisons the pages make, "a - b" paired by seed
+PAIRS = (("distance", "none"), ("random", "none"), ("distance", "random"), ("exemplar", "none"),
+         ("exemplar_refine", "none"), ("exemplar_refine", "exemplar"), ("mdm", "none"),
+         ("distance_bounded", "distance"), ("distance_per_class", "distance"))
+
+
 def mode_differences(res: dict, rec: str | None = None) -> str:
     """Real+Syn of one mode minus another's, paired by seed (the seeds both have); ``rec``:
     of another final recognizer."""
@@ -298,9 +304,7 @@ def mode_differences(res: dict, rec: str | None = None) -> str:
                                     r.get("other_recognizers", {}).get(rec, {})).get("real_syn")
            for r in res["rows"]}
     parts = []
-    for a, b in (("distance", "none"), ("random", "none"), ("distance", "random"), ("exemplar", "none"),
-                 ("exemplar_refine", "none"), ("exemplar_refine", "exemplar"), ("mdm", "none"),
-                 ("distance_bounded", "distance")):
+    for a, b in PAIRS:
         seeds = sorted(s for m, s in acc if m == a and acc.get((b, s)) is not None and acc[(a, s)] is not None)
         if len(seeds) > 1:
             d = [acc[(a, s)] - acc[(b, s)] for s in seeds]
@@ -356,7 +360,7 @@ def _stat(values: list[float], fmt: str = ".2f", scale: float = 1.0) -> str:
     if len(v) == 1:
         return format(v[0], fmt)
     s = Summary.from_values(v)
-    return f"{format(s.mean, fmt)} ± {format(s.ci95_t, fmt)}"
+    return f"{format(s.mean, fmt)} ± {format(s.ci95_t, fmt.lstrip('+'))}"
 
 
 def generation_table(res: dict) -> str:
@@ -380,7 +384,7 @@ def generation_table(res: dict) -> str:
     for mode in ALL_MODES:
         rs = [r for r in rows if r["mode"] == mode]
         line(LABEL[mode], rs, "generation_vs_test", "generation_vs_train")
-        if mode in ("random", "distance", "distance_bounded"):
+        if any(r.get("pool_vs_test") for r in rs):  # the recycling modes
             line(f"{LABEL[mode]}: the recycled pool", rs, "pool_vs_test", "pool_vs_train")
     refs = [r for r in rows if r.get("real_test_reference")]
     if refs:
@@ -391,6 +395,21 @@ def generation_table(res: dict) -> str:
                      f"{_stat([r['real_train_reference']['multimodality'] for r in refs if r.get('real_train_reference')])}"
                      " (real train set) |")
     return "\n".join(lines)
+
+
+def generation_differences(res: dict) -> str:
+    """FID and multimodality of fresh samples against the real test set, one generator minus
+    another, paired by seed (the modes of a seed share split and evaluator), mean ± t95."""
+    g = {(r["mode"], r["seed"]): r["generation_vs_test"] for r in res["rows"] if r.get("generation_vs_test")}
+    parts = []
+    for a, b in PAIRS:
+        seeds = sorted(s for m, s in g if m == a and (b, s) in g)
+        if len(seeds) > 1:
+            d = {k: [g[(a, s)][k] - g[(b, s)][k] for s in seeds] for k in ("fid", "multimodality")}
+            parts.append(f"{a} − {b}: FID {_stat(d['fid'], '+.1f')} ({', '.join(f'{x:+.1f}' for x in d['fid'])}), "
+                         f"multimodality {_stat(d['multimodality'], '+.2f')}")
+    return ("Fresh samples against the real test set, one generator minus another, paired by seed (mean ± t95; "
+            "FID per seed in parentheses): " + "; ".join(parts) + ".") if parts else ""
 
 
 def pool_counts_table(res: dict) -> str:
@@ -463,6 +482,7 @@ def markdown(p: Protocol, res: dict) -> str:
             "trained on real training data only), R = 20 repeats a run, as many samples a repeat as the larger "
             "real set; mean ± Student t 95% interval over seeds. Lower FID is closer to the real set; accuracy "
             "and multimodality should approach the real set's.\n\n" + generation_table(res) +
+            (f"\n\n{gd}" if (gd := generation_differences(res)) else "") +
             (f"\n\n## Recycled samples per class\n\n{counts}" if (counts := pool_counts_table(res)) else "") +
             "\n\n## Every run\n\nGeneration metrics against the real test set, evaluator: the run's Real "
             "recognizer (trained on real training data only, never the loop's critic), R = 20 repeats "
