@@ -3,8 +3,8 @@
 committed; an interrupted run resumes; ``--modes`` also takes the variants of :data:`VARIANTS`:
 other generators as baseline-style runs, ``exemplar``, ``exemplar_refine``, ``mdm``, and the loop
 with bounded rounds, ``distance_bounded``, or with the per-class filter, ``distance_per_class``;
-``--final-train-sets real real_syn`` skips the Syn-only recognizer), then every other final recognizer of the protocol (e.g.
-MS-G3D beside the runs' ST-GCN) on the finished runs, then ``results/<protocol>_loop_current.json``
+``--final-train-sets real real_syn`` skips the Syn-only recognizer), then every other final
+recognizer of the protocol (e.g. MS-G3D beside the runs' ST-GCN) on the finished runs, then ``results/<protocol>_loop_current.json``
 (every run: config, test accuracy of every training set and of the floor, generation metrics,
 timings, machine) and ``results/<protocol>_loop_current.md``. ``--jobs N`` runs N runs at a time,
 one thread each (``benchmarks.common.run_jobs``); ``--tiny`` cuts every count to a few steps
