@@ -130,10 +130,13 @@ def test_loop_variants_configure_what_their_names_say(tmp_path):
     assert cfg["distance_bounded"].loop.steps_per_epoch == 13 and cfg["distance"].loop.steps_per_epoch is None
     assert cfg["distance_per_class"].loop.filter == "per_class" and cfg["distance"].loop.filter == "global"
     assert cfg["distance_per_class"].loop.selection == "distance"
+    assert cfg["distance_independent"].loop.critic_mode == "independent" and cfg["distance"].loop.critic_mode == "updated"
     # the distance variants differ from the plain distance run only in their loop field
-    for m in ("distance_bounded", "distance_per_class"):
+    field_of = {"distance_bounded": "steps_per_epoch", "distance_per_class": "filter",
+                "distance_independent": "critic_mode"}
+    for m, f in field_of.items():
         a, b = cfg[m].to_dict()["loop"], cfg["distance"].to_dict()["loop"]
-        assert [k for k in a if a[k] != b[k]] == ["steps_per_epoch" if m == "distance_bounded" else "filter"]
+        assert [k for k in a if a[k] != b[k]] == [f]
     assert all(c.final.train_sets == ("real", "real_syn") and c.seed == 1 for c in cfg.values())
     # apart from what a variant sets, every run of a seed is the same run (pairs by seed)
     base = cfg["none"].to_dict()

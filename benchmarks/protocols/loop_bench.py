@@ -2,8 +2,8 @@
 ``infagenc run`` per (mode, seed) in ``benchmarks/runs/<protocol>_current/<mode>_s<seed>/`` (not
 committed; an interrupted run resumes; ``--modes`` also takes the variants of :data:`VARIANTS`:
 other generators as baseline-style runs, ``exemplar``, ``exemplar_refine``, ``mdm``, and the loop
-with bounded rounds, ``distance_bounded``, or with the per-class filter, ``distance_per_class``;
-``--final-train-sets real real_syn`` skips the Syn-only recognizer), then every other final
+with bounded rounds, ``distance_bounded``, with the per-class filter, ``distance_per_class``, or
+with a critic never updated on recycled samples, ``distance_independent``; ``--final-train-sets real real_syn`` skips the Syn-only recognizer), then every other final
 recognizer of the protocol (e.g. MS-G3D beside the runs' ST-GCN) on the finished runs, then ``results/<protocol>_loop_current.json``
 (every run: config, test accuracy of every training set and of the floor, generation metrics,
 timings, machine) and ``results/<protocol>_loop_current.md``. ``--jobs N`` runs N runs at a time,
@@ -63,6 +63,9 @@ VARIANTS = {
     # distance selection whose confidence filter keeps every class (the top 10% of a class by
     # p(cond) when none of it passes theta), against the paper's global filter
     "distance_per_class": {"loop": {"selection": "distance", "filter": "per_class"}},
+    # distance selection whose samples are scored by the pre-trained critic (real data only, never
+    # updated on recycled samples), against the paper's critic updated every round
+    "distance_independent": {"loop": {"selection": "distance", "critic_mode": "independent"}},
 }
 ALL_MODES = MODES + tuple(VARIANTS)
 LABEL = {"none": "baseline VAE (no recycling)", "random": "random selection", "distance": "distance selection",
@@ -70,7 +73,8 @@ LABEL = {"none": "baseline VAE (no recycling)", "random": "random selection", "d
          "exemplar_refine": "exemplar-conditioned CVAE + classification refinement (weight 0.1)",
          "mdm": "MDM-style diffusion (slim, 50 DDIM steps, no recycling)",
          "distance_bounded": "distance selection, bounded rounds (loop.steps_per_epoch 13)",
-         "distance_per_class": "distance selection, per-class filter (loop.filter per_class)"}
+         "distance_per_class": "distance selection, per-class filter (loop.filter per_class)",
+         "distance_independent": "distance selection, independent critic (loop.critic_mode independent)"}
 # --tiny: every count cut to a few steps (a smoke run of the whole command: minutes, numbers meaningless)
 TINY_RUN = {"pretrain_generator_epochs": 2, "critic": {"epochs": 1, "target_accuracy": False},
             "loop": {"epochs": 2, "window": 1, "samples_per_epoch": 20},
@@ -294,7 +298,8 @@ def table(res: dict) -> str:
 # (a, b): the comparisons the pages make, "a - b" paired by seed
 PAIRS = (("distance", "none"), ("random", "none"), ("distance", "random"), ("exemplar", "none"),
          ("exemplar_refine", "none"), ("exemplar_refine", "exemplar"), ("mdm", "none"),
-         ("distance_bounded", "distance"), ("distance_per_class", "distance"))
+         ("distance_bounded", "distance"), ("distance_per_class", "distance"),
+         ("distance_independent", "distance"))
 
 
 def mode_differences(res: dict, rec: str | None = None) -> str:
