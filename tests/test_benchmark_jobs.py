@@ -132,11 +132,11 @@ def test_loop_variants_configure_what_their_names_say(tmp_path):
     assert cfg["distance_per_class"].loop.selection == "distance"
     assert cfg["distance_independent"].loop.critic_mode == "independent" and cfg["distance"].loop.critic_mode == "updated"
     # the distance variants differ from the plain distance run only in their loop field
-    field_of = {"distance_bounded": "steps_per_epoch", "distance_per_class": "filter",
-                "distance_independent": "critic_mode"}
+    field_of = {"distance_bounded": ["steps_per_epoch"], "distance_per_class": ["filter"],
+                "distance_independent": ["critic_mode"], "distance_balanced": ["filter", "pool_cap"]}
     for m, f in field_of.items():
         a, b = cfg[m].to_dict()["loop"], cfg["distance"].to_dict()["loop"]
-        assert [k for k in a if a[k] != b[k]] == [f]
+        assert [k for k in a if a[k] != b[k]] == f
     assert all(c.final.train_sets == ("real", "real_syn") and c.seed == 1 for c in cfg.values())
     # apart from what a variant sets, every run of a seed is the same run (pairs by seed)
     base = cfg["none"].to_dict()
@@ -181,6 +181,24 @@ def test_the_generation_table_and_the_recycled_counts_per_class():
     gd = generation_differences(res)
     assert "mdm − none: FID +13.0 ± 88.9 (+20.0, +6.0), multimodality -3.00 ± 12.71" in gd
     assert "distance − none: FID -4.0 ± " in gd and "(-2.0, -6.0)" in gd
+
+
+def test_rows_of_an_earlier_checkout_are_carried_when_the_config_is_the_same(capsys):
+    from benchmarks.protocols.loop_bench import carried_note, carry_rows
+
+    cfg = {"loop": {"epochs": 200}}
+    here = [_row("distance", 3, 8.0, 5.0, 0.95), _row("none", 0, 9.0, 5.0, 0.93)]  # none s0 made again here
+    before = {"config": cfg, "rows": [_row("none", 0, 10.0, 4.0, 0.92), _row("distance", 0, 8.0, 5.0, 0.96),
+                                      _row("retired_mode", 0, 1.0, 1.0, 0.5)]}
+    rows, n = carry_rows(before, here, cfg)
+    assert n == 1 and [(r["mode"], r["seed"], r.get("carried", False)) for r in rows] == \
+        [("none", 0, False), ("distance", 0, True), ("distance", 3, False)]  # a run made here wins
+    assert rows[0]["test_accuracy"]["real_syn"] == 0.93
+    assert "1 of the 3 runs were made in an earlier checkout" in carried_note({"rows": rows})
+    assert carried_note({"rows": here}) == ""
+    rows, n = carry_rows(before, here, {"loop": {"epochs": 100}})  # another config: nothing carried
+    assert n == 0 and len(rows) == 2 and "not carried" in capsys.readouterr().err
+    assert carry_rows({}, here, cfg) == (sorted(here, key=lambda r: r["mode"] != "none"), 0)
 
 
 # ------------------------------------------------------------- the tests' own child-process time limits

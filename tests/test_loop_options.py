@@ -151,3 +151,37 @@ def test_evaluation_samples_as_the_loop_does(independent_run, tmp_path):
     assert sources <= train and len(pictures) == 2 * pictures.num_classes
     before = json.loads(folder(independent_run).metrics_path.read_text())
     assert m["vs_train"] != before["vs_train"]  # other samples than the prior's
+
+
+@pytest.mark.slow
+def test_balanced_pool_keeps_each_class_newest(tmp_path):
+    """loop.pool_cap: a cap of one sample per class (ceil(0.1 * N_real / K) = 1) over three
+    rounds that each recycle one sample per class (the starved per-class filter's fallback):
+    the pool holds K samples from round 1 on, the newest round's, each round after the first
+    replacing K; interrupted after round 2 and resumed, the same pool."""
+    cfg = tiny(**STARVED, pool_cap=0.1, epochs=6)
+    out, part = tmp_path / "capped", tmp_path / "interrupted"
+    run(cfg, out, progress=False)
+    f = folder(out)
+    k = MotionSet.load(f.split_path("train")).num_classes
+    rounds = json.loads(f.rounds_path.read_text())
+    assert [r["counts"]["selected"] for r in rounds] == [[1] * k] * 3
+    assert [r["pool_size"] for r in rounds] == [k, k, k]
+    assert [r["pool_left"] for r in rounds] == [0, k, k]
+    pool = MotionSet.load(f.synthetic_path)
+    last = MotionSet.load(f.round_selected_path(3))
+    assert sorted(pool.names) == sorted(last.names) and sorted(pool.labels.tolist()) == list(range(k))
+    # one sample a class: no within-class pairs, so the pool's generation metrics say why they are missing
+    metrics = json.loads(f.metrics_path.read_text())
+    assert "recycled_pool_vs_test" not in metrics and "no class with 2" in metrics["recycled_pool_not_measured"]
+    run(cfg, part, progress=False, stop_after_rounds=2)
+    run(cfg, part, progress=False)
+    again = MotionSet.load(folder(part).synthetic_path)
+    assert list(again.names) == list(pool.names) and np.array_equal(again.data, pool.data)
+
+
+def test_pool_cap_is_checked():
+    for loop, key in (({"pool_cap": 0.0}, "loop.pool_cap"), ({"pool_cap": 1.0, "selection": "none"}, "pool_cap")):
+        with pytest.raises(ConfigError, match=key):
+            RunConfig.from_dict({"loop": loop})
+    assert RunConfig().loop.pool_cap is None  # the paper's unbounded pool

@@ -172,3 +172,23 @@ def test_select_per_class_records_threshold_and_fallback_counts():
     assert res.selected[~res.passed_filter].sum() == 0
     with pytest.raises(ValueError, match="filter_mode"):
         S.select(probs, cond, syn, real, np.array([0, 0, 1, 1, 2, 2]), filter_mode="class")
+
+
+def test_pool_class_cap_by_hand():
+    assert S.pool_class_cap(200, 4, 1.0) == 50  # the mean class size
+    assert S.pool_class_cap(10, 3, 1.0) == 4  # ceil(3.33)
+    assert S.pool_class_cap(6, 3, 0.1) == 1  # ceil(0.2), at least 1
+    assert S.pool_class_cap(9, 3, 2.0) == 6  # exact: no rounding up
+    for bad in ((10, 3, 0.0), (0, 3, 1.0), (10, 0, 1.0)):
+        with pytest.raises(ValueError):
+            S.pool_class_cap(*bad)
+
+
+def test_newest_per_class_keeps_each_class_last_entries():
+    labels = np.array([0, 1, 0, 2, 0, 1, 0])
+    assert S.newest_per_class(labels, 2).tolist() == [1, 3, 4, 5, 6]  # 0: its last two (4, 6); 1 and 2: all
+    assert S.newest_per_class(labels, 1).tolist() == [3, 5, 6]
+    assert S.newest_per_class(labels, 9).tolist() == list(range(7))  # under the cap: everything
+    assert S.newest_per_class(np.zeros(0, dtype=int), 3).tolist() == []
+    with pytest.raises(ValueError):
+        S.newest_per_class(labels, 0)

@@ -3,10 +3,15 @@
 committed; an interrupted run resumes; ``--modes`` also takes the variants of :data:`VARIANTS`:
 other generators as baseline-style runs, ``exemplar``, ``exemplar_refine``, ``mdm``, and the loop
 with bounded rounds, ``distance_bounded``, with the per-class filter, ``distance_per_class``, or
-with a critic never updated on recycled samples, ``distance_independent``; ``--final-train-sets real real_syn`` skips the Syn-only recognizer), then every other final
+with a critic never updated on recycled samples, ``distance_independent``, with the per-class filter and
+a class-balanced pool, ``distance_balanced``; ``--final-train-sets real real_syn`` skips the Syn-only
+recognizer), then every other final
 recognizer of the protocol (e.g. MS-G3D beside the runs' ST-GCN) on the finished runs, then ``results/<protocol>_loop_current.json``
 (every run: config, test accuracy of every training set and of the floor, generation metrics,
-timings, machine) and ``results/<protocol>_loop_current.md``. ``--jobs N`` runs N runs at a time,
+timings, machine) and ``results/<protocol>_loop_current.md``. The results file is the record: a
+run it holds whose folder is not here (made in another checkout) is carried into the rebuilt
+file, marked, as long as the protocol's config is unchanged, and a new command is appended to
+the recorded ones. ``--jobs N`` runs N runs at a time,
 one thread each (``benchmarks.common.run_jobs``); ``--tiny`` cuts every count to a few steps
 (:data:`TINY_RUN`) and writes runs and results under ``benchmarks/runs/tiny/`` only.
 
@@ -66,6 +71,10 @@ VARIANTS = {
     # distance selection whose samples are scored by the pre-trained critic (real data only, never
     # updated on recycled samples), against the paper's critic updated every round
     "distance_independent": {"loop": {"selection": "distance", "critic_mode": "independent"}},
+    # distance selection with the per-class filter and a class-balanced recycled pool (each class
+    # at most the real set's mean class size, its newest samples), against the paper's unbounded,
+    # class-skewed pool
+    "distance_balanced": {"loop": {"selection": "distance", "filter": "per_class", "pool_cap": 1.0}},
 }
 ALL_MODES = MODES + tuple(VARIANTS)
 LABEL = {"none": "baseline VAE (no recycling)", "random": "random selection", "distance": "distance selection",
@@ -74,7 +83,8 @@ LABEL = {"none": "baseline VAE (no recycling)", "random": "random selection", "d
          "mdm": "MDM-style diffusion (slim, 50 DDIM steps, no recycling)",
          "distance_bounded": "distance selection, bounded rounds (loop.steps_per_epoch 13)",
          "distance_per_class": "distance selection, per-class filter (loop.filter per_class)",
-         "distance_independent": "distance selection, independent critic (loop.critic_mode independent)"}
+         "distance_independent": "distance selection, independent critic (loop.critic_mode independent)",
+         "distance_balanced": "distance selection, per-class filter, balanced pool (loop.pool_cap 1)"}
 # --tiny: every count cut to a few steps (a smoke run of the whole command: minutes, numbers meaningless)
 TINY_RUN = {"pretrain_generator_epochs": 2, "critic": {"epochs": 1, "target_accuracy": False},
             "loop": {"epochs": 2, "window": 1, "samples_per_epoch": 20},
@@ -299,7 +309,8 @@ def table(res: dict) -> str:
 PAIRS = (("distance", "none"), ("random", "none"), ("distance", "random"), ("exemplar", "none"),
          ("exemplar_refine", "none"), ("exemplar_refine", "exemplar"), ("mdm", "none"),
          ("distance_bounded", "distance"), ("distance_per_class", "distance"),
-         ("distance_independent", "distance"))
+         ("distance_independent", "distance"), ("distance_balanced", "distance"),
+         ("distance_balanced", "none"))
 
 
 def mode_differences(res: dict, rec: str | None = None) -> str:
@@ -470,6 +481,13 @@ def other_sections(p: Protocol, res: dict) -> str:
     return out
 
 
+def carried_note(res: dict) -> str:
+    """A sentence naming the runs carried from an earlier results file (none: empty)."""
+    c = [f"{r['mode']} s{r['seed']}" for r in res["rows"] if r.get("carried")]
+    return (f" {len(c)} of the {len(res['rows'])} runs were made in an earlier checkout and are carried from the "
+            f"results file (their run folders are not here; the same config): {', '.join(c)}.") if c else ""
+
+
 def markdown(p: Protocol, res: dict) -> str:
     env = res["environment"]
     return (f"# {p.title}\n\n"
@@ -480,8 +498,8 @@ def markdown(p: Protocol, res: dict) -> str:
             "degrees of freedom; every seed in parentheses). Real: recognizer trained on the real training "
             "set; Syn: on synthetic samples only (the recycled pool, or for the baseline as many fresh "
             "samples as real ones, classes balanced); Real+Syn: on both. For one seed the modes share the "
-            "split, the pre-trained models and the Real recognizer, so the difference column is paired.\n\n"
-            + table(res) + "\n\n" + mode_differences(res) + other_sections(p, res) +
+            "split, the pre-trained models and the Real recognizer, so the difference column is paired."
+            + carried_note(res) + "\n\n" + table(res) + "\n\n" + mode_differences(res) + other_sections(p, res) +
             "\n\n## Generation metrics (the paper's Table 2)\n\nFresh samples of each run's final generator "
             "(and, for the recycling modes, the recycled pool) under the run's evaluator (its Real recognizer, "
             "trained on real training data only), R = 20 repeats a run, as many samples a repeat as the larger "
@@ -496,6 +514,21 @@ def markdown(p: Protocol, res: dict) -> str:
             "samples of the last round's best epoch. Time: every phase's wall time summed over the run's "
             "sessions (1 thread, with other runs on the cores).\n\n" + per_run_table(res) +
             "\n\n## Per class (mean over seeds)\n\n" + per_class_table(res) + "\n")
+
+
+def carry_rows(before: dict, rows: list[dict], config: dict) -> tuple[list[dict], int]:
+    """``rows`` (the runs finished here) plus the rows of the earlier results file ``before``
+    whose (mode, seed) is not among them, marked ``carried``, when ``before`` was made with
+    the same protocol config (else none is carried, and a line says so); sorted by mode, then
+    seed. Returns (rows, how many were carried)."""
+    here = {(r["mode"], r["seed"]) for r in rows}
+    old = [r for r in before.get("rows", []) if (r["mode"], r["seed"]) not in here and r["mode"] in ALL_MODES]
+    if old and before.get("config") != config:
+        print(f"the earlier results file's {len(old)} other runs are not carried: the protocol's config changed "
+              f"since", file=sys.stderr)
+        old = []
+    out = rows + [{**r, "carried": True} for r in old]
+    return sorted(out, key=lambda r: (ALL_MODES.index(r["mode"]), r["seed"])), len(old)
 
 
 def run_loop(config: dict, folder: str, progress: bool = False) -> dict:
@@ -568,15 +601,19 @@ def main(p: Protocol, argv=None, doc: str | None = None) -> int:
         run_jobs(other_jobs(p, others, a.modes, a.seeds, a.train_sets, a.tiny), runs / "jobs", a.jobs,
                  progress=progress)
     res = collect(p, runs)
+    folder = TINY if a.tiny else RESULTS
+    before = read_json(folder / f"{p.results_name}.json", {})
+    res["rows"], n_carried = carry_rows(before, res["rows"], read_config_file(p.config))
     if not res["rows"]:
         print(f"no finished run under {runs}: nothing to tabulate", file=sys.stderr)
         return 1
-    folder = TINY if a.tiny else RESULTS
-    before = read_json(folder / f"{p.results_name}.json", {}) if a.table_only else {}
     given = " ".join(sys.argv[1:] if argv is None else argv)
-    # a rebuilt table keeps the command and the --jobs its runs were made with
-    res["command"] = before.get("command") or (f"{p.command} {given}".strip() if not a.table_only else
-                                               f"{p.command} (the table rebuilt from the finished runs: {given})")
+    new = f"{p.command} {given}".strip()
+    # a rebuilt table keeps the commands and the --jobs its runs were made with; a new command is appended
+    if a.table_only:
+        res["command"] = before.get("command") or f"{p.command} (the table rebuilt from the finished runs: {given})"
+    else:
+        res["command"] = f"{before['command']}; then {new}" if before.get("command") and n_carried else new
     res["jobs"] = before.get("jobs", a.jobs)
     res["config"] = read_config_file(p.config)
     res["other_recognizers"] = {name: p.other(name, a.tiny).to_dict() for name in others}

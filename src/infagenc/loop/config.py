@@ -165,8 +165,18 @@ class LoopConfig:
     # drawn from the recycled pool, seeded per epoch), so a run's cost is linear in its rounds;
     # None = a full pass over X_train (the paper: X_train grows every round)
     steps_per_epoch: int | None = None
+    # a class-balanced recycled pool (not in the paper): each class keeps at most
+    # ceil(pool_cap * N_real / K) recycled samples (N_real / K: the real training set's mean class
+    # size), its newest, the oldest leaving as new ones arrive (loop/selection.py); the pool, the
+    # critic's and generator's X_train and the final Syn set are that pool. None = the paper's
+    # pool: every selected sample stays
+    pool_cap: float | None = None
 
     def __post_init__(self):
+        if self.pool_cap is not None and not self.pool_cap > 0:
+            raise ValueError(f"loop.pool_cap must be > 0 or unset, got {self.pool_cap}")
+        if self.pool_cap is not None and self.selection == "none":
+            raise ValueError("loop.pool_cap caps the recycled pool; loop.selection = 'none' recycles nothing")
         if self.steps_per_epoch is not None and self.steps_per_epoch < 1:
             raise ValueError(f"loop.steps_per_epoch must be >= 1 or unset, got {self.steps_per_epoch}")
         if self.filter not in FILTER_MODES:

@@ -120,10 +120,13 @@ def evaluate_run(folder, sp, cfg, device, progress: bool = True) -> dict:
     pool = None
     if cfg.loop.selection != "none" and folder.synthetic_path.exists():
         pool = MotionSet.load(folder.synthetic_path)
-        if len(pool) >= 2:
+        if len(pool) and np.bincount(pool.labels).max() >= 2:
             result["recycled_pool_vs_test"] = evaluate_generation(evaluator, sp.test, pool, reference="test", **kw)
             result["recycled_pool_vs_train"] = evaluate_generation(evaluator, sp.train, pool, reference="train",
                                                                    **kw)
+        else:  # multimodality compares pairs within a class
+            result["recycled_pool_not_measured"] = (f"the recycled pool's {len(pool)} samples hold no class with 2 or "
+                                                    f"more samples")
     result["pose"] = pose_comparisons(sp, syn, pool, gen.rest)
     folder.write_json(folder.metrics_path, result)
     # features for the t-SNE picture: one repeat's worth of generated samples, classes balanced

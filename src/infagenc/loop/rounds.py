@@ -62,7 +62,7 @@ from ..train.recognizer import Predictions, RecognizerTrainer, predict
 from .config import RunConfig
 from .data import Splits, load_or_none
 from .seeds import balanced_requests, derive_seed
-from .selection import best_epoch, cas, select
+from .selection import best_epoch, cas, newest_per_class, pool_class_cap, select
 
 __all__ = ["Window", "LoopState", "run_window", "recycle_round", "loop_phase", "Stopped", "draw_samples",
            "weights_digest", "check_generator_options"]
@@ -164,6 +164,19 @@ class LoopState:
         extra = n_real + torch.randperm(len(ts) - n_real, generator=g)[: k * batch_size - n_real]
         idx = torch.cat([torch.arange(n_real), extra.sort().values]).to(ts.x.device)
         return TensorSet(ts.x[idx], ts.lengths[idx], ts.labels[idx])
+
+    def grow_pool(self, chosen: MotionSet) -> int:
+        """Add a round's selected samples to the pool; with ``loop.pool_cap`` each class then
+        keeps only its newest :func:`~infagenc.loop.selection.pool_class_cap` samples. Returns
+        how many older samples left the pool."""
+        pool = chosen if self.pool is None else MotionSet.concat([self.pool, chosen])
+        cap = self.cfg.loop.pool_cap
+        if cap is None:
+            self.pool = pool
+            return 0
+        keep = newest_per_class(pool.labels, pool_class_cap(len(self.real), self.real.num_classes, cap))
+        self.pool = pool.subset(keep) if len(keep) < len(pool) else pool
+        return len(pool) - len(keep)
 
     @property
     def x_train(self) -> MotionSet:
@@ -273,7 +286,7 @@ def recycle_round(st: LoopState, w: Window, f: RunFolder) -> MotionSet:
              "d_within": _num(res.d_within[i]),
              "d_between": _num(res.d_between[i]), "score": _num(res.score[i]), "selected": bool(res.selected[i])}
             for i in range(len(syn))]})
-    st.pool = chosen if st.pool is None else MotionSet.concat([st.pool, chosen])
+    left = st.grow_pool(chosen)
     x_train = st.x_train
     st.gen_ts = st.gen.tensors(x_train)
     t2 = time.perf_counter()
@@ -285,12 +298,13 @@ def recycle_round(st: LoopState, w: Window, f: RunFolder) -> MotionSet:
         w.record["critic_steps"] = [math.ceil(len(p) / b) for p in parts]
         st.real_feat = None  # the critic changed
     w.record.update({"filter": lc.filter, "counts": res.per_class_counts(syn.labels, real.num_classes),
-                     "pool_size": len(st.pool), "critic_update": upd, "time_select": t1 - t0,
+                     "pool_size": len(st.pool), **({"pool_left": left} if lc.pool_cap is not None else {}),
+                     "critic_update": upd, "time_select": t1 - t0,
                      "time_critic_update": time.perf_counter() - t2})
     fb = int(res.by_fallback.sum())
     f.log(f"round {w.round}: best epoch {w.best_epoch} (CAS {w.best_cas:.3f}); kept "
           f"{int(res.passed_filter.sum())} after the filter{f' ({fb} by the per-class fallback)' if fb else ''}, "
-          f"selected {len(chosen)}; pool {len(st.pool)}"
+          f"selected {len(chosen)}; pool {len(st.pool)}{f' ({left} oldest left: loop.pool_cap)' if left else ''}"
           f"{'; critic not updated (independent)' if lc.critic_mode == 'independent' else ''}")
     return chosen
 
@@ -308,12 +322,12 @@ def _resume(f: RunFolder, cfg: RunConfig, sp: Splits, gen: GenerativeTrainer, cr
         path = f.round_checkpoint(name, done)
         return path if path.exists() else f.checkpoint(name)  # a run folder of an older version
 
-    pool = None
-    if cfg.loop.selection != "none":
-        parts = [MotionSet.load(f.round_selected_path(r)) for r in range(1, done + 1)]
-        pool = MotionSet.concat(parts) if parts else None
     st = LoopState(cfg, sp.train, load_trainer(committed("generator"), device),
-                   RecognizerTrainer.load(committed("critic"), device), pool=pool)
+                   RecognizerTrainer.load(committed("critic"), device))
+    if cfg.loop.selection != "none":  # the pool as the rounds grew it (the same cap applied in order)
+        for r in range(1, done + 1):
+            st.grow_pool(MotionSet.load(f.round_selected_path(r)))
+        st.gen_ts = st.gen.tensors(st.x_train)
     st.epochs_log = [e for e in f.read_json(f.epochs_path, []) if e["epoch"] <= done * cfg.loop.window]
     st.rounds_log = f.read_json(f.rounds_path, [])[:done]
     return st, done

@@ -34,6 +34,11 @@ Steps 3-6 of the loop (docs/design.md, "The loop"), as in the paper (not the rel
 * :func:`random_selection` - the ablation: per class, the same number of samples as
   :func:`central_selection` would keep, drawn uniformly (seeded) from the same
   filtered candidates, so that only the distance criterion differs.
+* :func:`pool_class_cap` and :func:`newest_per_class` - a class-balanced recycled pool
+  (``loop.pool_cap``, not in the paper): each class holds at most
+  ``ceil(pool_cap * N_real / K)`` recycled samples (``N_real / K``: the real training set's
+  mean class size), its newest ones (pool order: round by round, within a round the
+  candidates' order); the paper's pool keeps everything and grows without bound.
 """
 from __future__ import annotations
 
@@ -55,6 +60,8 @@ __all__ = [
     "central_count",
     "central_selection",
     "random_selection",
+    "pool_class_cap",
+    "newest_per_class",
     "SelectionResult",
     "select",
 ]
@@ -199,6 +206,26 @@ def random_selection(labels: np.ndarray, counts: dict[int, int], rng: np.random.
             raise ValueError(f"class {c}: cannot draw {k} of {len(idx)} samples")
         if k:
             kept.append(rng.choice(idx, size=k, replace=False))
+    return np.sort(np.concatenate(kept)) if kept else np.zeros(0, dtype=np.int64)
+
+
+def pool_class_cap(n_real: int, num_classes: int, pool_cap: float) -> int:
+    """The most recycled samples a class may hold: ``ceil(pool_cap * n_real / num_classes)``,
+    at least 1."""
+    if not pool_cap > 0:
+        raise ValueError(f"pool_cap must be > 0, got {pool_cap}")
+    if n_real < 1 or num_classes < 1:
+        raise ValueError(f"need n_real >= 1 and num_classes >= 1, got {n_real} and {num_classes}")
+    return max(1, math.ceil(pool_cap * n_real / num_classes - 1e-9))
+
+
+def newest_per_class(labels: np.ndarray, cap: int) -> np.ndarray:
+    """Indices (sorted) of the entries kept when every class keeps only its last ``cap``
+    entries in the given order (the pool's order: oldest first)."""
+    labels = np.asarray(labels)
+    if cap < 1:
+        raise ValueError(f"cap must be >= 1, got {cap}")
+    kept = [np.flatnonzero(labels == c)[-cap:] for c in np.unique(labels)]
     return np.sort(np.concatenate(kept)) if kept else np.zeros(0, dtype=np.int64)
 
 
