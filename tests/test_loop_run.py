@@ -1,5 +1,6 @@
 """End-to-end runs of the InfAGenC pipeline on tiny configs (seconds each)."""
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -90,6 +91,10 @@ def test_run_folder_has_every_artifact(distance_run):
               f.epochs_path, f.rounds_path, f.recognition_summary_path(), f.metrics_path,
               f.features_path]:
         assert p.is_file(), p.relative_to(out)
+    env = json.loads(f.environment_path.read_text())
+    cpuinfo = Path("/proc/cpuinfo")  # the CPU is named (the same seed gives other floats on another one)
+    if cpuinfo.exists() and "model name" in cpuinfo.read_text():
+        assert env["cpu_model"] and env["cpu_model"] in cpuinfo.read_text()
     train, test = MotionSet.load(f.split_path("train")), MotionSet.load(f.split_path("test"))
     assert not set(train.subjects) & set(test.subjects)
     epochs = json.loads(f.epochs_path.read_text())

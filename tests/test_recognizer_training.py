@@ -204,11 +204,13 @@ def test_augmentation_is_seeded_and_changes_training(tiny):
 
 def test_tiny_overfit_with_augmentation(tiny):
     # the strong preset (rotation +-60 degrees, scale 0.5-1.5, 5 repeats) still lets a small
-    # model learn the training set: measured unaugmented, in eval mode
+    # model learn the training set: measured unaugmented, in eval mode. The running accuracy on
+    # the augmented samples reaches 1 and stays high; its last epoch's exact value depends on the
+    # CPU's floats (1.0 on AVX2, 0.975 = 39 of 40 on AVX-512), so it is not pinned
     tr = trainer_for(tiny, batch_size=1, lr=3e-3, epochs=6, model_options={"dropout": 0.0},
                      augment=AugmentConfig.strong())
     hist = tr.fit(tiny, progress=False)
-    assert hist[-1]["acc"] == 1.0
+    assert max(h["acc"] for h in hist) == 1.0 and hist[-1]["acc"] >= 0.9 and hist[0]["acc"] < 0.9
     assert evaluate(tr.model, tiny, split="train").overall == 1.0
 
 

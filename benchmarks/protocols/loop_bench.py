@@ -485,14 +485,16 @@ def carried_note(res: dict) -> str:
     """A sentence naming the runs carried from an earlier results file (none: empty)."""
     c = [f"{r['mode']} s{r['seed']}" for r in res["rows"] if r.get("carried")]
     return (f" {len(c)} of the {len(res['rows'])} runs were made in an earlier checkout and are carried from the "
-            f"results file (their run folders are not here; the same config): {', '.join(c)}.") if c else ""
+            f"results file (their run folders are not here; the same config), on that checkout's machine, where the "
+            f"same seed may give other floats: {', '.join(c)}.") if c else ""
 
 
 def markdown(p: Protocol, res: dict) -> str:
     env = res["environment"]
     return (f"# {p.title}\n\n"
             f"Command: `{res['command']}`; config `benchmarks/configs/{p.config.name}`. Machine: "
-            f"{env.get('processor')}, {env.get('cpu_count')} cores, torch {env.get('torch')}, no GPU; "
+            f"{env.get('cpu_model') or env.get('processor')}, {env.get('cpu_count')} cores, torch {env.get('torch')}, "
+            f"no GPU; "
             f"each run on 1 thread ({res.get('jobs', 1)} at a time), other jobs sharing the cores. " + p.intro +
             " Mean ± 95% interval over run seeds (1.96·std/√n; in brackets Student's t interval, n - 1 "
             "degrees of freedom; every seed in parentheses). Real: recognizer trained on the real training "

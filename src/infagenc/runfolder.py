@@ -63,6 +63,18 @@ def _git_commit() -> str | None:
         return None
 
 
+def _cpu_model() -> str | None:
+    """The CPU's model name (Linux: ``/proc/cpuinfo``; None where it cannot be read): the same
+    seed gives other floats on another CPU, so a result names the one it ran on."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or None
+
+
 def environment(device=None, **execution) -> dict:
     """Machine and library facts of a run, plus the execution settings that were chosen
     (``execution``: e.g. precision, threads)."""
@@ -79,6 +91,7 @@ def environment(device=None, **execution) -> dict:
         "numpy": np.__version__,
         "machine": platform.machine(),
         "processor": platform.processor() or platform.machine(),
+        "cpu_model": _cpu_model(),
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "cuda": torch.cuda.is_available(),
