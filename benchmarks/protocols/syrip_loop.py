@@ -17,9 +17,10 @@ Everything else is in ``benchmarks/configs/syrip.toml``: the final recognizer is
 validation images of train200: ``results/recipe/syrip/stgcn-slim.json``); see ``loop_bench.py``
 for what is written (``results/syrip_loop_current.*``).
 
-Cost (measured, 1 thread a run, 2 runs on this 2-core CPU): 6-7 min a baseline-style run (none,
-exemplar, exemplar_refine, mdm), 11-14 min a recycling run (random, distance and its variants):
-the 15 runs of the three modes x 5 seeds about 2.5 CPU hours, 1.3 hours wall with ``--jobs 2``.
+Cost (measured, 1 thread a run, 2 runs on a 2-core CPU): on an AMD EPYC 6-7 min a baseline-style
+run (none, exemplar, exemplar_refine, mdm), 11-14 min a recycling run (random, distance and its
+variants); on an Intel Xeon (AVX-512) 4.4, 7.5-12 and 4.5-5 min (``distance_balanced``): the 15 runs
+of the three modes x 5 seeds about 2.5 CPU hours, 1.3 hours wall with ``--jobs 2``.
 """
 from __future__ import annotations
 
