@@ -167,10 +167,27 @@ def test_kernel_bandwidths_identical_points_use_base_one():
     assert torch.allclose(k, torch.full((4, 4), 3.0, dtype=k.dtype))
 
 
-def test_kernel_bandwidths_carry_no_gradient():
+def test_kernel_bandwidths_follow_the_features_scale():
+    # the bandwidths are in the graph and scale with the squared distances: base(a z) = a^2 base(z)
     x = torch.randn(3, 2, requires_grad=True)
-    y = torch.randn(4, 2, requires_grad=True)
-    assert not kernel_bandwidths(x, y).requires_grad
+    y = torch.randn(4, 2)
+    assert kernel_bandwidths(x, y).requires_grad
+    assert torch.allclose(kernel_bandwidths(3.0 * x, 3.0 * y), 9.0 * kernel_bandwidths(x, y))
+
+
+def test_lmmd_and_mmd_are_scale_invariant_with_no_gradient_towards_shrinking():
+    # a common scale a of both feature sets changes no value, so d/da at a = 1 is 0; with a
+    # detached bandwidth it would be < 0 (shrinking the features lowers the MMD: the collapse)
+    gen = torch.Generator().manual_seed(0)
+    xs, xt = torch.randn(6, 3, generator=gen), torch.randn(5, 3, generator=gen) + 1.0
+    ls, lt = torch.tensor([0, 0, 0, 1, 1, 1]), torch.tensor([0, 0, 1, 1, 1])
+    for f in (lambda a, b: lmmd(a, b, ls, lt, 2), lambda a, b: mmd(a, b)):
+        scale = torch.tensor(1.0, requires_grad=True)
+        value = f(scale * xs, scale * xt)
+        assert float(value.detach()) > 0.05
+        assert torch.allclose(f(0.1 * xs, 0.1 * xt), value.detach(), atol=1e-6)
+        value.backward()
+        assert abs(float(scale.grad)) < 1e-5
 
 
 def test_gaussian_kernel_matrix_hand_values():
