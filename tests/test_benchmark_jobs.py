@@ -208,3 +208,24 @@ def test_child_time_limits_grow_with_the_load_and_are_bounded():
     assert load_factor(0.3, 2) == 1.0  # idle: the stated limit
     assert load_factor(3.0, 2) == 1.5  # 1.5 busy tasks a core: half as long again
     assert load_factor(50.0, 2) == MAX_FACTOR == 4.0  # bounded, so a hung child still fails
+
+
+def test_realsyn_fewshot_auto_row_takes_each_seeds_own_guard_choice():
+    from benchmarks.protocols.realsyn import table
+
+    def rec(acc):
+        return {"accuracy": acc, "per_class": {}, "seconds": 1.0}
+
+    guard = {"techniques": ["plain"]}
+    res = {"generators": {"0": {"samples": 50, "seconds": 6.0}, "1": {"samples": 50, "seconds": 6.0}},
+           "runs": {"real": {"0": rec(0.90), "1": rec(0.80)}, "real_syn": {"0": rec(0.85), "1": rec(0.84)}},
+           "guards": {"0": {"chosen": "real", "reason": "kept Real", "seconds": 60.0, "guard_config": guard},
+                      "1": {"chosen": "real_syn", "reason": "chose real_syn", "seconds": 60.0,
+                            "guard_config": guard}},
+           "superseded": {"real_syn:old": {"note": "an earlier code", "runs": {"0": rec(0.5)}}}}
+    lines = table("fewshot5", "stgcn-slim", res)
+    auto = [ln for ln in lines if ln.startswith("| auto")]
+    # seed 0 kept Real (90.0), seed 1 chose Real+Syn (84.0): paired with Real 0 and +4
+    assert auto == ["| auto (per seed: real, real_syn) | 90.0 84.0 | 87.0 ± 38.1 | 2.0 ± 25.4 |  |"]
+    assert any("seed 0: kept Real; seed 1: chose real_syn" in ln for ln in lines)
+    assert any(ln.startswith("| Real+Syn, old (superseded: an earlier code) | 50.0 |") for ln in lines)

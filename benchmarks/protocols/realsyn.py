@@ -4,6 +4,7 @@ synthetic-data guard (``auto``), beside the floor and the recipe-trained Real re
     python benchmarks/protocols/realsyn.py --protocol syrip --model stgcn-slim --seeds 0,1,2
     python benchmarks/protocols/realsyn.py --protocol utkinect --model stgcn-slim --seeds 0,1,2
     python benchmarks/protocols/realsyn.py --protocol fewshot1 --candidates real,real_syn --seeds 0,1,2
+    python benchmarks/protocols/realsyn.py --protocol fewshot5 --candidates real,real_syn --guard-techniques plain --seeds 0,1,2
     python benchmarks/protocols/realsyn.py --table-only
 
 Protocol (the strong-recognizer benchmark's, ``benchmarks/protocols/recipe.py``, whose results it reads):
@@ -31,8 +32,9 @@ Few-shot (``--protocol fewshot5`` / ``fewshot1``): each seed s trains on its own
 samples per class (``recipe_fewshot.draw``: the draws of ``recipe.py``'s few-shot protocols, so
 Real here is that benchmark's recipe run of the same seed), and so has its own generator (seed s,
 trained on that draw), synthetic set (as many samples as the draw, balanced) and floor; the spread
-over seeds includes the generator's. The guard is not run there (subject folds of 1-5 samples per
-class cannot tell candidates apart; ``--no-guard`` is implied).
+over seeds includes the generator's. The guard runs per seed, on 3 subject folds of that seed's
+draw (seed s), from 5 samples a class (``FEWSHOT_GUARD_MIN``; at k = 1 a fold's training part lacks
+classes, so none runs): its choice's test accuracy of that seed is the seed's ``auto``.
 
 Results: ``results/realsyn/<protocol>/<model>.json`` (every seed; resumable), the table in
 ``results/realsyn.md``; the generator and the synthetic set in ``benchmarks/runs/realsyn/``
@@ -74,6 +76,9 @@ GEN_EPOCHS = {"utkinect": 300, "syrip": 300, "fewshot5": 300, "fewshot1": 300}
 PROTOCOLS = tuple(GEN_EPOCHS)
 COMMAND = "python benchmarks/protocols/realsyn.py"
 # How the committed results were made where that was not one plain command (a session's CPU budget).
+# few-shot: the guard runs per seed (on subject folds of that seed's draw) from this many real
+# samples a class; below it a fold's training part may lack a class altogether
+FEWSHOT_GUARD_MIN = 5
 RUN_NOTES = {
     "utkinect": "Made in three steps within one session's CPU budget: `--candidates real,real_syn,"
                 "real_syn:weight=0.5,real_syn:dann --no-guard --seeds 0,1,2` (stopped after seed 0 of weight=0.5; "
@@ -134,12 +139,21 @@ def run(protocol: str, model: str, seeds, progress: bool, only=None, guard: bool
         guard_cfg: GuardConfig | None = None) -> dict:
     path = RESULTS / protocol / f"{model}.json"
     res = read_json(path, {})
-    if fewshot.shots(protocol):  # per seed: its draw, generator, synthetic set and floor (made here, once)
-        guard = False
+    shots = fewshot.shots(protocol)
+    if shots:  # per seed: its draw, generator, synthetic set, floor and guard (made here, once)
         for s in seeds:
             prep, cfg, train, test, syn, gen_info = setting(protocol, model, progress, seed=s)
             res.setdefault("generators", {})[str(s)] = gen_info
             res.setdefault("floor_seeds", {}).setdefault(str(s), floors(train, syn, test))
+            if guard and shots >= FEWSHOT_GUARD_MIN and str(s) not in res.get("guards", {}):
+                # the draw's own guard, on subject folds of the draw (seed s: the draw's seed)
+                write_json(path, {**res, "config": cfg.to_dict(), "preprocess": prep.to_dict()})
+                g = choose_synthetic(replace(cfg, seed=s), train, syn, guard_cfg or GuardConfig(),
+                                     progress=progress, log=lambda m: print(f"seed {s}: {m}", flush=True))
+                res.setdefault("guards", {})[str(s)] = {
+                    **g.to_dict(), "load_avg": recipe.load_avg(),
+                    "guard_config": dataclasses.asdict(guard_cfg or GuardConfig())}
+        guard = False  # per seed above, not once per protocol
         res.update(config=cfg.to_dict(), preprocess=prep.to_dict())
     else:
         prep, cfg, train, test, syn, gen_info = setting(protocol, model, progress)
@@ -220,13 +234,21 @@ def table(protocol: str, model: str, res: dict) -> list[str]:
                 f"per seed, as many samples as its draw ({next(iter(gens.values()))['samples']}) from a baseline CVAE "
                 f"trained on that draw ({GEN_EPOCHS.get(protocol)} epochs, seeded by the seed, "
                 f"{sum(g['seconds'] for g in gens.values()) / 60 / len(gens):.1f} min each)")
+    guards = res.get("guards", {})  # few-shot: one guard per seed (its draw's subject folds)
+    if guards:
+        g0 = next(iter(guards.values()))
+        guard_text = ("per seed, on subject folds of that seed's draw: "
+                      + "; ".join(f"seed {s}: {g['reason']}" for s, g in sorted(guards.items(), key=lambda x: int(x[0])))
+                      + f" ({sum(g['seconds'] for g in guards.values()) / 60 / len(guards):.0f} min each; techniques "
+                      f"compared with Real: {', '.join(g0['guard_config']['techniques'])})")
+    else:
+        guard_text = (f"{guard.get('reason', 'not run')} ({guard.get('seconds', 0) / 60:.0f} min"
+                      + (f"; techniques compared with Real: {', '.join(guard['guard_config']['techniques'])}"
+                         if "guard_config" in guard else "") + ")")
     lines = [f"## {recipe.TITLES.get(protocol, protocol)}: {model}", "",
              f"Command: `{COMMAND} --protocol {protocol} --model {model}`. Test accuracy in %, every seed, "
              "mean ± t95 (Student's t over the seeds); 'minus Real' pairs each seed with the Real run of the "
-             "same seed. Synthetic set: " + gen_text + ". Guard (auto): "
-             f"{guard.get('reason', 'not run')} ({guard.get('seconds', 0) / 60:.0f} min"
-             + (f"; techniques compared with Real: {', '.join(guard['guard_config']['techniques'])}"
-                if "guard_config" in guard else "") + ")."
+             "same seed. Synthetic set: " + gen_text + ". Guard (auto): " + guard_text + "."
              + (f" {RUN_NOTES[protocol]}" if protocol in RUN_NOTES else ""), "",
              "| training | per seed | mean ± t95 | minus Real (t95) | guard: val acc (3 folds) |",
              "|---|---|---:|---:|---:|"]
@@ -245,6 +267,12 @@ def table(protocol: str, model: str, res: dict) -> list[str]:
     rows = list(runs.items())
     if guard.get("chosen") in runs:
         rows.append((f"auto (chose {guard['chosen']})", runs[guard["chosen"]]))
+    chosen = {s: g["chosen"] for s, g in guards.items() if s in runs.get(g["chosen"], {})}
+    if chosen:
+        rows.append((f"auto (per seed: {', '.join(chosen[s] for s in sorted(chosen, key=int))})",
+                     {s: runs[c][s] for s, c in chosen.items()}))
+    for label, old in res.get("superseded", {}).items():
+        rows.append((f"{label} (superseded: {old['note']})", old["runs"]))
     for cand, per in rows:
         seeds = sorted(per, key=int)
         accs = [per[s]["accuracy"] for s in seeds]
