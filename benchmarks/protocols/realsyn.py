@@ -84,6 +84,12 @@ RUN_NOTES = {
                 "real_syn:weight=0.5,real_syn:dann --no-guard --seeds 0,1,2` (stopped after seed 0 of weight=0.5; "
                 "seed 0 of DANN unfinished, so no DANN row), then `--candidates real,real_syn --no-guard --seeds "
                 "0,1,2,3,4`, then the guard alone with `--guard-techniques plain` (Real against pooled Real+Syn).",
+    "syrip": "Re-made in full on 2026-12-02 (AMD EPYC, `--seeds 0,1,2`, every candidate and the guard): the current "
+             "code's generator is not the earlier one (last training loss 0.433 against 0.403), so the earlier "
+             "seeds 0-1 were dropped rather than paired with another synthetic set. LMMD and the guard were then "
+             "re-run after LMMD's kernel bandwidth was put in the graph (before, LMMD collapsed the features: "
+             "39.0 on every seed, shown as superseded; every other candidate's fold accuracies came out identical "
+             "in both guard runs).",
 }
 
 
