@@ -229,3 +229,19 @@ def test_realsyn_fewshot_auto_row_takes_each_seeds_own_guard_choice():
     assert auto == ["| auto (per seed: real, real_syn) | 90.0 84.0 | 87.0 ± 38.1 | 2.0 ± 25.4 |  |"]
     assert any("seed 0: kept Real; seed 1: chose real_syn" in ln for ln in lines)
     assert any(ln.startswith("| Real+Syn, old (superseded: an earlier code) | 50.0 |") for ln in lines)
+
+
+def test_realsyn_a_remade_generator_is_kept_only_when_it_is_the_same_one():
+    import pytest
+
+    from benchmarks.protocols.realsyn import same_generator
+
+    old = {"seconds": 20.0, "last": {"total": 0.48800017}, "samples": 50}
+    again = {"seconds": 31.0, "last": {"total": 0.48800024}, "samples": 50, "cpu": "Xeon"}
+    assert same_generator(None, again, "f") is again  # nothing recorded: the one made
+    assert same_generator(old, old, "f") is old  # read back from its own folder: unchanged
+    kept = same_generator(old, again, "f")  # same generator up to float order: the record stays
+    assert kept["seconds"] == 20.0 and kept["remade"] == [{"seconds": 31.0, "last": again["last"], "cpu": "Xeon"}]
+    assert same_generator(kept, again, "f")["remade"] == kept["remade"]  # re-read: not listed twice
+    with pytest.raises(SystemExit, match=r"f, seed 1: the re-made generator is not the one .*0\.4328"):
+        same_generator(old, {"seconds": 30.0, "last": {"total": 0.4328}}, "f, seed 1")

@@ -65,6 +65,7 @@ from infagenc.data.motionset import MotionSet  # noqa: E402
 from infagenc.jsonio import read_json, write_json  # noqa: E402
 from infagenc.metrics.stats import Summary  # noqa: E402
 from infagenc.models.cvae import CVAEConfig  # noqa: E402
+from infagenc.runfolder import cpu_model  # noqa: E402
 from infagenc.train.classical import ClassicalRecognizer  # noqa: E402
 from infagenc.train.generator import GeneratorConfig, GeneratorTrainer, sample_motionset  # noqa: E402
 from infagenc.train.guard import GuardConfig, candidate_configs, choose_synthetic  # noqa: E402
@@ -116,9 +117,28 @@ def synthetic_set(protocol: str, train: MotionSet, progress: bool, seed: int | N
     syn.save(path)
     info = {"config": cfg.to_dict(), "seconds": time.perf_counter() - t0, "samples": len(syn),
             "real_counts": counts.tolist(), "syn_per_class": per, "last": gen.history[-1] if gen.history else {},
-            "load_avg": recipe.load_avg()}
+            "load_avg": recipe.load_avg(), "cpu": cpu_model()}
     write_json(info_path, info)
     return syn, info
+
+
+GEN_RTOL = 1e-4  # a re-made generator whose last loss differs by more is another generator
+
+
+def same_generator(recorded: dict | None, made: dict, where: str) -> dict:
+    """The generator record to keep when the synthetic set behind ``recorded`` was re-made
+    (another checkout or machine): ``recorded`` plus the re-made run under ``remade`` when their
+    last training losses agree to ``GEN_RTOL`` (the same generator up to float order), ``made``
+    when nothing was recorded; otherwise a one-line error, since the rows of the recorded set
+    cannot be paired with rows of another one."""
+    if not recorded or recorded.get("seconds") == made.get("seconds"):
+        return made
+    a, b = recorded.get("last", {}).get("total"), made.get("last", {}).get("total")
+    if a is None or b is None or abs(a - b) > GEN_RTOL * max(abs(a), abs(b)):
+        raise SystemExit(f"{where}: the re-made generator is not the one its results were made with (last loss "
+                         f"{b} against {a}); move that results file aside (or keep its rows as superseded) first")
+    remade = [r for r in recorded.get("remade", []) if r.get("seconds") != made.get("seconds")]
+    return {**recorded, "remade": remade + [{k: made[k] for k in ("seconds", "last", "load_avg", "cpu") if k in made}]}
 
 
 def setting(protocol: str, model: str, progress: bool = False, seed: int | None = None):
@@ -149,7 +169,8 @@ def run(protocol: str, model: str, seeds, progress: bool, only=None, guard: bool
     if shots:  # per seed: its draw, generator, synthetic set, floor and guard (made here, once)
         for s in seeds:
             prep, cfg, train, test, syn, gen_info = setting(protocol, model, progress, seed=s)
-            res.setdefault("generators", {})[str(s)] = gen_info
+            gens = res.setdefault("generators", {})
+            gens[str(s)] = same_generator(gens.get(str(s)), gen_info, f"{path}, seed {s}")
             res.setdefault("floor_seeds", {}).setdefault(str(s), floors(train, syn, test))
             if guard and shots >= FEWSHOT_GUARD_MIN and str(s) not in res.get("guards", {}):
                 # the draw's own guard, on subject folds of the draw (seed s: the draw's seed)
@@ -163,7 +184,8 @@ def run(protocol: str, model: str, seeds, progress: bool, only=None, guard: bool
         res.update(config=cfg.to_dict(), preprocess=prep.to_dict())
     else:
         prep, cfg, train, test, syn, gen_info = setting(protocol, model, progress)
-        res.update(generator=gen_info, config=cfg.to_dict(), preprocess=prep.to_dict())
+        res.update(generator=same_generator(res.get("generator"), gen_info, str(path)), config=cfg.to_dict(),
+                   preprocess=prep.to_dict())
         res.setdefault("floor", floors(train, syn, test))
     write_json(path, res)
     cands = candidate_configs(cfg, GuardConfig())

@@ -63,7 +63,7 @@ def _git_commit() -> str | None:
         return None
 
 
-def _cpu_model() -> str | None:
+def cpu_model() -> str | None:
     """The CPU's model name (Linux: ``/proc/cpuinfo``; None where it cannot be read): the same
     seed gives other floats on another CPU, so a result names the one it ran on."""
     try:
@@ -91,7 +91,7 @@ def environment(device=None, **execution) -> dict:
         "numpy": np.__version__,
         "machine": platform.machine(),
         "processor": platform.processor() or platform.machine(),
-        "cpu_model": _cpu_model(),
+        "cpu_model": cpu_model(),
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "cuda": torch.cuda.is_available(),
