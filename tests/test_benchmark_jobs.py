@@ -245,3 +245,23 @@ def test_realsyn_a_remade_generator_is_kept_only_when_it_is_the_same_one():
     assert same_generator(kept, again, "f")["remade"] == kept["remade"]  # re-read: not listed twice
     with pytest.raises(SystemExit, match=r"f, seed 1: the re-made generator is not the one .*0\.4328"):
         same_generator(old, {"seconds": 30.0, "last": {"total": 0.4328}}, "f, seed 1")
+
+
+def test_realsyn_supersede_generator_keeps_real_and_moves_the_rest_once():
+    from benchmarks.protocols.realsyn import supersede_generator
+
+    res = {"generator": {"seconds": 89.0}, "guard": {"chosen": "real_syn"}, "floor": {"real_syn": 0.8},
+           "config": {"epochs": 20},
+           "runs": {"real": {"0": {"accuracy": 0.9}}, "real_syn": {"0": {"accuracy": 0.93}},
+                    "real_syn:dann": {"0": {"accuracy": 0.91}}}}
+    out = supersede_generator(res, "the generator before the noise moved")
+    assert out["runs"] == {"real": {"0": {"accuracy": 0.9}}} and out["config"] == {"epochs": 20}
+    assert not {"generator", "guard", "floor"} & set(out)
+    old = out["superseded"]["real_syn, earlier generator"]
+    assert old["runs"] == {"0": {"accuracy": 0.93}} and old["guard"] == {"chosen": "real_syn"}
+    assert old["generator"] == {"seconds": 89.0} and set(out["superseded"]) == {
+        "real_syn, earlier generator", "real_syn:dann, earlier generator"}
+    # the same command again (after new rows were made): nothing moves
+    out["runs"]["real_syn"] = {"0": {"accuracy": 0.95}}
+    assert supersede_generator(out, "the generator before the noise moved") is out
+    assert res["runs"]["real_syn"] == {"0": {"accuracy": 0.93}}  # the input is not changed

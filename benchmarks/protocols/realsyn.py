@@ -141,6 +141,28 @@ def same_generator(recorded: dict | None, made: dict, where: str) -> dict:
     return {**recorded, "remade": remade + [{k: made[k] for k in ("seconds", "last", "load_avg", "cpu") if k in made}]}
 
 
+def supersede_generator(res: dict, note: str) -> dict:
+    """``res`` with every row made from its recorded synthetic set moved under ``superseded``
+    (each candidate but Real, labelled ``<candidate>, earlier generator``: ``note`` says which) and
+    the generator, the guard and the floors on Real+Syn dropped, so the next command makes them
+    again from a new generator; Real's rows stay (they never read the synthetic set). The old
+    guard's choice and floor are kept in the superseded entries' ``guard`` / ``floor``. Done once
+    per ``note``: with an entry of that note already there, ``res`` comes back unchanged.""" 
+    if any(v.get("note") == note for v in res.get("superseded", {}).values()):
+        return res  # done before (a re-run of the same command): the rows since are the new generator's
+    out = {k: v for k, v in res.items() if k not in ("generator", "generators", "guard", "guards")}
+    runs = dict(res.get("runs", {}))
+    sup = dict(res.get("superseded", {}))
+    extra = {"generator": res.get("generator") or res.get("generators"), "guard": res.get("guard") or res.get("guards"),
+             "floor": res.get("floor") or res.get("floor_seeds")}
+    for cand in [c for c in runs if c != "real"]:
+        sup[f"{cand}, earlier generator"] = {"note": note, "runs": runs.pop(cand), **extra}
+    out.update(runs=runs, superseded=sup)
+    out.pop("floor", None)
+    out.pop("floor_seeds", None)
+    return out
+
+
 def setting(protocol: str, model: str, progress: bool = False, seed: int | None = None):
     """The protocol's recipe config (epochs as its validation chose), data and synthetic set;
     few-shot: seed ``seed``'s draw and its synthetic set."""
@@ -337,11 +359,24 @@ def main(argv=None) -> int:
     ap.add_argument("--guard-techniques", default="",
                     help="comma-separated techniques the guard compares with Real (default: GuardConfig's, all; "
                          "e.g. plain,weight to bound its cost)")
+    ap.add_argument("--supersede-generator", metavar="NOTE", default="",
+                    help="first move every row made from the recorded synthetic set under 'superseded' (NOTE: why), "
+                         "so this command trains a new generator and re-makes them (Real's rows stay)")
     ap.add_argument("--table-only", action="store_true")
     add_jobs_argument(ap)
     ap.add_argument("--no-progress", action="store_true")
     a = ap.parse_args(argv)
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
+    if a.supersede_generator and not a.table_only:
+        path = RESULTS / a.protocol / f"{a.model}.json"
+        res = read_json(path, {})
+        new = supersede_generator(res, a.supersede_generator)
+        if new is not res:  # the first time: the old synthetic set(s) go too
+            work = WORK / a.protocol
+            for d in (work, *work.glob("s*")):
+                for f in ("synthetic.npz", "generator.json", "generator.pt"):
+                    (d / f).unlink(missing_ok=True)
+            write_json(path, new)
     if not a.table_only:
         only = [c for c in a.candidates.split(",") if c]
         techniques = tuple(t for t in a.guard_techniques.split(",") if t)
