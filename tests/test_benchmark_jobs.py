@@ -265,3 +265,19 @@ def test_realsyn_supersede_generator_keeps_real_and_moves_the_rest_once():
     out["runs"]["real_syn"] = {"0": {"accuracy": 0.95}}
     assert supersede_generator(out, "the generator before the noise moved") is out
     assert res["runs"]["real_syn"] == {"0": {"accuracy": 0.93}}  # the input is not changed
+
+
+def test_realsyn_fewshot_guard_with_one_generator_for_every_fold_shows_as_superseded():
+    from benchmarks.protocols.realsyn import table
+
+    rec = lambda acc: {"accuracy": acc, "per_class": {}, "seconds": 1.0}  # noqa: E731
+    g = {"techniques": ["plain"]}
+    res = {"generators": {"0": {"samples": 50, "seconds": 6.0}},
+           "runs": {"real": {"0": rec(0.90)}, "real_syn": {"0": rec(0.85)}},
+           "guards_shared": {"0": {"chosen": "real_syn", "reason": "chose real_syn", "seconds": 60.0,
+                                   "guard_config": g}}}
+    lines = table("fewshot5", "stgcn-slim", res)
+    assert any(ln.startswith("| auto with one generator for every fold (superseded") and "| 85.0 |" in ln
+               and "-5.0" in ln for ln in lines)
+    assert not any(ln.startswith("| auto (per seed") for ln in lines)
+    assert any("not run yet; superseded, with one generator of the whole draw" in ln for ln in lines)

@@ -176,3 +176,28 @@ def test_guard_runs_on_subject_folds(real_syn):
     assert d["chosen"] in res.folds and d["reason"] and len(d["table"]) == 3
     with pytest.raises(ValueError, match="synthetic"):
         choose_synthetic(cfg, real, real, GuardConfig(folds=2), progress=False)
+
+
+def test_guard_takes_a_synthetic_set_per_fold_made_without_its_validation_subjects(real_syn):
+    from infagenc.data.splits import subject_kfold
+    from infagenc.train.guard import GuardConfig, choose_synthetic
+    real, both = real_syn
+    syn = both.subset(np.flatnonzero(both.is_synthetic))
+    seen = []
+
+    def per_fold(fold, fit_real):  # a stand-in for a generator trained on fit_real only
+        seen.append((fold, sorted(set(fit_real.subjects.tolist()))))
+        return syn
+
+    cfg = RecognizerConfig(model="stgcn", size="slim", batch_size=4, epochs=1, device="cpu")
+    res = choose_synthetic(cfg, real, per_fold, GuardConfig(techniques=("plain",), folds=2), progress=False)
+    want = [sorted(set(f.subjects.tolist())) for f, _ in subject_kfold(real, 2, seed=0)]
+    assert seen == [(0, want[0]), (1, want[1])]  # once per fold, on the fold's training subjects only
+    vals = [set(v.subjects.tolist()) for _, v in subject_kfold(real, 2, seed=0)]
+    assert all(not vals[i] & set(s) for i, s in seen)
+    d = res.to_dict()
+    assert d["fold_synthetic"] is True and "that fold's training part only" in d["caveat"]
+    shared = choose_synthetic(cfg, real, syn, GuardConfig(techniques=("plain",), folds=2), progress=False)
+    assert shared.to_dict()["fold_synthetic"] is False and "optimistic" in shared.to_dict()["caveat"]
+    with pytest.raises(ValueError, match="synthetic"):  # a fold's set must be synthetic too
+        choose_synthetic(cfg, real, lambda i, f: f, GuardConfig(techniques=("plain",), folds=2), progress=False)
