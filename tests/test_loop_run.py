@@ -492,6 +492,14 @@ def test_synthetic_auto_runs_the_guard_and_trains_its_choice(tmp_path):
         folder(tmp_path / "auto").recognition_report_path(chosen_set, 0).read_text())["train_size"]
     if guard["chosen"] == "real":  # Real kept: the Real result itself
         assert rec["auto"]["overall"]["mean"] == rec["real"]["overall"]["mean"]
+    # per fold, a generator of that fold's training part (the default): its samples, as many a class as the run's
+    assert guard["fold_synthetic"] is True
+    syn = MotionSet.load(folder(tmp_path / "auto").synthetic_path)
+    for i in range(2):
+        fold_set = MotionSet.load(folder(tmp_path / "auto").recognition_dir() / f"guard_fold{i}.npz")
+        assert fold_set.is_synthetic.all() and np.array_equal(np.bincount(fold_set.labels),
+                                                              np.bincount(syn.labels))
+        assert not np.allclose(fold_set.data, syn.data)  # another generator's samples
     from infagenc.viz.report import build_report
     text = build_report(tmp_path / "auto").read_text()
     assert "The guard's validation" in text and "Real+Syn:dann" in text and guard["reason"] in text
@@ -514,3 +522,15 @@ def test_a_run_resumes_with_another_inference_batch_but_not_another_training_bat
     assert _check_resume(f, now)["critic"]["eval_batch_size"] == 64
     with pytest.raises(ValueError, match="critic.batch_size differ"):
         _check_resume(f, RunConfig.from_dict({"critic": {"batch_size": 8}}).effective("cpu"))
+
+
+def test_the_guard_can_take_the_runs_own_synthetic_set_on_every_fold(tmp_path):
+    d = json.loads(json.dumps(TINY))
+    d["loop"]["selection"] = "none"
+    d["final"].update(synthetic="auto", guard={"techniques": ["plain"], "folds": 2}, guard_generators="shared")
+    run(RunConfig.from_dict(d), tmp_path / "shared", progress=False)
+    guard = json.loads(folder(tmp_path / "shared").guard_path().read_text())
+    assert guard["fold_synthetic"] is False and "optimistic" in guard["caveat"]
+    assert not list(folder(tmp_path / "shared").recognition_dir().glob("guard_fold*.npz"))
+    with pytest.raises(ConfigError, match="final.guard_generators"):
+        RunConfig.from_dict({"final": {"guard_generators": "some"}})

@@ -214,6 +214,7 @@ class LoopConfig:
 
 
 SYNTHETIC_MODES = ("given", "auto")
+GUARD_GENERATORS = ("per_fold", "shared")
 
 
 @dataclass
@@ -233,10 +234,19 @@ class FinalConfig:
     # trained per seed as the extra set "auto". "given": only ``train_sets``, as configured.
     synthetic: str = "given"
     guard: GuardConfig = field(default_factory=GuardConfig)
+    # where the guard's Real+Syn candidates take their synthetic samples on each fold: "per_fold" =
+    # from a baseline generator (this run's generator settings and pre-training epochs) trained on
+    # that fold's training part only, so validation never sees its own subjects through the
+    # generator; "shared" = the run's synthetic set itself (cheaper, but its generator saw every
+    # validation subject: at a few samples a class validation is then much too optimistic)
+    guard_generators: str = "per_fold"
 
     def __post_init__(self):
         if self.synthetic not in SYNTHETIC_MODES:
             raise ValueError(f"final.synthetic must be one of {SYNTHETIC_MODES}, got {self.synthetic!r}")
+        if self.guard_generators not in GUARD_GENERATORS:
+            raise ValueError(f"final.guard_generators must be one of {GUARD_GENERATORS}, "
+                             f"got {self.guard_generators!r}")
         if isinstance(self.guard, dict):
             self.guard = GuardConfig.from_dict(self.guard)
         if self.floor is not None and self.floor not in CLASSICAL:

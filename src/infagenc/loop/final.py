@@ -19,7 +19,7 @@ from ..train.classical import ClassicalRecognizer
 from ..train.guard import choose_synthetic
 from ..train.realsyn import RealSynConfig
 from ..train.device import resolve_device
-from ..train.generative import load_trainer
+from ..train.generative import load_trainer, new_trainer
 from ..train.recognizer import RecognizerTrainer, evaluate, new_recognizer
 from ..viz.confusion import write_report
 from .config import RunConfig
@@ -149,10 +149,39 @@ def guard_choice(f: RunFolder, cfg: RunConfig, sp: Splits, syn: MotionSet, recog
         return stored
     rc = replace(recognizer, seed=derive_seed(cfg.seed, "guard"), device=str(device),
                  precision=cfg.execution.precision)
-    f.log(f"synthetic guard: {cfg.final.guard.folds} subject folds of the training set")
-    res = choose_synthetic(rc, sp.train, syn, cfg.final.guard, progress=progress, log=f.log).to_dict()
+    per_fold = cfg.final.guard_generators == "per_fold"
+    f.log(f"synthetic guard: {cfg.final.guard.folds} subject folds of the training set"
+          + (", a generator trained on each fold's training part" if per_fold else ", the run's synthetic set"))
+    source = fold_synthetic(f, cfg, syn, device, out, progress) if per_fold else syn
+    res = choose_synthetic(rc, sp.train, source, cfg.final.guard, progress=progress, log=f.log).to_dict()
     f.write_json(path, res)
     return res
+
+
+def fold_synthetic(f: RunFolder, cfg: RunConfig, syn: MotionSet, device, out: str, progress: bool):
+    """The guard's ``syn(fold, fit_real)``: fold ``fold``'s synthetic set, as many samples per class
+    as ``syn`` holds, drawn (as ``loop.sampling`` says) from a new generator of ``cfg.generator``
+    trained ``pretrain_generator_epochs`` epochs on ``fit_real`` alone; each set is written once
+    (``<out>/guard_fold<i>.npz``, atomically) and read back on resume."""
+    counts = np.bincount(syn.labels, minlength=syn.num_classes)
+    requests = [(c, cfg.data.frames) for c in range(len(counts)) for _ in range(int(counts[c]))]
+
+    def make(fold: int, fit_real: MotionSet) -> MotionSet:
+        path = f.recognition_dir(out) / f"guard_fold{fold}.npz"
+        if path.exists():
+            return MotionSet.load(path)
+        gen = new_trainer(fit_real, replace(cfg.generator, seed=derive_seed(cfg.seed, f"guard_generator_{fold}")),
+                          device=device)
+        gen.preprocess = cfg.data.preprocess()
+        gen.fit(fit_real, progress=progress)
+        out_set, _ = draw_samples(cfg, gen, requests, fit_real, derive_seed(cfg.seed, f"guard_syn_{fold}"),
+                                  {"run": f"{cfg.name}-guard-fold{fold}"})
+        path.parent.mkdir(parents=True, exist_ok=True)
+        out_set.save(path)
+        f.log(f"synthetic guard: fold {fold}'s generator trained on {len(fit_real)} samples, {len(out_set)} drawn")
+        return out_set
+
+    return make
 
 
 def auto_plan(recognizer, guard: dict):
