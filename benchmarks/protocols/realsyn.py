@@ -87,7 +87,13 @@ RUN_NOTES = {
     "utkinect": "Made in three steps within one session's CPU budget: `--candidates real,real_syn,"
                 "real_syn:weight=0.5,real_syn:dann --no-guard --seeds 0,1,2` (stopped after seed 0 of weight=0.5; "
                 "seed 0 of DANN unfinished, so no DANN row), then `--candidates real,real_syn --no-guard --seeds "
-                "0,1,2,3,4`, then the guard alone with `--guard-techniques plain` (Real against pooled Real+Syn).",
+                "0,1,2,3,4`, then the guard alone with `--guard-techniques plain` (Real against pooled Real+Syn). "
+                "That generator predates the generator-trainer base, which moved the CVAE's noise draw; re-made by "
+                "the current code it is another one (last loss 0.427 against 0.418), so on 2026-12-02 MS-G3D's "
+                "rows of it were put under 'superseded' (`--supersede-generator`) and Real+Syn re-made on the new "
+                "generator with pooled and DANN candidates (`--candidates real_syn,real_syn:dann --no-guard`, the "
+                "Intel Xeon); Real's rows stay (they never read the synthetic set), ST-GCN's rows are the earlier "
+                "generator's.",
     "syrip": "Re-made in full on 2026-12-02 (AMD EPYC, `--seeds 0,1,2`, every candidate and the guard): the current "
              "code's generator is not the earlier one (last training loss 0.433 against 0.403), so the earlier "
              "seeds 0-1 were dropped rather than paired with another synthetic set. LMMD and the guard were then "
