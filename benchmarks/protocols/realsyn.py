@@ -24,8 +24,11 @@ Protocol (the strong-recognizer benchmark's, ``benchmarks/protocols/recipe.py``,
   0.5 ramped), ``two_stage`` (Syn for half the epochs, then Real); the candidates of
   ``infagenc.train.guard.candidate_configs`` with its default :class:`GuardConfig`;
 * ``auto``: the guard (``choose_synthetic``) on 3 subject folds of the training subjects (seed
-  0), once per protocol; its choice is trained exactly as that candidate (same config, same
-  seeds), so its test accuracy per seed is that candidate's (not trained twice);
+  0), once per protocol, each fold's synthetic set from a generator trained on that fold's
+  training part (as many samples, balanced; guards made earlier with the protocol's one
+  generator on every fold are shown as superseded); its choice is trained exactly as that
+  candidate (same config, same seeds), so its test accuracy per seed is that candidate's (not
+  trained twice);
 * the floor: logistic regression (``recipe.py``'s reference floor) on Real, and on Real+Syn.
 
 Few-shot (``--protocol fewshot5`` / ``fewshot1``): each seed s trains on its own draw of k real
@@ -235,9 +238,12 @@ def run(protocol: str, model: str, seeds, progress: bool, only=None, guard: bool
         if unknown:
             raise SystemExit(f"unknown candidate(s) {unknown}; choose from {sorted(cands)}")
         cands = {k: v for k, v in cands.items() if k in only}
-    if guard and "guard" not in res:
-        g = choose_synthetic(replace(cfg, seed=0), train, syn, guard_cfg or GuardConfig(), progress=progress,
-                             log=lambda m: print(m, flush=True))
+    if guard and res.get("guard") and not res["guard"].get("fold_synthetic"):  # one generator for every fold
+        res["guard_shared"] = res.pop("guard")
+    if guard and "guard" not in res:  # each fold's synthetic set from a generator of its training part
+        g = choose_synthetic(replace(cfg, seed=0), train,
+                             lambda i, fit: synthetic_set(protocol, fit, progress, fold=i)[0],
+                             guard_cfg or GuardConfig(), progress=progress, log=lambda m: print(m, flush=True))
         res["guard"] = {**g.to_dict(), "load_avg": recipe.load_avg(),
                         "guard_config": dataclasses.asdict(guard_cfg or GuardConfig())}
         write_json(path, res)
@@ -317,9 +323,17 @@ def table(protocol: str, model: str, res: dict) -> list[str]:
             guard_text += ("; superseded, with one generator of the whole draw for every fold (so validation saw its "
                            "own samples through it): " + per_seed(shared))
     else:
-        guard_text = (f"{guard.get('reason', 'not run')} ({guard.get('seconds', 0) / 60:.0f} min"
-                      + (f"; techniques compared with Real: {', '.join(guard['guard_config']['techniques'])}"
-                         if "guard_config" in guard else "") + ")")
+        def one_guard(g: dict) -> str:
+            return (f"{g.get('reason', 'not run')} ({g.get('seconds', 0) / 60:.0f} min"
+                    + (f"; techniques compared with Real: {', '.join(g['guard_config']['techniques'])}"
+                       if "guard_config" in g else "") + ")")
+        guard_text = ((("each fold's synthetic set from a generator of that fold's training part: "
+                        if guard.get("fold_synthetic") else "one generator of every training subject for every "
+                        "fold (validation saw its own subjects through it): ") + one_guard(guard)) if guard
+                      else "not run")
+        if res.get("guard_shared"):
+            guard_text += ("; superseded, with one generator of every training subject for every fold: "
+                           + one_guard(res["guard_shared"]))
     lines = [f"## {recipe.TITLES.get(protocol, protocol)}: {model}", "",
              f"Command: `{COMMAND} --protocol {protocol} --model {model}`. Test accuracy in %, every seed, "
              "mean ± t95 (Student's t over the seeds); 'minus Real' pairs each seed with the Real run of the "
@@ -342,6 +356,9 @@ def table(protocol: str, model: str, res: dict) -> list[str]:
     rows = list(runs.items())
     if guard.get("chosen") in runs:
         rows.append((f"auto (chose {guard['chosen']})", runs[guard["chosen"]]))
+    if res.get("guard_shared", {}).get("chosen") in runs:
+        rows.append((f"auto with one generator for every fold (superseded; chose {res['guard_shared']['chosen']})",
+                     runs[res["guard_shared"]["chosen"]]))
     for label, gs in (("auto", guards), ("auto with one generator for every fold (superseded: validation saw "
                                          "its own samples through it)", res.get("guards_shared", {}))):
         chosen = {s: g["chosen"] for s, g in gs.items() if s in runs.get(g["chosen"], {})}
