@@ -163,7 +163,7 @@ def supersede_generator(res: dict, note: str) -> dict:
     the generator, the guard and the floors on Real+Syn dropped, so the next command makes them
     again from a new generator; Real's rows stay (they never read the synthetic set). The old
     guard's choice and floor are kept in the superseded entries' ``guard`` / ``floor``. Done once
-    per ``note``: with an entry of that note already there, ``res`` comes back unchanged.""" 
+    per ``note``: with an entry of that note already there, ``res`` comes back unchanged."""
     if any(v.get("note") == note for v in res.get("superseded", {}).values()):
         return res  # done before (a re-run of the same command): the rows since are the new generator's
     out = {k: v for k, v in res.items() if k not in ("generator", "generators", "guard", "guards")}
