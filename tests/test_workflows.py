@@ -9,6 +9,7 @@ import pytest
 
 from infagenc.cli import main
 from infagenc.data.demo import make_demo
+from infagenc.data.motionset import MotionSet
 from infagenc.data.preprocess import Preprocess, fixed_length, root_relative
 from infagenc.models.cvae import CVAEConfig
 from infagenc.train.checkpoint import load_checkpoint, save_checkpoint
@@ -174,3 +175,52 @@ def test_recognizer_train_with_synthetic_samples_given_and_auto(raw, tmp_path):
     assert chosen["samples"]["synthetic"] == (0 if guard["chosen"] == "real" else len(syn))
     # real samples passed as synthetic: refused, naming what to do
     assert main(base[:-3] + ["--synthetic", str(data), "--out", str(tmp_path / "bad"), "--no-progress"]) == 2
+
+
+def test_recognizer_auto_with_a_guard_generator_trains_one_generator_per_fold_on_its_subjects(raw, tmp_path,
+                                                                                             monkeypatch):
+    """--guard-generator: each fold's synthetic set comes from a new generator of the checkpoint's
+    settings trained on that fold's training subjects only, with the given set's classes and lengths."""
+    from infagenc.workflows import recognizer as rec_wf
+
+    gen_cfg = GeneratorConfig(cvae=CVAEConfig(num_layers=1, d_model=16, num_heads=2, ff_size=32), batch_size=4,
+                              epochs=2, device="cpu", seed=5)
+    gen_prep = Preprocess(frames=9)
+    gen_wf.train_run(raw, tmp_path / "gen", gen_cfg, preprocess=gen_prep, progress=False)
+    gen_wf.sample_run(tmp_path / "gen" / "generator.pt", tmp_path / "syn.npz", per_class=2, seed=1, device="cpu")
+    syn = MotionSet.load(tmp_path / "syn.npz")
+    seen: list[tuple[set, int, int]] = []  # (subjects, frames, epochs) of every generator the guard trains
+    real_new = rec_wf.new_trainer
+
+    def spy(ms, cfg, rest=None, device=None):
+        seen.append((set(ms.subjects.tolist()), ms.num_frames, cfg.epochs))
+        return real_new(ms, cfg, rest, device)
+
+    monkeypatch.setattr(rec_wf, "new_trainer", spy)
+    out = tmp_path / "auto"
+    train_run(raw, recognizer_cfg(), out, test_subjects=["demo03"], preprocess=Preprocess(frames=6), progress=False,
+              synthetic=syn, synthetic_mode="auto", guard_generator=tmp_path / "gen" / "generator.pt")
+    # two training subjects: two folds, each generator trained on the other fold's subject, at the
+    # generator's own preprocessing (9 frames) and epochs
+    assert sorted(seen, key=lambda x: sorted(x[0])) == [({"demo01"}, 9, 2), ({"demo02"}, 9, 2)]
+    guard = json.loads((out / "guard.json").read_text())
+    assert guard["fold_synthetic"] is True and "that fold's training part only" in guard["caveat"]
+    for i in range(2):
+        fold = MotionSet.load(out / f"guard_fold{i}.npz")
+        assert fold.is_synthetic.all() and fold.num_frames == 6  # preprocessed like the recognizer's data
+        assert [fold.class_names[c] for c in fold.labels] == [syn.class_names[c] for c in syn.labels]
+    cfg = json.loads((out / "config.json").read_text())
+    assert cfg["guard_generator"]["config"]["seed"] == 5 and cfg["guard_generator"]["config"]["epochs"] == 2
+    # refused without the guard, and for a file that is not a generator checkpoint (before any training)
+    with pytest.raises(ValueError, match="synthetic guard only"):
+        train_run(raw, recognizer_cfg(), tmp_path / "x", test_subjects=["demo03"], progress=False, synthetic=syn,
+                  guard_generator=tmp_path / "gen" / "generator.pt")
+    data = raw.save(tmp_path / "raw.npz")
+    assert main(["recognizer", "train", "--data", str(data), "--frames", "6", "--synthetic", str(tmp_path / "syn.npz"),
+                 "--guard-generator", str(tmp_path / "gen" / "generator.pt"), "--out", str(tmp_path / "z"),
+                 "--no-progress"]) == 2  # the CLI passes the flag on: given without auto, refused in one line
+    rec = train_run(raw, recognizer_cfg(), tmp_path / "r", test_subjects=["demo03"], preprocess=Preprocess(frames=6),
+                    progress=False)
+    with pytest.raises(ValueError, match="not a generator checkpoint"):
+        train_run(raw, recognizer_cfg(), tmp_path / "y", test_subjects=["demo03"], progress=False, synthetic=syn,
+                  synthetic_mode="auto", guard_generator=rec["checkpoint"])

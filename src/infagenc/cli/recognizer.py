@@ -68,7 +68,8 @@ def _train(args: argparse.Namespace) -> int:
                   file=sys.stderr)
         summary = train_run(data, cfg, args.out, test_subjects=_subjects(args.test_subjects),
                             val_subjects=_subjects(args.val_subjects), preprocess=prep, data_source=args.data,
-                            progress=not args.no_progress, synthetic=syn, synthetic_mode=args.synthetic_mode)
+                            progress=not args.no_progress, synthetic=syn, synthetic_mode=args.synthetic_mode,
+                            guard_generator=args.guard_generator)
     except BaseException:
         distributed.cleanup(wait=False)  # torchrun then stops the other ranks
         raise
@@ -207,6 +208,12 @@ def register(subparsers) -> None:
                    help="given: train on Real+Syn as configured; auto: compare Real with Real+Syn and each "
                         "technique on subject folds of the training subjects and train the best (Real kept "
                         "when validation cannot tell them apart; table in OUT/guard.json)")
+    t.add_argument("--guard-generator", default=None, metavar="GENERATOR.pt",
+                   help="with --synthetic-mode auto: the generator checkpoint that made --synthetic; the guard "
+                        "trains a new generator of its settings on each fold's training subjects and validates "
+                        "on that fold's own samples (costs one generator training a fold; without it every fold "
+                        "uses --synthetic, whose generator saw the validation subjects: optimistic for Real+Syn "
+                        "when real samples are few)")
     t.add_argument("--hierarchy", default=None, metavar="FILE",
                    help="label hierarchy (TOML: [coarse] coarse class = [fine classes], e.g. "
                         "examples/hierarchies/syrip.toml): the posture models' hierarchical head (coarse logits "

@@ -38,7 +38,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
@@ -56,8 +56,8 @@ from .motionspec import MotionSpec, motion_tensors
 from .trainer import Trainer, seeded_rng
 
 __all__ = ["GENERATOR_MODELS", "GenerativeSettings", "GenerativeTrainer", "new_trainer", "load_trainer",
-           "checkpoint_model", "checkpoint_rest", "request_arrays", "provenance_of", "decode_requests",
-           "synthetic_motionset"]
+           "checkpoint_model", "checkpoint_settings", "checkpoint_rest", "request_arrays", "provenance_of",
+           "decode_requests", "synthetic_motionset"]
 
 GENERATOR_MODELS = ("cvae", "mdm")  # the transformer CVAE (the paper's) | an MDM-style diffusion generator
 
@@ -333,6 +333,17 @@ def checkpoint_model(path: str | Path, device: str | torch.device | None = "auto
     obj = load_checkpoint(path)
     model, spec, meta = _rebuild(_kind_class(obj, path, want), obj)
     return model.to(resolve_device(device)).eval(), spec, meta
+
+
+def checkpoint_settings(path: str | Path) -> tuple[Any, Preprocess | None, RestSkeleton | None]:
+    """(config, preprocessing, rest skeleton) a generator checkpoint of either kind was trained
+    with: what :func:`new_trainer` needs to train the same generator again on other data (e.g.
+    on one validation fold's training part). The weights are not rebuilt."""
+    obj = load_checkpoint(path)
+    kind = _kind_class(obj, path, GenerativeTrainer)
+    meta = obj["meta"]
+    prep = Preprocess.from_dict(meta["preprocess"]) if meta.get("preprocess") is not None else None
+    return kind.CONFIG.from_dict(meta["config"]), prep, checkpoint_rest(meta)
 
 
 def checkpoint_rest(meta: dict) -> RestSkeleton | None:

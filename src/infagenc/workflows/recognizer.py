@@ -29,8 +29,12 @@ identity ``Preprocess()``.
 """
 from __future__ import annotations
 
+import sys
+from dataclasses import replace
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
+
+import numpy as np
 
 from ..config import ConfigError, read_config_file
 from ..data.motionset import MotionSet
@@ -40,6 +44,7 @@ from ..jsonio import write_json
 from ..train.guard import GuardConfig, choose_synthetic
 from ..train.device import enable_tf32
 from ..train.distributed import barrier, execution_info, is_main, rank, rank_device
+from ..train.generative import checkpoint_settings, new_trainer
 from ..train.realsyn import RealSynConfig
 from ..train.classical import ClassicalRecognizer, is_classical, load_for_evaluation
 from ..train.recognizer import RecognizerConfig, RecognizerTrainer, evaluate, new_recognizer
@@ -71,14 +76,20 @@ def train_run(ms: MotionSet, cfg: RecognizerConfig, out_dir: str | Path, *,
               test_subjects: Sequence[str] | None = None, val_subjects: Sequence[str] | None = None,
               preprocess: Preprocess | None = None, data_source: str = "", progress: bool = True,
               synthetic: MotionSet | None = None, synthetic_mode: str = "given",
-              guard: GuardConfig | None = None) -> dict:
+              guard: GuardConfig | None = None, guard_generator: str | Path | None = None) -> dict:
     """Preprocess, split by subject, train, save and report into ``out_dir``.
 
     ``synthetic`` (generated samples, source ``synthetic``; preprocessed like the real set) joins
     the training split: with ``synthetic_mode = "given"`` as ``cfg.realsyn`` says, with
     ``"auto"`` as the synthetic-data guard chooses on subject folds of the training split
     (:func:`~infagenc.train.guard.choose_synthetic`; its table in ``guard.json``), which may be
-    Real alone.
+    Real alone. ``guard_generator`` (auto only): the checkpoint of the generator that made
+    ``synthetic``; the guard then trains, on each fold, a new generator of that checkpoint's
+    settings (its config, epochs and preprocessing) on the fold's training part alone and draws
+    that fold's synthetic set from it (the classes and lengths of ``synthetic``; kept as
+    ``guard_fold<i>.npz``), so validation never sees its own subjects through the generator.
+    Without it every fold uses ``synthetic`` itself: cheaper, optimistic for Real+Syn when real
+    samples are few (``guard.json`` carries the caveat).
 
     Writes ``config.json`` (the resolved settings, the preprocessing included),
     ``recognizer.pt`` (trainer checkpoint, the preprocessing in its metadata),
@@ -90,6 +101,11 @@ def train_run(ms: MotionSet, cfg: RecognizerConfig, out_dir: str | Path, *,
     if not is_classical(cfg.model):
         enable_tf32(rank_device(cfg.device))
     prep = preprocess if preprocess is not None else Preprocess()
+    if guard_generator is not None and (synthetic is None or synthetic_mode != "auto"):
+        raise ValueError("a guard generator is used by the synthetic guard only: give it with a synthetic set and "
+                         "synthetic mode 'auto' (--synthetic SET.npz --synthetic-mode auto)")
+    fold_gen = _guard_generator_settings(guard_generator) if guard_generator is not None else None  # refused early
+    raw = ms
     ms, notes = prep.apply(ms, data_source or None)
     train, test = split_by_subjects(ms, list(test_subjects)) if test_subjects else (ms, None)
     val = None
@@ -102,7 +118,11 @@ def train_run(ms: MotionSet, cfg: RecognizerConfig, out_dir: str | Path, *,
                             "test": 0 if test is None else len(test)},
                 "execution": execution_info(cfg.device, cfg.precision, cfg.sync_bn)}
     if synthetic is not None:
-        train, cfg = _with_synthetic(train, prep(synthetic), cfg, synthetic_mode, guard, out, progress)
+        source = None
+        if fold_gen is not None:
+            source = _fold_generators(fold_gen, raw, prep, synthetic, cfg.device, out, progress)
+            resolved["guard_generator"] = {"checkpoint": str(guard_generator), "config": fold_gen[0].to_dict()}
+        train, cfg = _with_synthetic(train, prep(synthetic), cfg, synthetic_mode, guard, out, progress, source)
         resolved.update(recognizer=cfg.to_dict(), synthetic_mode=synthetic_mode,
                         samples={**resolved["samples"], "train": len(train),
                                  "synthetic": int(train.is_synthetic.sum())})
@@ -134,9 +154,59 @@ def _save_and_report(trainer: RecognizerTrainer, cfg: RecognizerConfig, out: Pat
             "accuracy": report.overall, **files}
 
 
+def _guard_generator_settings(path: str | Path) -> tuple:
+    """The checkpoint's (config, preprocessing, rest skeleton), or a one-line error that names
+    the file as the wrong kind (never advice to delete it: the user passed it)."""
+    if not Path(path).is_file():
+        raise ValueError(f"guard generator {path}: no such file; give the generator.pt that made the synthetic set")
+    try:
+        return checkpoint_settings(path)
+    except (ValueError, KeyError):  # unreadable (CheckpointError), another kind, or no generator metadata
+        raise ValueError(f"guard generator {path}: not a generator checkpoint; give the generator.pt that made the "
+                         f"synthetic set ('infagenc generator train' or a run writes it)") from None
+
+
+def _fold_generators(settings: tuple, raw: MotionSet, prep: Preprocess, synthetic: MotionSet, device: str,
+                     out: Path, progress: bool) -> Callable[[int, MotionSet], MotionSet]:
+    """The guard's ``syn(fold, fit_real)``: a new generator of ``settings`` (config,
+    preprocessing, rest skeleton of a checkpoint) trained on the raw samples of the fold's
+    training part (preprocessed as the generator's were), sampled with the classes and lengths
+    of ``synthetic``, then preprocessed like the recognizer's data; seeded by the generator's
+    seed and the fold; rank 0 keeps each set as ``out/guard_fold<i>.npz``."""
+    gen_cfg, gen_prep, rest = settings
+    gen_prep = gen_prep or Preprocess()
+    names = list(synthetic.class_names)
+
+    def make(fold: int, fit_real: MotionSet) -> MotionSet:
+        part = gen_prep(raw.subset(np.isin(raw.subjects, np.unique(fit_real.subjects))))  # folds are by subject
+        index = {c: i for i, c in enumerate(part.class_names)}
+        requests = [(index[names[c]], int(n)) for c, n in zip(synthetic.labels, synthetic.lengths)]
+        counts = np.bincount(part.labels, minlength=len(index))
+        missing = sorted({part.class_names[c] for c, _ in requests if counts[c] == 0})
+        if missing:
+            raise ValueError(f"synthetic guard, fold {fold}: its training part has no sample of {missing}, so its "
+                             f"generator cannot learn them; use fewer guard folds, or no guard generator")
+        seed = int(np.random.SeedSequence((gen_cfg.seed, fold)).generate_state(1)[0])
+        gen = new_trainer(part, replace(gen_cfg, seed=seed, device=device), rest, device=rank_device(device))
+        gen.preprocess = gen_prep
+        gen.fit(part, progress=progress and is_main())
+        fold_syn = prep(gen.sample(requests, seed=seed, precision=gen_cfg.precision,
+                                   provenance={"run": f"guard-fold{fold}"}))
+        if is_main():
+            fold_syn.save(out / f"guard_fold{fold}.npz")
+            print(f"synthetic guard: fold {fold}'s generator trained on {len(part)} samples "
+                  f"({gen.epoch} epochs), {len(fold_syn)} drawn", file=sys.stderr)
+        return fold_syn
+
+    return make
+
+
 def _with_synthetic(train: MotionSet, syn: MotionSet, cfg: RecognizerConfig, mode: str,
-                    guard: GuardConfig | None, out: Path, progress: bool) -> tuple[MotionSet, RecognizerConfig]:
-    """(training set, config) with the synthetic samples as ``mode`` says."""
+                    guard: GuardConfig | None, out: Path, progress: bool,
+                    source: Callable[[int, MotionSet], MotionSet] | None = None
+                    ) -> tuple[MotionSet, RecognizerConfig]:
+    """(training set, config) with the synthetic samples as ``mode`` says; ``source``: the
+    guard's per-fold synthetic sets (default: ``syn`` on every fold)."""
     if mode not in ("given", "auto"):
         raise ValueError(f"synthetic_mode must be 'given' or 'auto', got {mode!r}")
     n_real = int((~syn.is_synthetic).sum())
@@ -149,7 +219,7 @@ def _with_synthetic(train: MotionSet, syn: MotionSet, cfg: RecognizerConfig, mod
     syn = syn.relabel(train.class_names)
     if mode == "given":
         return MotionSet.concat([train, syn]), cfg
-    res = choose_synthetic(cfg, train, syn, guard, progress=progress and is_main())
+    res = choose_synthetic(cfg, train, syn if source is None else source, guard, progress=progress and is_main())
     if is_main():
         write_json(out / "guard.json", res.to_dict())
         print(f"synthetic guard: {res.reason}")
