@@ -183,6 +183,37 @@ def test_the_generation_table_and_the_recycled_counts_per_class():
     assert "distance − none: FID -4.0 ± " in gd and "(-2.0, -6.0)" in gd
 
 
+def test_loop_runs_with_the_guard_and_its_table(tmp_path):
+    from benchmarks.protocols.loop_bench import config, guard_table
+    from benchmarks.protocols.syrip_loop import PROTOCOL
+    from infagenc.train.guard import GuardConfig
+
+    (tmp_path / "syrip" / "2d_gt").mkdir(parents=True)
+    for f in ("train200.json", "validate500.json"):
+        (tmp_path / "syrip" / "2d_gt" / f).write_text("{}")
+    plain = config(PROTOCOL, "distance_balanced", 0, tmp_path)
+    some = config(PROTOCOL, "distance_balanced", 0, tmp_path, guard=("plain", "weight"))
+    default = config(PROTOCOL, "distance_balanced", 0, tmp_path, guard=())
+    assert plain.final.synthetic == "given" and some.final.synthetic == default.final.synthetic == "auto"
+    assert some.final.guard.techniques == ("plain", "weight") and default.final.guard == GuardConfig()
+    assert some.final.guard_generators == "per_fold"  # each fold's samples from a generator of its own part
+    # apart from the guard the run is the run without it (its Real and Real+Syn pair with earlier runs)
+    a, b = plain.to_dict(), some.to_dict()
+    assert {k: v for k, v in a["final"].items() if k not in ("synthetic", "guard")} == \
+        {k: v for k, v in b["final"].items() if k not in ("synthetic", "guard")}
+    assert {k: v for k, v in a.items() if k != "final"} == {k: v for k, v in b.items() if k != "final"}
+
+    def row(seed, real, auto, chosen):
+        return {"mode": "distance_balanced", "seed": seed, "test_accuracy": {"real": real, "auto": auto},
+                "guard": {"chosen": chosen, "candidates": ["real", "real_syn"]}}
+
+    assert guard_table({"rows": [{"mode": "none", "seed": 0, "test_accuracy": {"real": 0.9}}]}) == ""
+    t = guard_table({"rows": [row(0, 0.90, 0.92, "real_syn"), row(1, 0.90, 0.90, "real")]}).splitlines()
+    # auto - Real: +2.0 and 0.0, mean +1.0, std 1.414: 1.96 x 1 = 2.0, t (1 df) 12.706 x 1 = 12.7
+    assert t[2] == ("| distance selection, per-class filter, balanced pool (loop.pool_cap 1) | 0, 1 | 90.0 ± 0.0 "
+                    "[t: ±0.0] | 91.0 ± 2.0 [t: ±12.7] | +1.0 ± 2.0 [t: ±12.7] (+2.0, +0.0) | 0: real_syn, 1: real |")
+
+
 def test_rows_of_an_earlier_checkout_are_carried_when_the_config_is_the_same(capsys):
     from benchmarks.protocols.loop_bench import carried_note, carry_rows
 

@@ -125,14 +125,19 @@ class Protocol:
 
 
 def config(p: Protocol, mode: str, seed: int, data_root: Path, tiny: bool = False,
-           final_sets: list[str] | None = None) -> RunConfig:
+           final_sets: list[str] | None = None, guard: tuple[str, ...] | None = None) -> RunConfig:
     """The run config of ``mode`` (a loop mode or a generator variant) and ``seed``;
-    ``final_sets``: the final recognition's training sets (default: the config's)."""
+    ``final_sets``: the final recognition's training sets (default: the config's); ``guard``:
+    the techniques of the synthetic-data guard, which then trains the extra set "auto"
+    (``final.synthetic = "auto"``, a generator per fold; empty tuple: the guard's default techniques)."""
     over = VARIANTS.get(mode, {"loop": {"selection": mode}})
     d = merge_dicts(read_config_file(p.config), {"name": f"{p.name}-{mode}-s{seed}", "seed": seed,
                                                  "data": p.data(data_root, p.runs), **over})
     if final_sets is not None:
         d = merge_dicts(d, {"final": {"train_sets": list(final_sets)}})
+    if guard is not None:
+        techniques = {"guard": {"techniques": list(guard)}} if guard else {}
+        d = merge_dicts(d, {"final": {"synthetic": "auto", **techniques}})
     return RunConfig.from_dict(merge_dicts(d, TINY_RUN) if tiny else d)
 
 
@@ -211,7 +216,18 @@ def run_row(rd: Path) -> dict | None:
         "timing": json.loads(f.timing_path.read_text()) if f.timing_path.exists() else None,
         "other_recognizers": _other_results(rd),
         "generator_root": generator_root(rd),
+        "guard": guard_summary(rec.get("auto", {}).get("guard")),
     }
+
+
+def guard_summary(guard: dict | None) -> dict | None:
+    """What the pages show of a run's guard (``recognition/guard.json``): its choice, why, the
+    techniques, whether each fold had its own generator, the cost."""
+    if guard is None:
+        return None
+    return {"chosen": guard["chosen"], "reason": guard["reason"], "seconds": guard.get("seconds"),
+            "fold_synthetic": guard.get("fold_synthetic", False),
+            "candidates": [row["candidate"] for row in guard.get("table", [])]}
 
 
 def pretraining_history(rd: Path) -> list | None:
@@ -234,7 +250,7 @@ def _other_results(rd: Path) -> dict:
     out = {}
     for d in sorted(rd.glob("recognition_*")):
         sets = {}
-        for name in ("real", "syn", "real_syn"):
+        for name in ("real", "syn", "real_syn", "auto"):
             rep = f.recognition_report_path(name, 0, d.name)
             if rep.exists():
                 sets[name] = json.loads(rep.read_text())["overall_accuracy"]
@@ -302,6 +318,36 @@ def table(res: dict) -> str:
                      f"{', '.join(f'{100 * x:.1f}' for x in floor) or '-'} | {cell('real')} | {cell('syn')} | "
                      f"{cell('real_syn')} | {_interval(diffs, signed=True) if diffs else '-'} | "
                      f"{', '.join(map(str, syn)) if syn else '-'} |")
+    return "\n".join(lines)
+
+
+def guard_table(res: dict, rec: str | None = None) -> str:
+    """Per mode: Real, auto (the guard's choice, trained on all training subjects) and auto - Real
+    paired by seed, with each seed's choice; empty when no run has a guard. ``rec``: of another
+    final recognizer (its choices are in its own run folders, not tabulated here)."""
+    def acc(r):
+        return r["test_accuracy"] if rec is None else r.get("other_recognizers", {}).get(rec, {})
+
+    rows = [r for r in res["rows"] if acc(r).get("auto") is not None]
+    if not rows:
+        return ""
+    lines = ["| mode | seeds | Real | auto | auto - Real (paired) | chosen, per seed |", "|---|---|---|---|---|---|"]
+    for mode in ALL_MODES:
+        rs = [r for r in rows if r["mode"] == mode]
+        if not rs:
+            continue
+        real = {r["seed"]: acc(r).get("real") for r in rs}
+        if rec is not None:  # another recognizer's Real is trained in the seed's first mode's folder
+            real = {s: next((acc(x)["real"] for x in res["rows"] if x["seed"] == s and "real" in acc(x)), None)
+                    for s in real}
+        auto = [acc(r)["auto"] for r in rs]
+        diffs = [acc(r)["auto"] - real[r["seed"]] for r in rs if real[r["seed"]] is not None]
+        chosen = ", ".join(f"{r['seed']}: {(r.get('guard') or {}).get('chosen', '?')}" for r in rs) if rec is None \
+            else "-"
+        lines.append(f"| {LABEL[mode]} | {', '.join(str(r['seed']) for r in rs)} | "
+                     f"{_interval([v for v in real.values() if v is not None])} | {_interval(auto)} | "
+                     f"{_interval(diffs, signed=True) if diffs else '-'} "
+                     f"({', '.join(f'{100 * d:+.1f}' for d in diffs)}) | {chosen} |")
     return "\n".join(lines)
 
 
@@ -481,6 +527,21 @@ def other_sections(p: Protocol, res: dict) -> str:
     return out
 
 
+def guard_section(res: dict) -> str:
+    """The guard's table under its heading (runs with ``final.synthetic = "auto"``); else empty."""
+    t = guard_table(res)
+    if not t:
+        return ""
+    g = next(r["guard"] for r in res["rows"] if r.get("guard"))
+    return ("\n\n## The synthetic-data guard (auto)\n\nOn 3 subject folds of each run's training subjects (a "
+            "baseline generator of the run's settings trained on each fold's training part, so validation never "
+            "sees its own subjects through it), Real against Real+Syn with each of "
+            f"{', '.join(c for c in g['candidates'] if c != 'real')}; the choice is trained on all training "
+            "subjects and tested once (Real kept unless a candidate beats it by more than validation's noise; "
+            "choosing Real repeats the Real result). For a recycling run the folds' samples are the baseline "
+            "generator's, not a loop's: an approximation (a loop per fold would cost a run each).\n\n" + t)
+
+
 def carried_note(res: dict) -> str:
     """A sentence naming the runs carried from an earlier results file (none: empty)."""
     c = [f"{r['mode']} s{r['seed']}" for r in res["rows"] if r.get("carried")]
@@ -501,7 +562,8 @@ def markdown(p: Protocol, res: dict) -> str:
             "set; Syn: on synthetic samples only (the recycled pool, or for the baseline as many fresh "
             "samples as real ones, classes balanced); Real+Syn: on both. For one seed the modes share the "
             "split, the pre-trained models and the Real recognizer, so the difference column is paired."
-            + carried_note(res) + "\n\n" + table(res) + "\n\n" + mode_differences(res) + other_sections(p, res) +
+            + carried_note(res) + "\n\n" + table(res) + "\n\n" + mode_differences(res) + guard_section(res)
+            + other_sections(p, res) +
             "\n\n## Generation metrics (the paper's Table 2)\n\nFresh samples of each run's final generator "
             "(and, for the recycling modes, the recycled pool) under the run's evaluator (its Real recognizer, "
             "trained on real training data only), R = 20 repeats a run, as many samples a repeat as the larger "
@@ -545,13 +607,13 @@ def run_other(folder: str, recognizer: dict, train_sets: list, progress: bool = 
     return {"folder": folder, "train_sets": train_sets}
 
 
-def loop_jobs(p: Protocol, modes, seeds, data_root: Path, tiny: bool, final_sets=None) -> list[Job]:
+def loop_jobs(p: Protocol, modes, seeds, data_root: Path, tiny: bool, final_sets=None, guard=None) -> list[Job]:
     """One job per (mode, seed): the loop modes first (seed by seed, so each seed's modes finish
     together and pair), then the generator variants (seed by seed)."""
     runs = runs_folder(p, tiny)
     order = [(m, s) for group in (MODES, tuple(VARIANTS)) for s in seeds for m in group if m in modes]
     return [Job(f"{mode}_s{seed}", run_loop,
-                {"config": config(p, mode, seed, data_root, tiny, final_sets).to_dict(),
+                {"config": config(p, mode, seed, data_root, tiny, final_sets, guard).to_dict(),
                  "folder": str(runs / f"{mode}_s{seed}")})
             for mode, seed in order]
 
@@ -588,8 +650,13 @@ def main(p: Protocol, argv=None, doc: str | None = None) -> int:
     ap.add_argument("--other", nargs="*", choices=sorted(p.other_recognizers), default=None,
                     help="the other final recognizers to train on the finished runs (default: all of the "
                          f"protocol's, {', '.join(sorted(p.other_recognizers)) or 'none'}; give none to skip)")
-    ap.add_argument("--train-sets", nargs="+", choices=("real", "syn", "real_syn"), default=["real", "real_syn"],
-                    help="the other recognizers' training sets (default real real_syn)")
+    ap.add_argument("--guard", metavar="TECHNIQUES", default=None,
+                    help="the runs' final phase also trains 'auto', the synthetic-data guard's choice "
+                         "(final.synthetic = 'auto', a generator per validation fold), comparing Real with these "
+                         "comma-separated techniques (e.g. plain,weight; 'default': the guard's default, all of them)")
+    ap.add_argument("--train-sets", nargs="+", choices=("real", "syn", "real_syn", "auto"),
+                    default=["real", "real_syn"],
+                    help="the other recognizers' training sets (default real real_syn; auto: their own guard)")
     ap.add_argument("--tiny", action="store_true",
                     help="a smoke run: every count cut to a few steps; runs and results in benchmarks/runs/tiny/")
     add_jobs_argument(ap)
@@ -598,8 +665,9 @@ def main(p: Protocol, argv=None, doc: str | None = None) -> int:
     runs = runs_folder(p, a.tiny)
     progress = not a.no_progress and a.jobs == 1
     if not a.table_only:
-        run_jobs(loop_jobs(p, a.modes, a.seeds, a.data_root, a.tiny, a.final_train_sets), runs / "jobs", a.jobs,
-                 progress=progress)
+        guard = None if a.guard is None else tuple(t for t in a.guard.split(",") if t and a.guard != "default")
+        run_jobs(loop_jobs(p, a.modes, a.seeds, a.data_root, a.tiny, a.final_train_sets, guard), runs / "jobs",
+                 a.jobs, progress=progress)
         run_jobs(other_jobs(p, others, a.modes, a.seeds, a.train_sets, a.tiny), runs / "jobs", a.jobs,
                  progress=progress)
     res = collect(p, runs)
