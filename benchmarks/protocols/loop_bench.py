@@ -5,7 +5,8 @@ other generators as baseline-style runs, ``exemplar``, ``exemplar_refine``, ``md
 with bounded rounds, ``distance_bounded``, with the per-class filter, ``distance_per_class``, or
 with a critic never updated on recycled samples, ``distance_independent``, with the per-class filter and
 a class-balanced pool, ``distance_balanced``; ``--final-train-sets real real_syn`` skips the Syn-only
-recognizer), then every other final
+recognizer; ``--guard TECHNIQUES`` adds the synthetic-data guard's choice, the set "auto", to each run's
+final phase, with a generator per validation fold), then every other final
 recognizer of the protocol (e.g. MS-G3D beside the runs' ST-GCN) on the finished runs, then ``results/<protocol>_loop_current.json``
 (every run: config, test accuracy of every training set and of the floor, generation metrics,
 timings, machine) and ``results/<protocol>_loop_current.md``. The results file is the record: a
@@ -227,7 +228,8 @@ def guard_summary(guard: dict | None) -> dict | None:
         return None
     return {"chosen": guard["chosen"], "reason": guard["reason"], "seconds": guard.get("seconds"),
             "fold_synthetic": guard.get("fold_synthetic", False),
-            "candidates": [row["candidate"] for row in guard.get("table", [])]}
+            "candidates": [row["candidate"] for row in guard.get("table", [])],
+            "folds": len(guard["table"][0]["folds"]) if guard.get("table") else None}
 
 
 def pretraining_history(rd: Path) -> list | None:
@@ -533,7 +535,8 @@ def guard_section(res: dict) -> str:
     if not t:
         return ""
     g = next(r["guard"] for r in res["rows"] if r.get("guard"))
-    return ("\n\n## The synthetic-data guard (auto)\n\nOn 3 subject folds of each run's training subjects (a "
+    return ("\n\n## The synthetic-data guard (auto)\n\nOn " + str(g.get("folds") or "the")
+            + " subject folds of each run's training subjects (a "
             "baseline generator of the run's settings trained on each fold's training part, so validation never "
             "sees its own subjects through it), Real against Real+Syn with each of "
             f"{', '.join(c for c in g['candidates'] if c != 'real')}; the choice is trained on all training "
