@@ -95,8 +95,10 @@ RUN_NOTES = {
                 "the current code it is another one (last loss 0.427 against 0.418), so on 2026-12-02 MS-G3D's "
                 "rows of it were put under 'superseded' (`--supersede-generator`) and Real+Syn re-made on the new "
                 "generator with pooled and DANN candidates (`--candidates real_syn,real_syn:dann --no-guard`, the "
-                "Intel Xeon); Real's rows stay (they never read the synthetic set), ST-GCN's rows are the earlier "
-                "generator's.",
+                "Intel Xeon); Real's rows stay (they never read the synthetic set). ST-GCN's the same way the same "
+                "day (`--supersede-generator ... --candidates real_syn,real_syn:dann --guard-techniques plain,dann "
+                "--seeds 0,1,2,3,4`, the Intel Xeon, a fresh checkout: the generator re-made), its guard with a "
+                "generator per fold.",
     "syrip": "Re-made in full on 2026-12-02 (AMD EPYC, `--seeds 0,1,2`, every candidate and the guard): the current "
              "code's generator is not the earlier one (last training loss 0.433 against 0.403), so the earlier "
              "seeds 0-1 were dropped rather than paired with another synthetic set. LMMD and the guard were then "
