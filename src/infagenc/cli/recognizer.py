@@ -200,20 +200,7 @@ def register(subparsers) -> None:
                    help="held-out test subjects (report on them); without: report on the training set")
     t.add_argument("--val-subjects", nargs="+", default=None, metavar="S",
                    help="validation subjects taken out of training (validation accuracy, early stop)")
-    t.add_argument("--synthetic", default=None, metavar="SET.npz",
-                   help="generated samples (e.g. from 'infagenc generator sample') added to the training "
-                        "subjects; how they are used: the config file's [realsyn] table (loss weight, "
-                        "per-batch ratio, DANN, LMMD, two-stage) or --synthetic-mode auto")
-    t.add_argument("--synthetic-mode", choices=("given", "auto"), default="given",
-                   help="given: train on Real+Syn as configured; auto: compare Real with Real+Syn and each "
-                        "technique on subject folds of the training subjects and train the best (Real kept "
-                        "when validation cannot tell them apart; table in OUT/guard.json)")
-    t.add_argument("--guard-generator", default=None, metavar="GENERATOR.pt",
-                   help="with --synthetic-mode auto: the generator checkpoint that made --synthetic; the guard "
-                        "trains a new generator of its settings on each fold's training subjects and validates "
-                        "on that fold's own samples (costs one generator training a fold; without it every fold "
-                        "uses --synthetic, whose generator saw the validation subjects: optimistic for Real+Syn "
-                        "when real samples are few)")
+    _synthetic_args(t)
     t.add_argument("--hierarchy", default=None, metavar="FILE",
                    help="label hierarchy (TOML: [coarse] coarse class = [fine classes], e.g. "
                         "examples/hierarchies/syrip.toml): the posture models' hierarchical head (coarse logits "
@@ -257,6 +244,24 @@ def register(subparsers) -> None:
     o.add_argument("--out", default=None, help="folder name inside the run (default recognition_<model>-<size>)")
     o.add_argument("--no-progress", action="store_true", help="no progress bars")
     o.set_defaults(func=_on_run)
+
+
+def _synthetic_args(t) -> None:
+    """`recognizer train`'s synthetic-data flags: the set, how it is used, the guard's generator."""
+    t.add_argument("--synthetic", default=None, metavar="SET.npz",
+                   help="generated samples (e.g. from 'infagenc generator sample') added to the training "
+                        "subjects; how they are used: the config file's [realsyn] table (loss weight, "
+                        "per-batch ratio, DANN, LMMD, two-stage) or --synthetic-mode auto")
+    t.add_argument("--synthetic-mode", choices=("given", "auto"), default="given",
+                   help="given: train on Real+Syn as configured; auto: compare Real with Real+Syn and each "
+                        "technique on subject folds of the training subjects and train the best (Real kept "
+                        "when validation cannot tell them apart; table in OUT/guard.json)")
+    t.add_argument("--guard-generator", default=None, metavar="GENERATOR.pt",
+                   help="with --synthetic-mode auto: the generator checkpoint that made --synthetic; the guard "
+                        "trains a new generator of its settings on each fold's training subjects and validates "
+                        "on that fold's own samples (costs one generator training a fold; without it every fold "
+                        "uses --synthetic, whose generator saw the validation subjects: optimistic for Real+Syn "
+                        "when real samples are few)")
 
 
 def _register_tune(sub) -> None:
